@@ -1,0 +1,42 @@
+import { defineConfig } from "@playwright/test";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as fs from "node:fs";
+
+// Each run starts the real server on a fresh SQLite database of its own.
+const port = Number(process.env.TOLLGATE_E2E_PORT ?? 3100);
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tollgate-e2e-"));
+export const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    trace: "off",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    },
+  },
+  webServer: {
+    command: "./target/debug/tollgate",
+    cwd: "..",
+    url: `${baseURL}/signin`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    env: {
+      DATABASE_URL: `sqlite://${dataDir}/tollgate.db`,
+      TOLLGATE_ADDR: `127.0.0.1:${port}`,
+      RUST_LOG: "warn",
+    },
+  },
+});

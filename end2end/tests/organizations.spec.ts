@@ -1,0 +1,100 @@
+import { test, expect, Browser } from "@playwright/test";
+import { expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+
+async function newPage(browser: Browser) {
+  const context = await browser.newContext();
+  return context.newPage();
+}
+
+test("invite, accept, change role and remove a member", async ({ page, browser }) => {
+  const owner = uniqueEmail("owner");
+  const bob = uniqueEmail("bob");
+  await signUp(page, owner);
+  await expectDashboard(page);
+
+  await page.getByRole("link", { name: "Members" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Members" })).toBeVisible();
+  const inviteForm = page.getByRole("form", { name: "Invite" });
+  await inviteForm.getByLabel("Email").fill(bob);
+  await inviteForm.getByLabel("Role").selectOption("admin");
+  await inviteForm.getByRole("button", { name: "Create invite link" }).click();
+  const link = page.getByTestId("invite-link");
+  await expect(link).toBeVisible();
+  const url = await link.inputValue();
+  expect(url).toMatch(/\/invite\/[0-9A-Za-z]{32}$/);
+  await expect(page.getByRole("cell", { name: bob })).toBeVisible();
+  await screenshot(page, "members-invite");
+
+  // Bob opens the link in his own browser, creates his account and lands in the organization.
+  const bobPage = await newPage(browser);
+  await bobPage.goto(url);
+  await expect(bobPage.getByRole("heading", { level: 1 })).toContainText("Join ");
+  await expect(bobPage.getByText(bob)).toBeVisible();
+  await screenshot(bobPage, "invite");
+  await bobPage.getByRole("link", { name: "Create an account to join" }).click();
+  await signUp(bobPage, bob, undefined, url.split("/").pop());
+  await expectDashboard(bobPage);
+  await expect(bobPage.locator("#org-switcher-select")).toContainText("· Admin");
+
+  // The owner sees Bob as an admin, makes him a member, then removes him.
+  await page.reload();
+  const row = page.locator("tr", { has: page.getByText(bob, { exact: true }) });
+  await expect(row.getByLabel(`Role of ${bob}`)).toHaveValue("admin");
+  await row.getByLabel(`Role of ${bob}`).selectOption("member");
+  await row.getByRole("button", { name: "Change role" }).click();
+  await page.reload();
+  await expect(row.getByLabel(`Role of ${bob}`)).toHaveValue("member");
+  await screenshot(page, "members");
+
+  await bobPage.reload();
+  await expect(bobPage.locator("#org-switcher-select")).toContainText("· Member");
+
+  await row.getByText("Remove", { exact: true }).click();
+  await row.getByRole("button", { name: "Yes, remove" }).click();
+  await expect(page.locator("tr", { has: page.getByText(bob, { exact: true }) })).toHaveCount(0);
+
+  // Bob no longer belongs to the owner's organization: only the switcher's empty state remains.
+  await bobPage.goto("/settings/members");
+  await expect(bobPage.getByRole("heading", { level: 1, name: "No organization" })).toBeVisible();
+});
+
+test("the last owner cannot be demoted", async ({ page }) => {
+  const owner = uniqueEmail("solo");
+  await signUp(page, owner);
+  await expectDashboard(page);
+  await page.goto("/settings/members");
+  const row = page.locator("tr", { has: page.getByText(owner, { exact: true }) });
+  await row.getByLabel(`Role of ${owner}`).selectOption("admin");
+  await row.getByRole("button", { name: "Change role" }).click();
+  await expect(page.getByRole("alert")).toContainText("An organization needs at least one owner");
+});
+
+test("workspaces and organization settings", async ({ page }) => {
+  await signUp(page, uniqueEmail("ws"));
+  await expectDashboard(page);
+  await page.getByRole("link", { name: "Workspaces" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Workspaces" })).toBeVisible();
+  await page.getByLabel("Name", { exact: true }).last().fill("Client <b>Alpha</b>");
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  const renamed = page.getByLabel("Workspace name").last();
+  await expect(renamed).toHaveValue("Client <b>Alpha</b>");
+  await renamed.fill("Client Beta");
+  await page.getByRole("button", { name: "Rename" }).last().click();
+  await page.reload();
+  await expect(page.getByLabel("Workspace name").last()).toHaveValue("Client Beta");
+  await screenshot(page, "workspaces");
+
+  await page.getByRole("link", { name: "Organization" }).click();
+  await page.getByLabel("Name", { exact: true }).first().fill("Beta Agency");
+  await page.getByLabel("Default grace when a token is rotated").selectOption("48h");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status")).toHaveText("Saved.");
+  await page.reload();
+  await expect(page.getByLabel("Default grace when a token is rotated")).toHaveValue("48h");
+  await expect(page.locator("#org-switcher-select")).toContainText("Beta Agency");
+  await screenshot(page, "organization");
+
+  await page.goto("/usage");
+  await expect(page.getByText("The usage page is not built yet")).toBeVisible();
+  await screenshot(page, "usage");
+});

@@ -1,0 +1,7 @@
+//! Server functions: the dashboard's calls into the server. Each one authenticates, resolves
+//! the actor, calls one domain service and maps its error; no domain rule lives here.
+
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod context;
+pub mod organizations;

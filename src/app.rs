@@ -1,0 +1,61 @@
+//! The HTML shell and the route table of the dashboard.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::layout::DashboardLayout;
+use crate::pages::{
+    auth::{HomeRedirect, SignInPage, SignUpPage},
+    invite::InvitePage,
+    not_found::NotFound,
+    settings::{MembersSettings, OrganizationSettings, WorkspacesSettings},
+    tokens::TokensPage,
+    usage::UsagePage,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Every route renders with SsrMode::Async: the page waits for its data before the HTML is
+    // sent, so the dashboard is complete without JavaScript; hydration then takes over.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tollgate.css"/>
+        <Title formatter=|page: String| format!("{page} · Tollgate")/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("") view=HomeRedirect ssr=SsrMode::Async/>
+                <Route path=path!("signin") view=SignInPage ssr=SsrMode::Async/>
+                <Route path=path!("signup") view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=path!("invite/:code") view=InvitePage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
+                    <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
+                    <Route path=path!("settings/organization") view=OrganizationSettings ssr=SsrMode::Async/>
+                    <Route path=path!("settings/workspaces") view=WorkspacesSettings ssr=SsrMode::Async/>
+                    <Route path=path!("settings/members") view=MembersSettings ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

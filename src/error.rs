@@ -1,0 +1,40 @@
+//! The error every dashboard server function returns. Its `Display` is the sentence the
+//! user reads; it travels to the browser (or into the URL of a no-JavaScript form post) as JSON.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The input was refused; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Please sign in to continue.")]
+    SignInRequired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Throttled(String),
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => {
+                AppError::Invalid(format!("The form was incomplete: {msg}"))
+            }
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}

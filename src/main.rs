@@ -1,0 +1,83 @@
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use tollgate::config::Config;
+    use tollgate::state::AppState;
+    use tollgate::storage::{session_store::DbSessionStore, Db};
+    use tower_sessions::ExpiredDeletion;
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+
+    let fail = |what: &str, err: &dyn std::fmt::Display| {
+        eprintln!("tollgate: {what}: {err}");
+        std::process::ExitCode::FAILURE
+    };
+    let leptos_conf = match leptos::config::get_configuration(None) {
+        Ok(conf) => conf,
+        Err(e) => return fail("reading the Leptos configuration", &e),
+    };
+    let config = match Config::from_env(leptos_conf.leptos_options.site_addr) {
+        Ok(config) => config,
+        Err(e) => return fail("configuration", &e),
+    };
+    let db = match Db::connect(&config.database_url).await {
+        Ok(db) => db,
+        Err(e) => return fail("opening the database", &e),
+    };
+    let mut leptos_options = leptos_conf.leptos_options;
+    leptos_options.site_addr = config.addr;
+
+    let sessions = DbSessionStore::new(db.clone());
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            if let Err(e) = sessions.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions");
+            }
+        }
+    });
+
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&format!("listening on {}", config.addr), &e),
+    };
+    println!(
+        "Tollgate is running at {} ({} database, {} environment)",
+        config.public_url,
+        if db.engine == tollgate::storage::Engine::Sqlite { "SQLite" } else { "PostgreSQL" },
+        config.environment.as_str()
+    );
+    let state = AppState { db, config: Arc::new(config), leptos_options };
+    let app = tollgate::http::router(state);
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail("serving", &e),
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub fn main() {
+    // The browser side starts in lib.rs (`hydrate`).
+}

@@ -1,0 +1,8 @@
+//! One module per dashboard page (or group of pages).
+
+pub mod auth;
+pub mod invite;
+pub mod not_found;
+pub mod settings;
+pub mod tokens;
+pub mod usage;

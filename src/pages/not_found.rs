@@ -1,0 +1,19 @@
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="auth-page">
+            <leptos_meta::Title text="Not found"/>
+            <div class="auth-card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <a href="/tokens">"Go to the dashboard"</a>
+            </div>
+        </main>
+    }
+}

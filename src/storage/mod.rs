@@ -1,0 +1,123 @@
+//! The database: one `sqlx::AnyPool` over SQLite (default) or PostgreSQL.
+//!
+//! Every query in Tollgate is written once in the SQL both engines accept: `$1` placeholders,
+//! BIGINT millisecond timestamps, `RETURNING`, `ON CONFLICT`. Aggregates are cast to BIGINT
+//! because the `Any` driver has no NUMERIC type.
+
+pub mod session_store;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Cheap to clone: the pool is reference-counted.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub engine: Engine,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("unsupported DATABASE_URL (expected sqlite://… or postgres://…)")]
+    UnsupportedUrl,
+    #[error("could not create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Connects, creating the SQLite file (and its folder) on first start, and applies migrations.
+    pub async fn connect(url: &str) -> Result<Db, StorageError> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StorageError::UnsupportedUrl);
+        };
+        let url = match engine {
+            Engine::Sqlite => prepare_sqlite_url(url)?,
+            Engine::Postgres => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match engine {
+                Engine::Sqlite => 8,
+                Engine::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // WAL lets readers run beside the one writer; busy_timeout queues writers
+                        // instead of failing them; SQLite leaves foreign keys off unless asked.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let db = Db { pool, engine };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        match self.engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+}
+
+/// `sqlite://data/tollgate.db` → creates `data/` and asks SQLite to create the file.
+fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if !path.is_empty() && path != ":memory:" {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StorageError::DataDir(parent.display().to_string(), e))?;
+            }
+        }
+    }
+    Ok(if rest.contains("mode=") {
+        url.to_string()
+    } else if rest.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Milliseconds since the Unix epoch, the one time format stored.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

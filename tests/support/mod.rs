@@ -1,0 +1,148 @@
+//! Test databases: a fresh SQLite file and a fresh PostgreSQL database per test, dropped after.
+//!
+//! PostgreSQL is reached at `TOLLGATE_TEST_PG_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
+//! `TOLLGATE_TEST_ENGINES=sqlite` limits a run to SQLite.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+use tollgate::storage::Db;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn pg_admin_url() -> String {
+    std::env::var("TOLLGATE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn unique_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("tollgate_test_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+pub enum TestDb {
+    Sqlite { db: Db, dir: PathBuf },
+    Postgres { db: Db, name: String },
+}
+
+impl TestDb {
+    pub fn db(&self) -> &Db {
+        match self {
+            TestDb::Sqlite { db, .. } | TestDb::Postgres { db, .. } => db,
+        }
+    }
+
+    pub async fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(unique_name());
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/tollgate.db", dir.display());
+        TestDb::Sqlite { db: Db::connect(&url).await.expect("open SQLite"), dir }
+    }
+
+    pub async fn postgres() -> TestDb {
+        sqlx::any::install_default_drivers();
+        let name = unique_name();
+        let admin = pg_admin_url();
+        let mut conn = sqlx::AnyConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL must be reachable for the test suite (see TOLLGATE_TEST_PG_URL)");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        conn.close().await.ok();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        TestDb::Postgres { db: Db::connect(&url).await.expect("open PostgreSQL"), name }
+    }
+
+    /// A second pool on the same database: what another instance (or a restart) would see.
+    pub async fn reopen(&self) -> Db {
+        match self {
+            TestDb::Sqlite { dir, .. } => Db::connect(&format!("sqlite://{}/tollgate.db", dir.display())).await.unwrap(),
+            TestDb::Postgres { name, .. } => {
+                Db::connect(&format!("{}/{name}", pg_admin_url().rsplit_once('/').unwrap().0)).await.unwrap()
+            }
+        }
+    }
+
+    /// The raw bytes of the database, for checks that a secret was never written.
+    pub async fn contains_text(&self, needle: &str) -> bool {
+        match self {
+            TestDb::Sqlite { dir, db } => {
+                // Checkpoint so the WAL's content is in the main file too; then read every file.
+                sqlx::query("PRAGMA wal_checkpoint(FULL)").execute(&db.pool).await.ok();
+                std::fs::read_dir(dir).unwrap().any(|entry| {
+                    let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+                    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                })
+            }
+            TestDb::Postgres { db, .. } => {
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = 'public'",
+                )
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+                for (table,) in tables {
+                    let (hits,): (i64,) = sqlx::query_as(&format!(
+                        "SELECT COUNT(*) FROM {table} t WHERE CAST(row_to_json(t) AS TEXT) LIKE $1"
+                    ))
+                    .bind(format!("%{needle}%"))
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap();
+                    if hits > 0 {
+                        return true;
+                    }
+                }
+                false
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite { dir, .. } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres { name, .. } => {
+                let name = name.clone();
+                // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async {
+                        if let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub fn engines() -> Vec<&'static str> {
+    match std::env::var("TOLLGATE_TEST_ENGINES").as_deref() {
+        Ok("sqlite") => vec!["sqlite"],
+        Ok("postgres") => vec!["postgres"],
+        _ => vec!["sqlite", "postgres"],
+    }
+}
+
+/// Runs `test` once per engine, each on a database of its own.
+pub async fn on_each_engine<F, Fut>(test: F)
+where
+    F: Fn(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for engine in engines() {
+        let test_db = if engine == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
+        eprintln!("-- on {engine}");
+        test(test_db.db().clone()).await;
+    }
+}
