@@ -7,6 +7,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::layout::DashboardLayout;
 use crate::pages::{
+    audit::AuditPage,
     auth::{HomeRedirect, SignInPage, SignUpPage},
     invite::InvitePage,
     not_found::NotFound,
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/organization") view=OrganizationSettings ssr=SsrMode::Async/>
                     <Route path=path!("settings/workspaces") view=WorkspacesSettings ssr=SsrMode::Async/>
                     <Route path=path!("settings/members") view=MembersSettings ssr=SsrMode::Async/>

@@ -202,3 +202,286 @@ mod tests {
         assert_eq!(format_time(1_795_411_320_000), "2026-11-23 05:22 UTC");
     }
 }
+
+/// The scopes of spec §4, each described once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    AnalyticsRead,
+    CampaignsRead,
+    ConversionsRead,
+    CustomersRead,
+    PiiRead,
+    CreditsRead,
+    ReportsRead,
+    ReportsWrite,
+    ConversionsWrite,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScopeGroup {
+    Read,
+    Sensitive,
+    Write,
+}
+
+impl ScopeGroup {
+    pub fn label(self) -> &'static str {
+        match self {
+            ScopeGroup::Read => "Read",
+            ScopeGroup::Sensitive => "Sensitive",
+            ScopeGroup::Write => "Write",
+        }
+    }
+}
+
+impl Scope {
+    pub const ALL: [Scope; 9] = [
+        Scope::AnalyticsRead,
+        Scope::CampaignsRead,
+        Scope::ConversionsRead,
+        Scope::CustomersRead,
+        Scope::PiiRead,
+        Scope::CreditsRead,
+        Scope::ReportsRead,
+        Scope::ReportsWrite,
+        Scope::ConversionsWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::AnalyticsRead => "analytics:read",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::ConversionsRead => "conversions:read",
+            Scope::CustomersRead => "customers:read",
+            Scope::PiiRead => "pii:read",
+            Scope::CreditsRead => "credits:read",
+            Scope::ReportsRead => "reports:read",
+            Scope::ReportsWrite => "reports:write",
+            Scope::ConversionsWrite => "conversions:write",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn grants(self) -> &'static str {
+        match self {
+            Scope::AnalyticsRead => "Performance summaries, period comparisons, anomalies",
+            Scope::CampaignsRead => "Campaigns, creatives, fatigue, attribution models",
+            Scope::ConversionsRead => "Conversions, WhatsApp attribution",
+            Scope::CustomersRead => "Customer journeys, PII masked",
+            Scope::PiiRead => "Unmask email, phone and full name when a call passes include_sensitive=true",
+            Scope::CreditsRead => "Credit balance and ledger",
+            Scope::ReportsRead => "Report and export status, results",
+            Scope::ReportsWrite => "Start reports and audience exports",
+            Scope::ConversionsWrite => "Send conversions to the workspace's external endpoint (write-back)",
+        }
+    }
+
+    pub fn group(self) -> ScopeGroup {
+        match self {
+            Scope::PiiRead => ScopeGroup::Sensitive,
+            Scope::ReportsWrite | Scope::ConversionsWrite => ScopeGroup::Write,
+            _ => ScopeGroup::Read,
+        }
+    }
+
+    /// The mark spec §4 puts beside the scope.
+    pub fn mark(self) -> Option<&'static str> {
+        match self {
+            Scope::CustomersRead => Some("PII (masked)"),
+            Scope::PiiRead => Some("sensitive"),
+            Scope::ReportsWrite => Some("spends credits"),
+            Scope::ConversionsWrite => Some("external effect"),
+            _ => None,
+        }
+    }
+
+    /// New tokens start with every read scope except `pii:read`.
+    pub fn is_default(self) -> bool {
+        self.group() == ScopeGroup::Read
+    }
+
+    /// Members may grant read scopes only; `pii:read` and write scopes need an admin or owner.
+    pub fn grantable_by(self, role: Role) -> bool {
+        role.is_admin() || self.group() == ScopeGroup::Read
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Binding {
+    User,
+    Organization,
+    Workspace,
+}
+
+impl Binding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Binding::User => "user",
+            Binding::Organization => "organization",
+            Binding::Workspace => "workspace",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Binding> {
+        [Binding::User, Binding::Organization, Binding::Workspace].into_iter().find(|b| b.as_str() == value)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenStatus {
+    Active,
+    InGrace { until: i64 },
+    Rotated { at: i64 },
+    Revoked { at: i64 },
+    Expired { at: i64 },
+}
+
+impl TokenStatus {
+    /// The one rule for whether a token works at `now`.
+    pub fn of(revoked_at: Option<i64>, grace_until: Option<i64>, expires_at: Option<i64>, now: i64) -> TokenStatus {
+        if let Some(at) = revoked_at {
+            return TokenStatus::Revoked { at };
+        }
+        if let Some(at) = expires_at.filter(|at| *at <= now) {
+            return TokenStatus::Expired { at };
+        }
+        match grace_until {
+            Some(until) if until > now => TokenStatus::InGrace { until },
+            Some(at) => TokenStatus::Rotated { at },
+            None => TokenStatus::Active,
+        }
+    }
+
+    pub fn is_usable(&self) -> bool {
+        matches!(self, TokenStatus::Active | TokenStatus::InGrace { .. })
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            TokenStatus::Active => "Active".into(),
+            TokenStatus::InGrace { until } => format!("In grace until {}", format_time(*until)),
+            TokenStatus::Rotated { .. } => "Rotated".into(),
+            TokenStatus::Revoked { .. } => "Revoked".into(),
+            TokenStatus::Expired { .. } => "Expired".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub label: String,
+    pub hint: String,
+    pub scopes: Vec<Scope>,
+    pub binding: Binding,
+    /// The workspace of a workspace-bound token.
+    pub workspace: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_client: Option<String>,
+    pub expires_at: Option<i64>,
+    pub status: TokenStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensPage {
+    pub my_role: Role,
+    pub now: i64,
+    pub tokens: Vec<TokenView>,
+    pub workspaces: Vec<(i64, String)>,
+    pub personal_remaining: Option<i64>,
+    pub organization_remaining: Option<i64>,
+    pub default_grace: RotationGrace,
+    pub public_url: String,
+}
+
+/// A token in plaintext: returned once, by create or rotate, and never again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevealedToken {
+    pub token: String,
+    pub label: String,
+    pub public_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub action: String,
+    pub subject: String,
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub token_id: Option<i64>,
+}
+
+/// "2026-11-23 05:22 UTC"-style relative phrase for the token list: "3 min ago", "2 days ago".
+pub fn ago(then: i64, now: i64) -> String {
+    let secs = (now - then).max(0) / 1000;
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+/// Epoch milliseconds of the end (23:59:59.999 UTC) of a `YYYY-MM-DD` date.
+pub fn end_of_date(date: &str) -> Option<i64> {
+    let mut parts = date.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // H. Hinnant's days_from_civil, the inverse of civil_from_days above.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    if civil_from_days(days) != (y, m as u32, d as u32) {
+        return None; // e.g. 2026-02-30
+    }
+    Some((days + 1) * 86_400_000 - 1)
+}
+
+#[cfg(test)]
+mod token_model_tests {
+    use super::*;
+
+    #[test]
+    fn status_rules() {
+        assert_eq!(TokenStatus::of(None, None, None, 10), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(Some(5), None, None, 10), TokenStatus::Revoked { at: 5 });
+        assert_eq!(TokenStatus::of(None, Some(11), None, 10), TokenStatus::InGrace { until: 11 });
+        assert_eq!(TokenStatus::of(None, Some(10), None, 10), TokenStatus::Rotated { at: 10 });
+        assert_eq!(TokenStatus::of(None, None, Some(10), 10), TokenStatus::Expired { at: 10 });
+        assert!(TokenStatus::of(None, None, Some(11), 10).is_usable());
+    }
+
+    #[test]
+    fn dates_parse_to_the_end_of_the_day() {
+        assert_eq!(end_of_date("1970-01-01"), Some(86_400_000 - 1));
+        assert_eq!(format_time(end_of_date("2026-12-31").unwrap()), "2026-12-31 23:59 UTC");
+        assert_eq!(end_of_date("2026-02-30"), None);
+        assert_eq!(end_of_date("2026-13-01"), None);
+        assert_eq!(end_of_date("soon"), None);
+    }
+
+    #[test]
+    fn members_grant_only_read_scopes() {
+        let member: Vec<_> = Scope::ALL.into_iter().filter(|s| s.grantable_by(Role::Member)).collect();
+        assert!(!member.contains(&Scope::PiiRead));
+        assert!(!member.contains(&Scope::ReportsWrite));
+        assert!(member.contains(&Scope::CustomersRead));
+        assert!(Scope::ALL.into_iter().all(|s| s.grantable_by(Role::Admin)));
+        assert!(!Scope::PiiRead.is_default());
+    }
+}

@@ -27,6 +27,7 @@ pub fn DashboardLayout() -> impl IntoView {
 #[component]
 fn Frame(info: SessionInfo) -> impl IntoView {
     let has_org = info.active.is_some();
+    let is_admin = info.active.as_ref().is_some_and(|o| o.role.is_admin());
     view! {
         <div class="frame">
             <header class="topbar">
@@ -48,6 +49,7 @@ fn Frame(info: SessionInfo) -> impl IntoView {
                     <p class="nav-group">"Developer"</p>
                     <A href="/tokens">"Tokens"</A>
                     <A href="/usage">"Usage"</A>
+                    {is_admin.then(|| view! { <A href="/audit">"Audit log"</A> })}
                     <p class="nav-group">"Settings"</p>
                     <A href="/settings/organization">"Organization"</A>
                     <A href="/settings/workspaces">"Workspaces"</A>

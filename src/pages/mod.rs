@@ -1,5 +1,6 @@
 //! One module per dashboard page (or group of pages).
 
+pub mod audit;
 pub mod auth;
 pub mod invite;
 pub mod not_found;

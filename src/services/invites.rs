@@ -66,7 +66,7 @@ pub async fn create(
     let subject = format!("{email} as {}", role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.invited", subject: &subject, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.invited", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;
@@ -174,7 +174,7 @@ pub async fn accept(db: &Db, code: &str, user_id: i64, ip: Option<&str>, now: i6
     let subject = format!("{} as {}", row.email, row.role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: row.org_id, actor_user_id: Some(user_id), action: "member.joined", subject: &subject, ip },
+        AuditEntry { org_id: row.org_id, actor_user_id: Some(user_id), action: "member.joined", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;
@@ -199,7 +199,7 @@ pub async fn revoke(db: &Db, actor: &Actor, invite_id: i64, ip: Option<&str>, no
     let subject = format!("invite {invite_id}");
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "invite.revoked", subject: &subject, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "invite.revoked", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;

@@ -7,6 +7,7 @@ pub mod secrets;
 pub mod invites;
 pub mod organizations;
 pub mod throttle;
+pub mod tokens;
 
 use crate::error::AppError;
 

@@ -94,7 +94,7 @@ pub async fn create_organization(db: &Db, owner: i64, name: &str, now: i64) -> S
     .await?;
     audit::record(
         &mut *tx,
-        AuditEntry { org_id, actor_user_id: Some(owner), action: "organization.created", subject: &name, ip: None },
+        AuditEntry { org_id, actor_user_id: Some(owner), action: "organization.created", subject: &name, ip: None, token_id: None },
         now,
     )
     .await?;
@@ -218,7 +218,7 @@ pub async fn change_role(
     let subject = format!("user {target_user}: {} → {}", current.as_str(), new_role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.role_changed", subject: &subject, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.role_changed", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;
@@ -248,7 +248,7 @@ pub async fn remove_member(db: &Db, actor: &Actor, target_user: i64, ip: Option<
     let subject = format!("user {target_user} ({})", current.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.removed", subject: &subject, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.removed", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;
@@ -294,7 +294,7 @@ pub async fn create_workspace(db: &Db, actor: &Actor, name: &str, ip: Option<&st
             .map_err(|e| duplicate_workspace(e, &name))?;
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "workspace.created", subject: &name, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "workspace.created", subject: &name, ip, token_id: None },
         now,
     )
     .await?;
@@ -327,7 +327,7 @@ pub async fn rename_workspace(
     let subject = format!("workspace {workspace_id} → {name}");
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "workspace.renamed", subject: &subject, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "workspace.renamed", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;
@@ -372,7 +372,7 @@ pub async fn update_settings(
     let subject = format!("name “{name}”, rotation grace {}", grace.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "organization.updated", subject: &subject, ip },
+        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "organization.updated", subject: &subject, ip, token_id: None },
         now,
     )
     .await?;

@@ -1,0 +1,117 @@
+//! Tokens: list, create, rotate, revoke, and the audit log.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{AuditRow, RevealedToken, TokensPage};
+
+/// A response that carries a token in plaintext must never be stored by a cache or the browser.
+#[cfg(feature = "ssr")]
+fn no_store() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
+}
+
+#[server]
+pub async fn get_tokens() -> Result<TokensPage, AppError> {
+    use crate::services::{organizations, tokens};
+    let ctx = super::context::RequestContext::current()?;
+    let now = crate::storage::now_ms();
+    let actor = ctx.actor().await?;
+    let (personal_remaining, organization_remaining) = tokens::remaining(ctx.db(), &actor, now).await?;
+    let workspaces = organizations::workspaces(ctx.db(), &actor).await?;
+    let settings = organizations::settings(ctx.db(), &actor).await?;
+    Ok(TokensPage {
+        my_role: actor.role,
+        now,
+        tokens: tokens::list(ctx.db(), &actor, now).await?,
+        workspaces: workspaces.workspaces.into_iter().map(|w| (w.id, w.name)).collect(),
+        personal_remaining,
+        organization_remaining: actor.role.is_admin().then_some(organization_remaining).flatten(),
+        default_grace: settings.default_rotation_grace,
+        public_url: ctx.state.config.public_url.clone(),
+    })
+}
+
+/// `expiry` is `none`, a number of days (`7`, `30`, `90`) or `date` with `expiry_date`
+/// (YYYY-MM-DD).
+#[server]
+pub async fn create_token(
+    label: String,
+    #[server(default)] scopes: Vec<String>,
+    binding: String,
+    #[server(default)] workspace_id: Option<i64>,
+    expiry: String,
+    #[server(default)] expiry_date: Option<String>,
+) -> Result<RevealedToken, AppError> {
+    use crate::model::{end_of_date, Binding, Scope};
+    use crate::services::tokens::{self, NewToken};
+
+    no_store();
+    let ctx = super::context::RequestContext::current()?;
+    let now = crate::storage::now_ms();
+    let scopes = scopes
+        .iter()
+        .map(|s| Scope::parse(s).ok_or_else(|| AppError::Invalid(format!("Unknown scope {s}."))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let binding = Binding::parse(&binding).ok_or_else(|| AppError::Invalid("Choose what the token can reach.".into()))?;
+    let expires_at = match expiry.as_str() {
+        "none" => None,
+        "date" => Some(
+            expiry_date
+                .as_deref()
+                .and_then(end_of_date)
+                .ok_or_else(|| AppError::Invalid("Enter the expiry date as YYYY-MM-DD.".into()))?,
+        ),
+        days => {
+            let days: i64 = days
+                .parse()
+                .ok()
+                .filter(|d| [7, 30, 90].contains(d))
+                .ok_or_else(|| AppError::Invalid("Choose an expiry from the list.".into()))?;
+            Some(now + days * 86_400_000)
+        }
+    };
+    let actor = ctx.actor().await?;
+    let new = NewToken { label: label.clone(), scopes, binding, workspace_id, expires_at };
+    let issued = tokens::create(ctx.db(), &actor, ctx.state.config.environment, new, Some(&ctx.ip), now).await?;
+    Ok(RevealedToken { token: issued.token, label: label.trim().to_string(), public_url: ctx.state.config.public_url.clone() })
+}
+
+#[server]
+pub async fn rotate_token(token_id: i64, grace: String) -> Result<RevealedToken, AppError> {
+    use crate::model::RotationGrace;
+    use crate::services::tokens;
+
+    no_store();
+    let ctx = super::context::RequestContext::current()?;
+    let grace = RotationGrace::parse(&grace).ok_or_else(|| AppError::Invalid("Choose when the old token stops.".into()))?;
+    let actor = ctx.actor().await?;
+    let now = crate::storage::now_ms();
+    let issued = tokens::rotate(ctx.db(), &actor, token_id, grace, ctx.state.config.environment, Some(&ctx.ip), now).await?;
+    let label = tokens::list(ctx.db(), &actor, now)
+        .await?
+        .into_iter()
+        .find(|t| t.id == issued.id)
+        .map(|t| t.label)
+        .unwrap_or_default();
+    Ok(RevealedToken { token: issued.token, label, public_url: ctx.state.config.public_url.clone() })
+}
+
+#[server]
+pub async fn revoke_token(token_id: i64) -> Result<(), AppError> {
+    let ctx = super::context::RequestContext::current()?;
+    let actor = ctx.actor().await?;
+    Ok(crate::services::tokens::revoke(ctx.db(), &actor, token_id, Some(&ctx.ip), crate::storage::now_ms()).await?)
+}
+
+#[server]
+pub async fn get_audit_log(token_id: Option<i64>) -> Result<Vec<AuditRow>, AppError> {
+    let ctx = super::context::RequestContext::current()?;
+    let actor = ctx.actor().await?;
+    Ok(crate::services::tokens::audit_log(ctx.db(), &actor, token_id).await?)
+}

@@ -1,0 +1,549 @@
+//! Access tokens: the format of spec §3, creation with caps, rotation with grace, revocation,
+//! the verifier the MCP endpoint calls, and the token audit log.
+
+use crate::config::Environment;
+use crate::model::{AuditRow, Binding, RotationGrace, Role, Scope, TokenStatus, TokenView};
+use crate::storage::Db;
+
+use super::audit::{self, AuditEntry};
+use super::organizations::Actor;
+use super::secrets::{random_base62, sha256_hex, BASE62};
+use super::{ServiceError, ServiceResult};
+
+const RANDOM_CHARS: usize = 32;
+const CHECKSUM_CHARS: usize = 6;
+const PREFIX_CHARS: usize = "tg_live_".len();
+pub const TOKEN_CHARS: usize = PREFIX_CHARS + RANDOM_CHARS + CHECKSUM_CHARS;
+pub const MAX_LABEL_CHARS: usize = 60;
+
+fn prefix(env: Environment) -> &'static str {
+    match env {
+        Environment::Live => "tg_live_",
+        Environment::Test => "tg_test_",
+    }
+}
+
+/// CRC32 of `body` as 6 base62 digits, most significant first (62^6 > 2^32).
+fn checksum(body: &str) -> String {
+    let mut n = u64::from(crc32fast::hash(body.as_bytes()));
+    let mut digits = [b'0'; CHECKSUM_CHARS];
+    for slot in digits.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(digits.to_vec()).expect("base62 is ASCII")
+}
+
+/// A new token for `env`: prefix, 32 random base62 characters (190 bits), checksum.
+pub fn generate(env: Environment) -> String {
+    let body = format!("{}{}", prefix(env), random_base62(RANDOM_CHARS));
+    let sum = checksum(&body);
+    body + &sum
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("the token does not start with tg_live_ or tg_test_")]
+    Prefix,
+    #[error("the token is {0} characters long; Tollgate tokens have 46")]
+    Length(usize),
+    #[error("the token contains a character that is not a letter or digit")]
+    Alphabet,
+    #[error("the token's checksum does not match: it was mistyped or cut short")]
+    Checksum,
+}
+
+/// Checks prefix, length, alphabet and checksum without touching the database; returns the
+/// token's environment.
+pub fn parse(token: &str) -> Result<Environment, FormatError> {
+    let env = if token.starts_with("tg_live_") {
+        Environment::Live
+    } else if token.starts_with("tg_test_") {
+        Environment::Test
+    } else {
+        return Err(FormatError::Prefix);
+    };
+    if token.len() != TOKEN_CHARS {
+        return Err(FormatError::Length(token.chars().count()));
+    }
+    let (body, sum) = token.split_at(PREFIX_CHARS + RANDOM_CHARS);
+    if !body[PREFIX_CHARS..].bytes().chain(sum.bytes()).all(|b| b.is_ascii_alphanumeric()) {
+        return Err(FormatError::Alphabet);
+    }
+    if checksum(body) != sum {
+        return Err(FormatError::Checksum);
+    }
+    Ok(env)
+}
+
+/// `tg_live_Ab3d…9xQz`: enough to recognise a token, far too little to use it.
+pub fn hint(token: &str) -> String {
+    let start = &token[..PREFIX_CHARS + 4];
+    let end = &token[token.len() - 4..];
+    format!("{start}…{end}")
+}
+
+/// Active-token cap of a plan (spec §8); None is unlimited.
+pub fn token_cap(plan: &str) -> Option<i64> {
+    match plan {
+        "growth" => Some(25),
+        "agency" => Some(100),
+        "enterprise" => None,
+        _ => Some(10),
+    }
+}
+
+/// What the creator chose.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub label: String,
+    pub scopes: Vec<Scope>,
+    pub binding: Binding,
+    pub workspace_id: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+pub struct Issued {
+    pub id: i64,
+    pub token: String,
+}
+
+/// Debug output never contains the secret (it may end up in logs or panic messages).
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued").field("id", &self.id).field("token", &"<redacted>").finish()
+    }
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("No such token, or it is not yours to manage.".into())
+}
+
+pub fn scopes_to_text(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+pub fn scopes_from_text(text: &str) -> Vec<Scope> {
+    text.split_whitespace().filter_map(Scope::parse).collect()
+}
+
+fn check_grant(role: Role, scopes: &[Scope]) -> ServiceResult<()> {
+    if let Some(denied) = scopes.iter().find(|s| !s.grantable_by(role)) {
+        return Err(ServiceError::Forbidden(format!(
+            "Only admins and owners can grant {}.",
+            denied.as_str()
+        )));
+    }
+    Ok(())
+}
+
+const ACTIVE: &str = "revoked_at IS NULL AND successor_id IS NULL AND (expires_at IS NULL OR expires_at > $2)";
+
+async fn active_count(conn: &mut sqlx::AnyConnection, binding_user: Option<i64>, org_id: i64, now: i64) -> ServiceResult<i64> {
+    let (n,): (i64,) = match binding_user {
+        Some(user_id) => {
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM tokens WHERE binding = 'user' AND user_id = $1 AND {ACTIVE}"))
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(conn)
+                .await?
+        }
+        None => {
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM tokens WHERE binding <> 'user' AND org_id = $1 AND {ACTIVE}"))
+                .bind(org_id)
+                .bind(now)
+                .fetch_one(conn)
+                .await?
+        }
+    };
+    Ok(n)
+}
+
+async fn plan_of(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<String> {
+    let (plan,): (String,) = sqlx::query_as("SELECT plan FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(plan)
+}
+
+/// How many more tokens of each kind the actor may create: (personal, organization).
+pub async fn remaining(db: &Db, actor: &Actor, now: i64) -> ServiceResult<(Option<i64>, Option<i64>)> {
+    let mut conn = db.pool.acquire().await?;
+    let cap = token_cap(&plan_of(&mut conn, actor.org_id).await?);
+    let personal = active_count(&mut conn, Some(actor.user_id), actor.org_id, now).await?;
+    let organization = active_count(&mut conn, None, actor.org_id, now).await?;
+    Ok((cap.map(|c| (c - personal).max(0)), cap.map(|c| (c - organization).max(0))))
+}
+
+pub async fn create(db: &Db, actor: &Actor, env: Environment, new: NewToken, ip: Option<&str>, now: i64) -> ServiceResult<Issued> {
+    let label = super::organizations::clean_name(&new.label, "token", MAX_LABEL_CHARS)?;
+    if new.scopes.is_empty() {
+        return Err(ServiceError::Invalid("Choose at least one scope.".into()));
+    }
+    check_grant(actor.role, &new.scopes)?;
+    if new.binding != Binding::User {
+        super::organizations::require_admin(actor).map_err(|_| {
+            ServiceError::Forbidden("Only admins and owners can create organization or workspace tokens.".into())
+        })?;
+    }
+    if let Some(at) = new.expires_at {
+        if at <= now {
+            return Err(ServiceError::Invalid("Choose an expiry date in the future.".into()));
+        }
+    }
+    let mut tx = db.pool.begin().await?;
+    // Lock what the cap counts (the user's row, or the organization's) so that concurrent
+    // creations cannot both slip under it.
+    let workspace_id = match new.binding {
+        Binding::User => {
+            sqlx::query("UPDATE users SET email = email WHERE id = $1").bind(actor.user_id).execute(&mut *tx).await?;
+            None
+        }
+        Binding::Organization => {
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(actor.org_id).execute(&mut *tx).await?;
+            None
+        }
+        Binding::Workspace => {
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(actor.org_id).execute(&mut *tx).await?;
+            let id = new.workspace_id.ok_or_else(|| ServiceError::Invalid("Choose the workspace the token is for.".into()))?;
+            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM workspaces WHERE id = $1 AND org_id = $2")
+                .bind(id)
+                .bind(actor.org_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            found.ok_or_else(|| ServiceError::NotFound("No such workspace in this organization.".into()))?;
+            Some(id)
+        }
+    };
+    let cap = token_cap(&plan_of(&mut tx, actor.org_id).await?);
+    let counted_user = (new.binding == Binding::User).then_some(actor.user_id);
+    if let Some(cap) = cap {
+        if active_count(&mut tx, counted_user, actor.org_id, now).await? >= cap {
+            let what = if counted_user.is_some() { "personal tokens" } else { "organization tokens" };
+            return Err(ServiceError::Conflict(format!(
+                "You have reached the limit of {cap} active {what} on this plan. Revoke one you no longer use, or upgrade the plan."
+            )));
+        }
+    }
+    let token = generate(env);
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
+         created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(actor.org_id)
+    .bind(new.binding.as_str())
+    .bind(counted_user)
+    .bind(workspace_id)
+    .bind(&label)
+    .bind(scopes_to_text(&new.scopes))
+    .bind(env.as_str())
+    .bind(sha256_hex(&token))
+    .bind(hint(&token))
+    .bind(actor.user_id)
+    .bind(now)
+    .bind(new.expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let subject = format!("{label} ({}, {})", hint(&token), scopes_to_text(&new.scopes));
+    audit::record(&mut *tx, AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "token.created", subject: &subject, ip, token_id: Some(id) }, now).await?;
+    tx.commit().await?;
+    Ok(Issued { id, token })
+}
+
+struct TokenRow {
+    org_id: i64,
+    binding: Binding,
+    user_id: Option<i64>,
+    workspace_id: Option<i64>,
+    label: String,
+    scopes: Vec<Scope>,
+    hint: String,
+    expires_at: Option<i64>,
+}
+
+async fn load_manageable(conn: &mut sqlx::AnyConnection, actor: &Actor, token_id: i64) -> ServiceResult<TokenRow> {
+    type Row = (i64, String, Option<i64>, Option<i64>, String, String, String, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at FROM tokens WHERE id = $1",
+    )
+    .bind(token_id)
+    .fetch_optional(conn)
+    .await?;
+    let (org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at) = row.ok_or_else(not_found)?;
+    let binding = Binding::parse(&binding).ok_or_else(not_found)?;
+    // Members manage their own personal tokens; admins of the token's organization manage its
+    // organization and workspace tokens. Anything else looks like a token that does not exist.
+    let allowed = match binding {
+        Binding::User => user_id == Some(actor.user_id),
+        Binding::Organization | Binding::Workspace => org_id == actor.org_id && actor.role.is_admin(),
+    };
+    if !allowed {
+        return Err(not_found());
+    }
+    Ok(TokenRow {
+        org_id,
+        binding,
+        user_id,
+        workspace_id,
+        label,
+        scopes: scopes_from_text(&scopes),
+        hint,
+        expires_at,
+    })
+}
+
+/// Issues a successor with the same label, scopes, binding and expiry; the old token keeps
+/// working for `grace`, then stops.
+pub async fn rotate(
+    db: &Db,
+    actor: &Actor,
+    token_id: i64,
+    grace: RotationGrace,
+    env: Environment,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<Issued> {
+    let mut tx = db.pool.begin().await?;
+    // Claim the token first (the write takes the lock): of two concurrent rotations only one
+    // matches, and an ended token matches none.
+    let claimed = sqlx::query(
+        "UPDATE tokens SET grace_until = $1 WHERE id = $2 AND successor_id IS NULL AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $3)",
+    )
+    .bind(now + grace.millis())
+    .bind(token_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let old = load_manageable(&mut tx, actor, token_id).await?;
+    if claimed.rows_affected() == 0 {
+        return Err(ServiceError::Conflict("Only an active token can be rotated.".into()));
+    }
+    check_grant(actor.role, &old.scopes)?;
+    let token = generate(env);
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
+         created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(old.org_id)
+    .bind(old.binding.as_str())
+    .bind(old.user_id)
+    .bind(old.workspace_id)
+    .bind(&old.label)
+    .bind(scopes_to_text(&old.scopes))
+    .bind(env.as_str())
+    .bind(sha256_hex(&token))
+    .bind(hint(&token))
+    .bind(actor.user_id)
+    .bind(now)
+    .bind(old.expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE tokens SET successor_id = $1 WHERE id = $2").bind(id).bind(token_id).execute(&mut *tx).await?;
+    let subject = format!("{} ({} → {}), old token stops: {}", old.label, old.hint, hint(&token), grace.label().to_lowercase());
+    audit::record(&mut *tx, AuditEntry { org_id: old.org_id, actor_user_id: Some(actor.user_id), action: "token.rotated", subject: &subject, ip, token_id: Some(token_id) }, now).await?;
+    tx.commit().await?;
+    Ok(Issued { id, token })
+}
+
+pub async fn revoke(db: &Db, actor: &Actor, token_id: i64, ip: Option<&str>, now: i64) -> ServiceResult<()> {
+    let mut tx = db.pool.begin().await?;
+    let updated = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await?;
+    let token = load_manageable(&mut tx, actor, token_id).await?;
+    if updated.rows_affected() == 0 {
+        return Err(ServiceError::Conflict("This token is already revoked.".into()));
+    }
+    let subject = format!("{} ({})", token.label, token.hint);
+    audit::record(&mut *tx, AuditEntry { org_id: token.org_id, actor_user_id: Some(actor.user_id), action: "token.revoked", subject: &subject, ip, token_id: Some(token_id) }, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The tokens the actor may see: their own personal tokens, and (admins) the organization's.
+pub async fn list(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<TokenView>> {
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT t.id, t.label, t.hint, t.scopes, t.binding, w.name, u.email, t.created_at, t.last_used_at, \
+         t.last_client, t.expires_at, t.revoked_at, t.grace_until \
+         FROM tokens t JOIN users u ON u.id = t.created_by LEFT JOIN workspaces w ON w.id = t.workspace_id \
+         WHERE (t.binding = 'user' AND t.user_id = $1) OR (t.binding <> 'user' AND t.org_id = $2 AND $3 = 1) \
+         ORDER BY t.created_at DESC, t.id DESC",
+    )
+    .bind(actor.user_id)
+    .bind(actor.org_id)
+    .bind(i64::from(actor.role.is_admin()))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, label, hint, scopes, binding, workspace, created_by, created_at, last_used_at, last_client, expires_at, revoked_at, grace_until)| {
+            Some(TokenView {
+                id,
+                label,
+                hint,
+                scopes: scopes_from_text(&scopes),
+                binding: Binding::parse(&binding)?,
+                workspace,
+                created_by,
+                created_at,
+                last_used_at,
+                last_client,
+                expires_at,
+                status: TokenStatus::of(revoked_at, grace_until, expires_at, now),
+            })
+        })
+        .collect())
+}
+
+/// A token that passed verification: what the enforcement pipeline needs next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub id: i64,
+    pub org_id: i64,
+    pub binding: Binding,
+    pub user_id: Option<i64>,
+    pub workspace_id: Option<i64>,
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed token: {0}")]
+    Format(#[from] FormatError),
+    #[error("this is a {token} token; this server accepts {server} tokens")]
+    Environment { token: &'static str, server: &'static str },
+    #[error("unknown token")]
+    Unknown,
+    #[error("the token was revoked")]
+    Revoked,
+    #[error("the token was rotated and its grace period has ended")]
+    Rotated,
+    #[error("the token has expired")]
+    Expired,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The one check every enforced call makes: format and checksum first (no database work for
+/// a mistyped token), then the SHA-256 lookup and the token's status at `now`.
+pub async fn verify(db: &Db, token: &str, server_env: Environment, now: i64) -> Result<VerifiedToken, VerifyError> {
+    let token_env = parse(token)?;
+    if token_env != server_env {
+        return Err(VerifyError::Environment { token: token_env.as_str(), server: server_env.as_str() });
+    }
+    type Row = (i64, i64, String, Option<i64>, Option<i64>, String, Option<i64>, Option<i64>, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until \
+         FROM tokens WHERE token_hash = $1",
+    )
+    .bind(sha256_hex(token))
+    .fetch_optional(&db.pool)
+    .await?;
+    let (id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until) =
+        row.ok_or(VerifyError::Unknown)?;
+    match TokenStatus::of(revoked_at, grace_until, expires_at, now) {
+        TokenStatus::Active | TokenStatus::InGrace { .. } => Ok(VerifiedToken {
+            id,
+            org_id,
+            binding: Binding::parse(&binding).ok_or(VerifyError::Unknown)?,
+            user_id,
+            workspace_id,
+            scopes: scopes_from_text(&scopes),
+        }),
+        TokenStatus::Revoked { .. } => Err(VerifyError::Revoked),
+        TokenStatus::Rotated { .. } => Err(VerifyError::Rotated),
+        TokenStatus::Expired { .. } => Err(VerifyError::Expired),
+    }
+}
+
+/// Admins read the organization's audit log, optionally for one token.
+pub async fn audit_log(db: &Db, actor: &Actor, token_id: Option<i64>) -> ServiceResult<Vec<AuditRow>> {
+    super::organizations::require_admin(actor)?;
+    type Row = (i64, i64, String, String, Option<String>, Option<String>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT a.id, a.created_at, a.action, a.subject, u.email, a.ip, a.token_id \
+         FROM audit_events a LEFT JOIN users u ON u.id = a.actor_user_id \
+         WHERE a.org_id = $1 AND ($2 = 0 OR a.token_id = $3) ORDER BY a.id DESC LIMIT 500",
+    )
+    .bind(actor.org_id)
+    .bind(i64::from(token_id.is_some()))
+    .bind(token_id.unwrap_or_default())
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, at, action, subject, actor, ip, token_id)| AuditRow { id, at, action, subject, actor, ip, token_id })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_have_the_spec_format() {
+        let token = generate(Environment::Live);
+        assert_eq!(token.len(), 46);
+        assert!(token.starts_with("tg_live_"));
+        assert_eq!(parse(&token), Ok(Environment::Live));
+        assert_eq!(parse(&generate(Environment::Test)), Ok(Environment::Test));
+        assert_eq!(&token[40..], checksum(&token[..40]));
+    }
+
+    #[test]
+    fn the_parser_rejects_bad_prefix_length_alphabet_and_checksum() {
+        let token = generate(Environment::Live);
+        assert_eq!(parse(&token.replacen("tg_live_", "tg_prod_", 1)), Err(FormatError::Prefix));
+        assert_eq!(parse(&token[..45]), Err(FormatError::Length(45)));
+        assert_eq!(parse(&format!("{token}x")), Err(FormatError::Length(47)));
+        let mut bad_char = token.clone().into_bytes();
+        bad_char[20] = b'-';
+        assert_eq!(parse(&String::from_utf8(bad_char).unwrap()), Err(FormatError::Alphabet));
+        // One changed character anywhere in the random part breaks the checksum.
+        let mut typo = token.clone().into_bytes();
+        typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+        assert_eq!(parse(&String::from_utf8(typo).unwrap()), Err(FormatError::Checksum));
+        assert_eq!(parse(""), Err(FormatError::Prefix));
+        assert_eq!(parse("tg_live_é"), Err(FormatError::Length(9)));
+    }
+
+    #[test]
+    fn checksums_are_zero_padded_base62() {
+        assert_eq!(checksum(""), "000000"); // CRC32 of nothing is 0
+        assert_eq!(checksum("tg_live_").len(), 6);
+    }
+
+    #[test]
+    fn the_hint_shows_the_prefix_and_both_ends_only() {
+        let token = generate(Environment::Live);
+        let hint = hint(&token);
+        assert_eq!(hint, format!("{}…{}", &token[..12], &token[42..]));
+        assert!(!hint.contains(&token[12..42]));
+    }
+
+    #[test]
+    fn ten_thousand_tokens_are_distinct_and_all_parse() {
+        let tokens: std::collections::HashSet<String> = (0..10_000).map(|_| generate(Environment::Live)).collect();
+        assert_eq!(tokens.len(), 10_000);
+        assert!(tokens.iter().all(|t| parse(t) == Ok(Environment::Live)));
+    }
+}
