@@ -63,4 +63,14 @@ test.describe("without JavaScript", () => {
     await page.getByRole("link", { name: "Members" }).click();
     await expect(page.getByRole("heading", { level: 1, name: "Members" })).toBeVisible();
   });
+
+  test("creating a token without JavaScript is refused before anything is created", async ({ page }) => {
+    await signUp(page, uniqueEmail("nojs-token"));
+    await expectDashboard(page);
+    const form = page.getByRole("form", { name: "Create token" });
+    await form.getByLabel("Label").fill("would-be-lost");
+    await form.getByRole("button", { name: "Create token" }).click();
+    await expect(page.getByRole("alert")).toContainText("needs JavaScript");
+    await expect(page.getByText("No tokens yet")).toBeVisible();
+  });
 });

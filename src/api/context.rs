@@ -21,6 +21,9 @@ pub struct RequestContext {
     pub state: AppState,
     pub session: Session,
     pub ip: String,
+    /// A browser's plain form post (no JavaScript): it can only follow a redirect, so a
+    /// response's data never reaches the page.
+    pub plain_form_post: bool,
 }
 
 fn session_error(e: tower_sessions::session::Error) -> AppError {
@@ -42,7 +45,12 @@ impl RequestContext {
             parts.extensions.get::<ConnectInfo<SocketAddr>>(),
             &state.config,
         );
-        Ok(RequestContext { state, session, ip })
+        let plain_form_post = parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        Ok(RequestContext { state, session, ip, plain_form_post })
     }
 
     pub fn db(&self) -> &crate::storage::Db {

@@ -5,6 +5,20 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::{AuditRow, RevealedToken, TokensPage};
 
+/// A new token can only be shown by the enhanced page: a plain form post would create it and
+/// then lose it in the redirect, so it is refused before anything is created.
+#[cfg(feature = "ssr")]
+fn require_script(ctx: &super::context::RequestContext) -> Result<(), AppError> {
+    if ctx.plain_form_post {
+        return Err(AppError::Invalid(
+            "Creating or rotating a token needs JavaScript, so that the new token can be shown to you once. \
+             Nothing was created: enable JavaScript for this site and try again."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A response that carries a token in plaintext must never be stored by a cache or the browser.
 #[cfg(feature = "ssr")]
 fn no_store() {
@@ -53,6 +67,7 @@ pub async fn create_token(
 
     no_store();
     let ctx = super::context::RequestContext::current()?;
+    require_script(&ctx)?;
     let now = crate::storage::now_ms();
     let scopes = scopes
         .iter()
@@ -89,6 +104,7 @@ pub async fn rotate_token(token_id: i64, grace: String) -> Result<RevealedToken,
 
     no_store();
     let ctx = super::context::RequestContext::current()?;
+    require_script(&ctx)?;
     let grace = RotationGrace::parse(&grace).ok_or_else(|| AppError::Invalid("Choose when the old token stops.".into()))?;
     let actor = ctx.actor().await?;
     let now = crate::storage::now_ms();
