@@ -35,7 +35,11 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} is not valid: {value:?} ({why})")]
-    Invalid { name: &'static str, value: String, why: &'static str },
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
 }
 
 impl Config {

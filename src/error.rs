@@ -1,9 +1,9 @@
 //! The error every dashboard server function returns. Its `Display` is the sentence the
 //! user reads; it travels to the browser (or into the URL of a no-JavaScript form post) as JSON.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {

@@ -53,14 +53,25 @@ async fn main() -> std::process::ExitCode {
     println!(
         "Tollgate is running at {} ({} database, {} environment)",
         config.public_url,
-        if db.engine == tollgate::storage::Engine::Sqlite { "SQLite" } else { "PostgreSQL" },
+        if db.engine == tollgate::storage::Engine::Sqlite {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        },
         config.environment.as_str()
     );
-    let state = AppState { db, config: Arc::new(config), leptos_options };
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        leptos_options,
+    };
     let app = tollgate::http::router(state);
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => fail("serving", &e),

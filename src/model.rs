@@ -52,8 +52,11 @@ pub enum RotationGrace {
 }
 
 impl RotationGrace {
-    pub const ALL: [RotationGrace; 3] =
-        [RotationGrace::None, RotationGrace::FifteenMinutes, RotationGrace::FortyEightHours];
+    pub const ALL: [RotationGrace; 3] = [
+        RotationGrace::None,
+        RotationGrace::FifteenMinutes,
+        RotationGrace::FortyEightHours,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -174,7 +177,11 @@ pub fn format_time(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
@@ -271,11 +278,15 @@ impl Scope {
             Scope::CampaignsRead => "Campaigns, creatives, fatigue, attribution models",
             Scope::ConversionsRead => "Conversions, WhatsApp attribution",
             Scope::CustomersRead => "Customer journeys, PII masked",
-            Scope::PiiRead => "Unmask email, phone and full name when a call passes include_sensitive=true",
+            Scope::PiiRead => {
+                "Unmask email, phone and full name when a call passes include_sensitive=true"
+            }
             Scope::CreditsRead => "Credit balance and ledger",
             Scope::ReportsRead => "Report and export status, results",
             Scope::ReportsWrite => "Start reports and audience exports",
-            Scope::ConversionsWrite => "Send conversions to the workspace's external endpoint (write-back)",
+            Scope::ConversionsWrite => {
+                "Send conversions to the workspace's external endpoint (write-back)"
+            }
         }
     }
 
@@ -326,7 +337,9 @@ impl Binding {
     }
 
     pub fn parse(value: &str) -> Option<Binding> {
-        [Binding::User, Binding::Organization, Binding::Workspace].into_iter().find(|b| b.as_str() == value)
+        [Binding::User, Binding::Organization, Binding::Workspace]
+            .into_iter()
+            .find(|b| b.as_str() == value)
     }
 }
 
@@ -341,7 +354,12 @@ pub enum TokenStatus {
 
 impl TokenStatus {
     /// The one rule for whether a token works at `now`.
-    pub fn of(revoked_at: Option<i64>, grace_until: Option<i64>, expires_at: Option<i64>, now: i64) -> TokenStatus {
+    pub fn of(
+        revoked_at: Option<i64>,
+        grace_until: Option<i64>,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> TokenStatus {
         if let Some(at) = revoked_at {
             return TokenStatus::Revoked { at };
         }
@@ -459,17 +477,32 @@ mod token_model_tests {
     #[test]
     fn status_rules() {
         assert_eq!(TokenStatus::of(None, None, None, 10), TokenStatus::Active);
-        assert_eq!(TokenStatus::of(Some(5), None, None, 10), TokenStatus::Revoked { at: 5 });
-        assert_eq!(TokenStatus::of(None, Some(11), None, 10), TokenStatus::InGrace { until: 11 });
-        assert_eq!(TokenStatus::of(None, Some(10), None, 10), TokenStatus::Rotated { at: 10 });
-        assert_eq!(TokenStatus::of(None, None, Some(10), 10), TokenStatus::Expired { at: 10 });
+        assert_eq!(
+            TokenStatus::of(Some(5), None, None, 10),
+            TokenStatus::Revoked { at: 5 }
+        );
+        assert_eq!(
+            TokenStatus::of(None, Some(11), None, 10),
+            TokenStatus::InGrace { until: 11 }
+        );
+        assert_eq!(
+            TokenStatus::of(None, Some(10), None, 10),
+            TokenStatus::Rotated { at: 10 }
+        );
+        assert_eq!(
+            TokenStatus::of(None, None, Some(10), 10),
+            TokenStatus::Expired { at: 10 }
+        );
         assert!(TokenStatus::of(None, None, Some(11), 10).is_usable());
     }
 
     #[test]
     fn dates_parse_to_the_end_of_the_day() {
         assert_eq!(end_of_date("1970-01-01"), Some(86_400_000 - 1));
-        assert_eq!(format_time(end_of_date("2026-12-31").unwrap()), "2026-12-31 23:59 UTC");
+        assert_eq!(
+            format_time(end_of_date("2026-12-31").unwrap()),
+            "2026-12-31 23:59 UTC"
+        );
         assert_eq!(end_of_date("2026-02-30"), None);
         assert_eq!(end_of_date("2026-13-01"), None);
         assert_eq!(end_of_date("soon"), None);
@@ -477,7 +510,10 @@ mod token_model_tests {
 
     #[test]
     fn members_grant_only_read_scopes() {
-        let member: Vec<_> = Scope::ALL.into_iter().filter(|s| s.grantable_by(Role::Member)).collect();
+        let member: Vec<_> = Scope::ALL
+            .into_iter()
+            .filter(|s| s.grantable_by(Role::Member))
+            .collect();
         assert!(!member.contains(&Scope::PiiRead));
         assert!(!member.contains(&Scope::ReportsWrite));
         assert!(member.contains(&Scope::CustomersRead));

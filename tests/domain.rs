@@ -2,30 +2,11 @@
 
 mod support;
 
-use support::{on_each_engine, TestDb};
+use support::{founder, join, on_each_engine, TestDb, PASSWORD, T0};
 use tollgate::model::{InviteState, Role, RotationGrace};
-use tollgate::services::organizations::{self, Actor};
+use tollgate::services::organizations;
 use tollgate::services::throttle::{MAX_FAILURES_PER_ACCOUNT, WINDOW_MS};
 use tollgate::services::{accounts, invites, ServiceError};
-use tollgate::storage::Db;
-
-const T0: i64 = 1_795_411_320_000; // 2026-11-23 05:22 UTC
-const PASSWORD: &str = "correct horse battery";
-
-/// A user with an organization of their own, as sign-up makes it.
-async fn founder(db: &Db, email: &str) -> Actor {
-    let user_id = accounts::create_user(db, email, PASSWORD, T0).await.unwrap();
-    let org_id = organizations::create_organization(db, user_id, "Acme", T0).await.unwrap();
-    organizations::actor(db, user_id, org_id).await.unwrap()
-}
-
-/// Adds a user to `owner`'s organization with `role` through an invite.
-async fn join(db: &Db, owner: &Actor, email: &str, role: Role) -> Actor {
-    let invite = invites::create(db, owner, email, role, None, T0).await.unwrap();
-    let user_id = accounts::create_user(db, email, PASSWORD, T0).await.unwrap();
-    invites::accept(db, &invite.code, user_id, None, T0).await.unwrap();
-    organizations::actor(db, user_id, owner.org_id).await.unwrap()
-}
 
 fn message(err: ServiceError) -> String {
     err.to_string()
@@ -62,15 +43,26 @@ async fn sign_up_creates_a_trial_organization_with_credits_and_a_workspace() {
 #[tokio::test]
 async fn sign_up_refuses_short_passwords_bad_emails_and_duplicates() {
     on_each_engine(|db| async move {
-        let short = accounts::create_user(&db, "a@example.com", "short", T0).await.unwrap_err();
+        let short = accounts::create_user(&db, "a@example.com", "short", T0)
+            .await
+            .unwrap_err();
         assert_eq!(message(short), "Use a password of at least 12 characters.");
-        let bad = accounts::create_user(&db, "not-an-email", PASSWORD, T0).await.unwrap_err();
+        let bad = accounts::create_user(&db, "not-an-email", PASSWORD, T0)
+            .await
+            .unwrap_err();
         assert!(message(bad).starts_with("Enter a valid email address"));
-        accounts::create_user(&db, "a@example.com", PASSWORD, T0).await.unwrap();
-        let dup = accounts::create_user(&db, "A@example.com ", PASSWORD, T0).await.unwrap_err();
+        accounts::create_user(&db, "a@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
+        let dup = accounts::create_user(&db, "A@example.com ", PASSWORD, T0)
+            .await
+            .unwrap_err();
         assert!(matches!(dup, ServiceError::Conflict(_)));
         // Nothing was stored for the refused attempts.
-        let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await.unwrap();
+        let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
         assert_eq!(users, 1);
     })
     .await;
@@ -79,10 +71,22 @@ async fn sign_up_refuses_short_passwords_bad_emails_and_duplicates() {
 #[tokio::test]
 async fn sign_in_checks_the_password_and_never_tells_whether_the_email_exists() {
     on_each_engine(|db| async move {
-        let id = accounts::create_user(&db, "ana@example.com", PASSWORD, T0).await.unwrap();
-        assert_eq!(accounts::authenticate(&db, " ANA@example.com", PASSWORD, "10.0.0.1", T0).await.unwrap(), id);
-        let wrong = accounts::authenticate(&db, "ana@example.com", "wrong password!!", "10.0.0.1", T0).await.unwrap_err();
-        let unknown = accounts::authenticate(&db, "nobody@example.com", PASSWORD, "10.0.0.1", T0).await.unwrap_err();
+        let id = accounts::create_user(&db, "ana@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            accounts::authenticate(&db, " ANA@example.com", PASSWORD, "10.0.0.1", T0)
+                .await
+                .unwrap(),
+            id
+        );
+        let wrong =
+            accounts::authenticate(&db, "ana@example.com", "wrong password!!", "10.0.0.1", T0)
+                .await
+                .unwrap_err();
+        let unknown = accounts::authenticate(&db, "nobody@example.com", PASSWORD, "10.0.0.1", T0)
+            .await
+            .unwrap_err();
         assert_eq!(message(wrong), accounts::BAD_CREDENTIALS);
         assert_eq!(message(unknown), accounts::BAD_CREDENTIALS);
     })
@@ -92,25 +96,52 @@ async fn sign_in_checks_the_password_and_never_tells_whether_the_email_exists() 
 #[tokio::test]
 async fn failed_sign_ins_are_throttled_per_account_until_the_window_passes() {
     on_each_engine(|db| async move {
-        accounts::create_user(&db, "ana@example.com", PASSWORD, T0).await.unwrap();
+        accounts::create_user(&db, "ana@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
         for i in 0..MAX_FAILURES_PER_ACCOUNT {
             let ip = format!("10.0.0.{i}");
-            accounts::authenticate(&db, "ana@example.com", "wrong password!!", &ip, T0 + i).await.unwrap_err();
+            accounts::authenticate(&db, "ana@example.com", "wrong password!!", &ip, T0 + i)
+                .await
+                .unwrap_err();
         }
         // Now even the right password is refused, from any IP, with the wait named.
-        let throttled = accounts::authenticate(&db, "ana@example.com", PASSWORD, "10.9.9.9", T0 + 1000).await.unwrap_err();
+        let throttled =
+            accounts::authenticate(&db, "ana@example.com", PASSWORD, "10.9.9.9", T0 + 1000)
+                .await
+                .unwrap_err();
         assert!(matches!(throttled, ServiceError::Throttled(_)));
-        assert_eq!(message(throttled), "Too many failed sign-in attempts. Try again in 15 minutes.");
+        assert_eq!(
+            message(throttled),
+            "Too many failed sign-in attempts. Try again in 15 minutes."
+        );
         // Unknown emails are throttled the same way, so the limit does not reveal accounts.
         for _ in 0..MAX_FAILURES_PER_ACCOUNT {
-            accounts::authenticate(&db, "ghost@example.com", "whatever at all", "10.0.1.1", T0).await.unwrap_err();
+            accounts::authenticate(&db, "ghost@example.com", "whatever at all", "10.0.1.1", T0)
+                .await
+                .unwrap_err();
         }
-        let ghost = accounts::authenticate(&db, "ghost@example.com", "whatever at all", "10.0.1.1", T0).await.unwrap_err();
+        let ghost =
+            accounts::authenticate(&db, "ghost@example.com", "whatever at all", "10.0.1.1", T0)
+                .await
+                .unwrap_err();
         assert!(matches!(ghost, ServiceError::Throttled(_)));
         // Another account is unaffected; after the window the first one signs in again.
-        accounts::create_user(&db, "bo@example.com", PASSWORD, T0).await.unwrap();
-        accounts::authenticate(&db, "bo@example.com", PASSWORD, "10.9.9.9", T0 + 2000).await.unwrap();
-        accounts::authenticate(&db, "ana@example.com", PASSWORD, "10.9.9.9", T0 + WINDOW_MS + 10).await.unwrap();
+        accounts::create_user(&db, "bo@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
+        accounts::authenticate(&db, "bo@example.com", PASSWORD, "10.9.9.9", T0 + 2000)
+            .await
+            .unwrap();
+        accounts::authenticate(
+            &db,
+            "ana@example.com",
+            PASSWORD,
+            "10.9.9.9",
+            T0 + WINDOW_MS + 10,
+        )
+        .await
+        .unwrap();
     })
     .await;
 }
@@ -118,14 +149,22 @@ async fn failed_sign_ins_are_throttled_per_account_until_the_window_passes() {
 #[tokio::test]
 async fn failed_sign_ins_are_throttled_per_ip_across_accounts() {
     on_each_engine(|db| async move {
-        accounts::create_user(&db, "ana@example.com", PASSWORD, T0).await.unwrap();
+        accounts::create_user(&db, "ana@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
         for i in 0..tollgate::services::throttle::MAX_FAILURES_PER_IP {
             let email = format!("guess{i}@example.com");
-            accounts::authenticate(&db, &email, "wrong password!!", "192.0.2.7", T0).await.unwrap_err();
+            accounts::authenticate(&db, &email, "wrong password!!", "192.0.2.7", T0)
+                .await
+                .unwrap_err();
         }
-        let blocked = accounts::authenticate(&db, "ana@example.com", PASSWORD, "192.0.2.7", T0).await.unwrap_err();
+        let blocked = accounts::authenticate(&db, "ana@example.com", PASSWORD, "192.0.2.7", T0)
+            .await
+            .unwrap_err();
         assert!(matches!(blocked, ServiceError::Throttled(_)));
-        accounts::authenticate(&db, "ana@example.com", PASSWORD, "192.0.2.8", T0).await.unwrap();
+        accounts::authenticate(&db, "ana@example.com", PASSWORD, "192.0.2.8", T0)
+            .await
+            .unwrap();
     })
     .await;
 }
@@ -138,36 +177,75 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
         let member = join(&db, &owner, "member@example.com", Role::Member).await;
 
         for denied in [
-            invites::create(&db, &member, "x@example.com", Role::Member, None, T0).await.err(),
-            organizations::create_workspace(&db, &member, "Side", None, T0).await.err(),
-            organizations::change_role(&db, &member, admin.user_id, Role::Member, None, T0).await.err(),
-            organizations::remove_member(&db, &member, admin.user_id, None, T0).await.err(),
-            organizations::update_settings(&db, &member, "X", RotationGrace::None, None, T0).await.err(),
+            invites::create(&db, &member, "x@example.com", Role::Member, None, T0)
+                .await
+                .err(),
+            organizations::create_workspace(&db, &member, "Side", None, T0)
+                .await
+                .err(),
+            organizations::change_role(&db, &member, admin.user_id, Role::Member, None, T0)
+                .await
+                .err(),
+            organizations::remove_member(&db, &member, admin.user_id, None, T0)
+                .await
+                .err(),
+            organizations::update_settings(&db, &member, "X", RotationGrace::None, None, T0)
+                .await
+                .err(),
         ] {
-            assert!(matches!(denied, Some(ServiceError::Forbidden(_))), "{denied:?}");
+            assert!(
+                matches!(denied, Some(ServiceError::Forbidden(_))),
+                "{denied:?}"
+            );
         }
         // Admins manage members and admins, not owners.
-        organizations::change_role(&db, &admin, member.user_id, Role::Admin, None, T0).await.unwrap();
-        assert_eq!(organizations::role_in(&db, owner.org_id, member.user_id).await.unwrap(), Some(Role::Admin));
-        let promote = organizations::change_role(&db, &admin, member.user_id, Role::Owner, None, T0).await;
+        organizations::change_role(&db, &admin, member.user_id, Role::Admin, None, T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            organizations::role_in(&db, owner.org_id, member.user_id)
+                .await
+                .unwrap(),
+            Some(Role::Admin)
+        );
+        let promote =
+            organizations::change_role(&db, &admin, member.user_id, Role::Owner, None, T0).await;
         assert!(matches!(promote, Err(ServiceError::Forbidden(_))));
-        let demote_owner = organizations::change_role(&db, &admin, owner.user_id, Role::Member, None, T0).await;
+        let demote_owner =
+            organizations::change_role(&db, &admin, owner.user_id, Role::Member, None, T0).await;
         assert!(matches!(demote_owner, Err(ServiceError::Forbidden(_))));
-        let invite_owner = invites::create(&db, &admin, "o2@example.com", Role::Owner, None, T0).await;
+        let invite_owner =
+            invites::create(&db, &admin, "o2@example.com", Role::Owner, None, T0).await;
         assert!(matches!(invite_owner, Err(ServiceError::Forbidden(_))));
         // A member sees the member list but not the open invites.
-        let member = organizations::actor(&db, member.user_id, owner.org_id).await.unwrap();
-        organizations::change_role(&db, &owner, member.user_id, Role::Member, None, T0).await.unwrap();
-        let member = organizations::actor(&db, member.user_id, owner.org_id).await.unwrap();
-        invites::create(&db, &owner, "pending@example.com", Role::Member, None, T0).await.unwrap();
-        let seen = organizations::members_page(&db, &member, "http://x", T0).await.unwrap();
+        let member = organizations::actor(&db, member.user_id, owner.org_id)
+            .await
+            .unwrap();
+        organizations::change_role(&db, &owner, member.user_id, Role::Member, None, T0)
+            .await
+            .unwrap();
+        let member = organizations::actor(&db, member.user_id, owner.org_id)
+            .await
+            .unwrap();
+        invites::create(&db, &owner, "pending@example.com", Role::Member, None, T0)
+            .await
+            .unwrap();
+        let seen = organizations::members_page(&db, &member, "http://x", T0)
+            .await
+            .unwrap();
         assert_eq!(seen.members.len(), 3);
         assert!(seen.invites.is_empty());
-        let seen_by_owner = organizations::members_page(&db, &owner, "http://x", T0).await.unwrap();
+        let seen_by_owner = organizations::members_page(&db, &owner, "http://x", T0)
+            .await
+            .unwrap();
         assert_eq!(seen_by_owner.invites.len(), 1);
         // Removal ends membership at once.
-        organizations::remove_member(&db, &admin, member.user_id, None, T0).await.unwrap();
-        assert!(organizations::actor(&db, member.user_id, owner.org_id).await.is_err());
+        organizations::remove_member(&db, &admin, member.user_id, None, T0)
+            .await
+            .unwrap();
+        assert!(organizations::actor(&db, member.user_id, owner.org_id)
+            .await
+            .is_err());
     })
     .await;
 }
@@ -176,14 +254,22 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
 async fn the_last_owner_can_be_neither_demoted_nor_removed() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let demote = organizations::change_role(&db, &owner, owner.user_id, Role::Admin, None, T0).await.unwrap_err();
+        let demote = organizations::change_role(&db, &owner, owner.user_id, Role::Admin, None, T0)
+            .await
+            .unwrap_err();
         assert!(matches!(demote, ServiceError::Conflict(_)));
-        let leave = organizations::remove_member(&db, &owner, owner.user_id, None, T0).await.unwrap_err();
+        let leave = organizations::remove_member(&db, &owner, owner.user_id, None, T0)
+            .await
+            .unwrap_err();
         assert!(message(leave).contains("at least one owner"));
         // With a second owner, one may step down, and then the other is the last again.
         let second = join(&db, &owner, "second@example.com", Role::Owner).await;
-        organizations::change_role(&db, &second, owner.user_id, Role::Member, None, T0).await.unwrap();
-        let alone = organizations::remove_member(&db, &second, second.user_id, None, T0).await.unwrap_err();
+        organizations::change_role(&db, &second, owner.user_id, Role::Member, None, T0)
+            .await
+            .unwrap();
+        let alone = organizations::remove_member(&db, &second, second.user_id, None, T0)
+            .await
+            .unwrap_err();
         assert!(matches!(alone, ServiceError::Conflict(_)));
     })
     .await;
@@ -214,39 +300,100 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
 async fn invites_join_only_the_invited_email_once_before_expiry() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let invite = invites::create(&db, &owner, "New@Example.com", Role::Admin, None, T0).await.unwrap();
+        let invite = invites::create(&db, &owner, "New@Example.com", Role::Admin, None, T0)
+            .await
+            .unwrap();
         let details = invites::details(&db, &invite.code, T0).await.unwrap();
-        assert_eq!((details.email.as_str(), details.role, details.state), ("new@example.com", Role::Admin, InviteState::Open));
+        assert_eq!(
+            (details.email.as_str(), details.role, details.state),
+            ("new@example.com", Role::Admin, InviteState::Open)
+        );
         assert_eq!(details.org_name, "Acme");
 
-        let stranger = accounts::create_user(&db, "stranger@example.com", PASSWORD, T0).await.unwrap();
-        let wrong = invites::accept(&db, &invite.code, stranger, None, T0).await.unwrap_err();
+        let stranger = accounts::create_user(&db, "stranger@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
+        let wrong = invites::accept(&db, &invite.code, stranger, None, T0)
+            .await
+            .unwrap_err();
         assert!(message(wrong).contains("This invite is for new@example.com"));
 
-        let newcomer = accounts::create_user(&db, "new@example.com", PASSWORD, T0).await.unwrap();
-        assert_eq!(invites::accept(&db, &invite.code, newcomer, None, T0).await.unwrap(), owner.org_id);
-        assert_eq!(organizations::role_in(&db, owner.org_id, newcomer).await.unwrap(), Some(Role::Admin));
-        assert!(invites::accept(&db, &invite.code, newcomer, None, T0).await.is_err(), "an invite works once");
-        assert_eq!(invites::details(&db, &invite.code, T0).await.unwrap().state, InviteState::Accepted);
+        let newcomer = accounts::create_user(&db, "new@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            invites::accept(&db, &invite.code, newcomer, None, T0)
+                .await
+                .unwrap(),
+            owner.org_id
+        );
+        assert_eq!(
+            organizations::role_in(&db, owner.org_id, newcomer)
+                .await
+                .unwrap(),
+            Some(Role::Admin)
+        );
+        assert!(
+            invites::accept(&db, &invite.code, newcomer, None, T0)
+                .await
+                .is_err(),
+            "an invite works once"
+        );
+        assert_eq!(
+            invites::details(&db, &invite.code, T0).await.unwrap().state,
+            InviteState::Accepted
+        );
 
         // Expiry and withdrawal.
-        let late = invites::create(&db, &owner, "late@example.com", Role::Member, None, T0).await.unwrap();
-        let late_user = accounts::create_user(&db, "late@example.com", PASSWORD, T0).await.unwrap();
-        let expired = invites::accept(&db, &late.code, late_user, None, T0 + invites::INVITE_TTL_MS).await.unwrap_err();
+        let late = invites::create(&db, &owner, "late@example.com", Role::Member, None, T0)
+            .await
+            .unwrap();
+        let late_user = accounts::create_user(&db, "late@example.com", PASSWORD, T0)
+            .await
+            .unwrap();
+        let expired = invites::accept(
+            &db,
+            &late.code,
+            late_user,
+            None,
+            T0 + invites::INVITE_TTL_MS,
+        )
+        .await
+        .unwrap_err();
         assert!(message(expired).contains("expired"));
-        let withdrawn = invites::create(&db, &owner, "w@example.com", Role::Member, None, T0).await.unwrap();
-        invites::revoke(&db, &owner, withdrawn.id, None, T0).await.unwrap();
-        assert_eq!(invites::details(&db, &withdrawn.code, T0).await.unwrap().state, InviteState::Revoked);
+        let withdrawn = invites::create(&db, &owner, "w@example.com", Role::Member, None, T0)
+            .await
+            .unwrap();
+        invites::revoke(&db, &owner, withdrawn.id, None, T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            invites::details(&db, &withdrawn.code, T0)
+                .await
+                .unwrap()
+                .state,
+            InviteState::Revoked
+        );
         // A second invite to the same address replaces the first.
-        let first = invites::create(&db, &owner, "twice@example.com", Role::Member, None, T0).await.unwrap();
-        invites::create(&db, &owner, "twice@example.com", Role::Member, None, T0).await.unwrap();
-        assert_eq!(invites::details(&db, &first.code, T0).await.unwrap().state, InviteState::Revoked);
+        let first = invites::create(&db, &owner, "twice@example.com", Role::Member, None, T0)
+            .await
+            .unwrap();
+        invites::create(&db, &owner, "twice@example.com", Role::Member, None, T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            invites::details(&db, &first.code, T0).await.unwrap().state,
+            InviteState::Revoked
+        );
         // Existing members are not invited again; a malformed code is simply not found.
         assert!(matches!(
             invites::create(&db, &owner, "new@example.com", Role::Member, None, T0).await,
             Err(ServiceError::Conflict(_))
         ));
-        assert!(matches!(invites::details(&db, "nope", T0).await, Err(ServiceError::NotFound(_))));
+        assert!(matches!(
+            invites::details(&db, "nope", T0).await,
+            Err(ServiceError::NotFound(_))
+        ));
     })
     .await;
 }
@@ -257,16 +404,27 @@ async fn ids_from_another_organization_reach_nothing() {
         let a = founder(&db, "a@example.com").await;
         let b = founder(&db, "b@example.com").await;
         let b_workspace = organizations::workspaces(&db, &b).await.unwrap().workspaces[0].id;
-        let rename = organizations::rename_workspace(&db, &a, b_workspace, "Mine now", None, T0).await;
+        let rename =
+            organizations::rename_workspace(&db, &a, b_workspace, "Mine now", None, T0).await;
         assert!(matches!(rename, Err(ServiceError::NotFound(_))));
-        assert_eq!(organizations::workspaces(&db, &b).await.unwrap().workspaces[0].name, "Main workspace");
+        assert_eq!(
+            organizations::workspaces(&db, &b).await.unwrap().workspaces[0].name,
+            "Main workspace"
+        );
         let role = organizations::change_role(&db, &a, b.user_id, Role::Member, None, T0).await;
         assert!(matches!(role, Err(ServiceError::NotFound(_))));
         let remove = organizations::remove_member(&db, &a, b.user_id, None, T0).await;
         assert!(matches!(remove, Err(ServiceError::NotFound(_))));
-        let b_invite = invites::create(&db, &b, "c@example.com", Role::Member, None, T0).await.unwrap();
-        assert!(matches!(invites::revoke(&db, &a, b_invite.id, None, T0).await, Err(ServiceError::NotFound(_))));
-        assert!(organizations::actor(&db, a.user_id, b.org_id).await.is_err());
+        let b_invite = invites::create(&db, &b, "c@example.com", Role::Member, None, T0)
+            .await
+            .unwrap();
+        assert!(matches!(
+            invites::revoke(&db, &a, b_invite.id, None, T0).await,
+            Err(ServiceError::NotFound(_))
+        ));
+        assert!(organizations::actor(&db, a.user_id, b.org_id)
+            .await
+            .is_err());
     })
     .await;
 }
@@ -275,13 +433,28 @@ async fn ids_from_another_organization_reach_nothing() {
 async fn workspaces_are_created_and_renamed_with_unique_names() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let id = organizations::create_workspace(&db, &owner, "  Client A ", None, T0).await.unwrap();
-        let dup = organizations::create_workspace(&db, &owner, "Client A", None, T0).await.unwrap_err();
+        let id = organizations::create_workspace(&db, &owner, "  Client A ", None, T0)
+            .await
+            .unwrap();
+        let dup = organizations::create_workspace(&db, &owner, "Client A", None, T0)
+            .await
+            .unwrap_err();
         assert!(matches!(dup, ServiceError::Conflict(_)));
-        assert!(organizations::create_workspace(&db, &owner, "   ", None, T0).await.is_err());
-        organizations::rename_workspace(&db, &owner, id, "Client B", None, T0).await.unwrap();
-        let names: Vec<String> =
-            organizations::workspaces(&db, &owner).await.unwrap().workspaces.into_iter().map(|w| w.name).collect();
+        assert!(
+            organizations::create_workspace(&db, &owner, "   ", None, T0)
+                .await
+                .is_err()
+        );
+        organizations::rename_workspace(&db, &owner, id, "Client B", None, T0)
+            .await
+            .unwrap();
+        let names: Vec<String> = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces
+            .into_iter()
+            .map(|w| w.name)
+            .collect();
         assert_eq!(names, ["Main workspace", "Client B"]);
     })
     .await;
@@ -293,22 +466,43 @@ async fn sessions_survive_a_restart_and_expire() {
     use tower_sessions::SessionStore;
 
     for engine in support::engines() {
-        let test_db = if engine == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
+        let test_db = if engine == "sqlite" {
+            TestDb::sqlite().await
+        } else {
+            TestDb::postgres().await
+        };
         let store = tollgate::storage::session_store::DbSessionStore::new(test_db.db().clone());
         let mut record = Record {
             id: Id::default(),
-            data: [("uid".to_string(), serde_json::json!(7))].into_iter().collect(),
+            data: [("uid".to_string(), serde_json::json!(7))]
+                .into_iter()
+                .collect(),
             expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
         };
         store.create(&mut record).await.unwrap();
         // A new pool, as after a restart, loads the same session.
-        let restarted = tollgate::storage::session_store::DbSessionStore::new(test_db.reopen().await);
-        let loaded = restarted.load(&record.id).await.unwrap().expect("session persisted");
+        let restarted =
+            tollgate::storage::session_store::DbSessionStore::new(test_db.reopen().await);
+        let loaded = restarted
+            .load(&record.id)
+            .await
+            .unwrap()
+            .expect("session persisted");
         assert_eq!(loaded.data["uid"], 7);
         restarted.delete(&record.id).await.unwrap();
-        assert!(store.load(&record.id).await.unwrap().is_none(), "sign-out deletes it everywhere");
-        let mut old = Record { id: Id::default(), data: Default::default(), expiry_date: time::OffsetDateTime::now_utc() - time::Duration::seconds(1) };
+        assert!(
+            store.load(&record.id).await.unwrap().is_none(),
+            "sign-out deletes it everywhere"
+        );
+        let mut old = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: time::OffsetDateTime::now_utc() - time::Duration::seconds(1),
+        };
         store.create(&mut old).await.unwrap();
-        assert!(store.load(&old.id).await.unwrap().is_none(), "expired sessions do not load");
+        assert!(
+            store.load(&old.id).await.unwrap().is_none(),
+            "expired sessions do not load"
+        );
     }
 }

@@ -3,30 +3,15 @@
 
 mod support;
 
-use support::{on_each_engine, TestDb};
+use support::{founder, join, on_each_engine, TestDb, T0};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Role, RotationGrace, Scope, TokenStatus};
-use tollgate::services::organizations::{self, Actor};
+use tollgate::services::organizations;
 use tollgate::services::tokens::{self, NewToken, VerifyError};
-use tollgate::services::{accounts, invites, ServiceError};
-use tollgate::storage::Db;
+use tollgate::services::ServiceError;
 
-const T0: i64 = 1_795_411_320_000;
 const MINUTE: i64 = 60_000;
 const LIVE: Environment = Environment::Live;
-
-async fn founder(db: &Db, email: &str) -> Actor {
-    let user_id = accounts::create_user(db, email, "correct horse battery", T0).await.unwrap();
-    let org_id = organizations::create_organization(db, user_id, "Acme", T0).await.unwrap();
-    organizations::actor(db, user_id, org_id).await.unwrap()
-}
-
-async fn join(db: &Db, owner: &Actor, email: &str, role: Role) -> Actor {
-    let invite = invites::create(db, owner, email, role, None, T0).await.unwrap();
-    let user_id = accounts::create_user(db, email, "correct horse battery", T0).await.unwrap();
-    invites::accept(db, &invite.code, user_id, None, T0).await.unwrap();
-    organizations::actor(db, user_id, owner.org_id).await.unwrap()
-}
 
 fn personal(label: &str) -> NewToken {
     NewToken {
@@ -39,25 +24,52 @@ fn personal(label: &str) -> NewToken {
 }
 
 fn org_token(label: &str) -> NewToken {
-    NewToken { binding: Binding::Organization, ..personal(label) }
+    NewToken {
+        binding: Binding::Organization,
+        ..personal(label)
+    }
 }
 
 #[tokio::test]
 async fn the_database_never_holds_a_token_in_plaintext() {
     for engine in support::engines() {
-        let test_db = if engine == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
+        let test_db = if engine == "sqlite" {
+            TestDb::sqlite().await
+        } else {
+            TestDb::postgres().await
+        };
         let db = test_db.db();
         let owner = founder(db, "owner@example.com").await;
         let mut issued = Vec::new();
         for i in 0..3 {
-            issued.push(tokens::create(db, &owner, LIVE, personal(&format!("t{i}")), Some("127.0.0.1"), T0).await.unwrap().token);
+            issued.push(
+                tokens::create(
+                    db,
+                    &owner,
+                    LIVE,
+                    personal(&format!("t{i}")),
+                    Some("127.0.0.1"),
+                    T0,
+                )
+                .await
+                .unwrap()
+                .token,
+            );
         }
-        let rotated = tokens::rotate(db, &owner, 1, RotationGrace::None, LIVE, None, T0).await.unwrap();
+        let rotated = tokens::rotate(db, &owner, 1, RotationGrace::None, LIVE, None, T0)
+            .await
+            .unwrap();
         issued.push(rotated.token);
         for token in &issued {
-            assert!(!test_db.contains_text(token).await, "{engine}: plaintext token found in the database");
+            assert!(
+                !test_db.contains_text(token).await,
+                "{engine}: plaintext token found in the database"
+            );
             // The random middle is absent too, not only the whole string.
-            assert!(!test_db.contains_text(&token[12..42]).await, "{engine}: token body found");
+            assert!(
+                !test_db.contains_text(&token[12..42]).await,
+                "{engine}: token body found"
+            );
         }
         // The check itself can fail: the hint is stored and is found.
         assert!(test_db.contains_text(&tokens::hint(&issued[0])).await);
@@ -68,26 +80,58 @@ async fn the_database_never_holds_a_token_in_plaintext() {
 async fn verification_finds_tokens_by_hash_and_refuses_revoked_expired_and_foreign_ones() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let issued = tokens::create(&db, &owner, LIVE, personal("cli"), None, T0).await.unwrap();
+        let issued = tokens::create(&db, &owner, LIVE, personal("cli"), None, T0)
+            .await
+            .unwrap();
         let verified = tokens::verify(&db, &issued.token, LIVE, T0).await.unwrap();
         assert_eq!(verified.id, issued.id);
         assert_eq!(verified.binding, Binding::User);
         assert_eq!(verified.user_id, Some(owner.user_id));
-        assert!(verified.scopes.contains(&Scope::AnalyticsRead) && !verified.scopes.contains(&Scope::PiiRead));
+        assert!(
+            verified.scopes.contains(&Scope::AnalyticsRead)
+                && !verified.scopes.contains(&Scope::PiiRead)
+        );
 
-        assert!(matches!(tokens::verify(&db, &issued.token, Environment::Test, T0).await, Err(VerifyError::Environment { .. })));
+        assert!(matches!(
+            tokens::verify(&db, &issued.token, Environment::Test, T0).await,
+            Err(VerifyError::Environment { .. })
+        ));
         let unknown = tokens::generate(LIVE);
-        assert!(matches!(tokens::verify(&db, &unknown, LIVE, T0).await, Err(VerifyError::Unknown)));
-        assert!(matches!(tokens::verify(&db, &issued.token[..40], LIVE, T0).await, Err(VerifyError::Format(_))));
+        assert!(matches!(
+            tokens::verify(&db, &unknown, LIVE, T0).await,
+            Err(VerifyError::Unknown)
+        ));
+        assert!(matches!(
+            tokens::verify(&db, &issued.token[..40], LIVE, T0).await,
+            Err(VerifyError::Format(_))
+        ));
 
-        let expiring = NewToken { expires_at: Some(T0 + 7 * 86_400_000), ..personal("week") };
-        let week = tokens::create(&db, &owner, LIVE, expiring, None, T0).await.unwrap();
-        tokens::verify(&db, &week.token, LIVE, T0 + 7 * 86_400_000 - 1).await.unwrap();
-        assert!(matches!(tokens::verify(&db, &week.token, LIVE, T0 + 7 * 86_400_000).await, Err(VerifyError::Expired)));
+        let expiring = NewToken {
+            expires_at: Some(T0 + 7 * 86_400_000),
+            ..personal("week")
+        };
+        let week = tokens::create(&db, &owner, LIVE, expiring, None, T0)
+            .await
+            .unwrap();
+        tokens::verify(&db, &week.token, LIVE, T0 + 7 * 86_400_000 - 1)
+            .await
+            .unwrap();
+        assert!(matches!(
+            tokens::verify(&db, &week.token, LIVE, T0 + 7 * 86_400_000).await,
+            Err(VerifyError::Expired)
+        ));
 
-        tokens::revoke(&db, &owner, issued.id, Some("127.0.0.1"), T0 + MINUTE).await.unwrap();
-        assert!(matches!(tokens::verify(&db, &issued.token, LIVE, T0 + MINUTE).await, Err(VerifyError::Revoked)));
-        assert!(matches!(tokens::revoke(&db, &owner, issued.id, None, T0).await, Err(ServiceError::Conflict(_))));
+        tokens::revoke(&db, &owner, issued.id, Some("127.0.0.1"), T0 + MINUTE)
+            .await
+            .unwrap();
+        assert!(matches!(
+            tokens::verify(&db, &issued.token, LIVE, T0 + MINUTE).await,
+            Err(VerifyError::Revoked)
+        ));
+        assert!(matches!(
+            tokens::revoke(&db, &owner, issued.id, None, T0).await,
+            Err(ServiceError::Conflict(_))
+        ));
     })
     .await;
 }
@@ -96,18 +140,35 @@ async fn verification_finds_tokens_by_hash_and_refuses_revoked_expired_and_forei
 async fn rotation_keeps_the_old_token_for_exactly_the_chosen_grace() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        for (grace, millis) in [(RotationGrace::None, 0), (RotationGrace::FifteenMinutes, 15 * MINUTE), (RotationGrace::FortyEightHours, 48 * 60 * MINUTE)] {
-            let old = tokens::create(&db, &owner, LIVE, personal(grace.as_str()), None, T0).await.unwrap();
-            let new = tokens::rotate(&db, &owner, old.id, grace, LIVE, None, T0).await.unwrap();
+        for (grace, millis) in [
+            (RotationGrace::None, 0),
+            (RotationGrace::FifteenMinutes, 15 * MINUTE),
+            (RotationGrace::FortyEightHours, 48 * 60 * MINUTE),
+        ] {
+            let old = tokens::create(&db, &owner, LIVE, personal(grace.as_str()), None, T0)
+                .await
+                .unwrap();
+            let new = tokens::rotate(&db, &owner, old.id, grace, LIVE, None, T0)
+                .await
+                .unwrap();
             assert_ne!(old.token, new.token);
             if millis > 0 {
-                tokens::verify(&db, &old.token, LIVE, T0 + millis - 1).await.unwrap();
+                tokens::verify(&db, &old.token, LIVE, T0 + millis - 1)
+                    .await
+                    .unwrap();
             }
-            assert!(matches!(tokens::verify(&db, &old.token, LIVE, T0 + millis).await, Err(VerifyError::Rotated)));
+            assert!(matches!(
+                tokens::verify(&db, &old.token, LIVE, T0 + millis).await,
+                Err(VerifyError::Rotated)
+            ));
             // The successor keeps the label, scopes and binding and works throughout.
-            let successor = tokens::verify(&db, &new.token, LIVE, T0 + millis).await.unwrap();
+            let successor = tokens::verify(&db, &new.token, LIVE, T0 + millis)
+                .await
+                .unwrap();
             assert_eq!(successor.binding, Binding::User);
-            let views = tokens::list(&db, &owner, T0 + millis.max(1) - 1).await.unwrap();
+            let views = tokens::list(&db, &owner, T0 + millis.max(1) - 1)
+                .await
+                .unwrap();
             let old_view = views.iter().find(|t| t.id == old.id).unwrap();
             let new_view = views.iter().find(|t| t.id == new.id).unwrap();
             assert_eq!(old_view.label, new_view.label);
@@ -116,10 +177,16 @@ async fn rotation_keeps_the_old_token_for_exactly_the_chosen_grace() {
                 assert_eq!(old_view.status, TokenStatus::InGrace { until: T0 + millis });
             }
             // A rotated token cannot be rotated again.
-            assert!(matches!(tokens::rotate(&db, &owner, old.id, grace, LIVE, None, T0).await, Err(ServiceError::Conflict(_))));
+            assert!(matches!(
+                tokens::rotate(&db, &owner, old.id, grace, LIVE, None, T0).await,
+                Err(ServiceError::Conflict(_))
+            ));
         }
         let log = tokens::audit_log(&db, &owner, None).await.unwrap();
-        assert_eq!(log.iter().filter(|r| r.action == "token.rotated").count(), 3);
+        assert_eq!(
+            log.iter().filter(|r| r.action == "token.rotated").count(),
+            3
+        );
     })
     .await;
 }
@@ -129,20 +196,51 @@ async fn caps_limit_active_tokens_per_user_and_per_organization() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
         for i in 0..10 {
-            tokens::create(&db, &owner, LIVE, personal(&format!("p{i}")), None, T0).await.unwrap();
-            tokens::create(&db, &owner, LIVE, org_token(&format!("o{i}")), None, T0).await.unwrap();
+            tokens::create(&db, &owner, LIVE, personal(&format!("p{i}")), None, T0)
+                .await
+                .unwrap();
+            tokens::create(&db, &owner, LIVE, org_token(&format!("o{i}")), None, T0)
+                .await
+                .unwrap();
         }
-        assert_eq!(tokens::remaining(&db, &owner, T0).await.unwrap(), (Some(0), Some(0)));
-        let over = tokens::create(&db, &owner, LIVE, personal("p10"), None, T0).await.unwrap_err();
+        assert_eq!(
+            tokens::remaining(&db, &owner, T0).await.unwrap(),
+            (Some(0), Some(0))
+        );
+        let over = tokens::create(&db, &owner, LIVE, personal("p10"), None, T0)
+            .await
+            .unwrap_err();
         assert!(ServiceError::to_string(&over).contains("limit of 10 active personal tokens"));
-        assert!(matches!(tokens::create(&db, &owner, LIVE, org_token("o10"), None, T0).await, Err(ServiceError::Conflict(_))));
+        assert!(matches!(
+            tokens::create(&db, &owner, LIVE, org_token("o10"), None, T0).await,
+            Err(ServiceError::Conflict(_))
+        ));
         // Rotation is not blocked by the cap; revoking frees a place.
-        tokens::rotate(&db, &owner, 1, RotationGrace::FifteenMinutes, LIVE, None, T0).await.unwrap();
+        tokens::rotate(
+            &db,
+            &owner,
+            1,
+            RotationGrace::FifteenMinutes,
+            LIVE,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
         tokens::revoke(&db, &owner, 2, None, T0).await.unwrap();
-        tokens::create(&db, &owner, LIVE, org_token("o10"), None, T0).await.unwrap();
+        tokens::create(&db, &owner, LIVE, org_token("o10"), None, T0)
+            .await
+            .unwrap();
         // A bigger plan raises the cap.
-        sqlx::query("UPDATE organizations SET plan = 'growth' WHERE id = $1").bind(owner.org_id).execute(&db.pool).await.unwrap();
-        assert_eq!(tokens::remaining(&db, &owner, T0).await.unwrap(), (Some(15), Some(15)));
+        sqlx::query("UPDATE organizations SET plan = 'growth' WHERE id = $1")
+            .bind(owner.org_id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            tokens::remaining(&db, &owner, T0).await.unwrap(),
+            (Some(15), Some(15))
+        );
     })
     .await;
 }
@@ -153,7 +251,11 @@ async fn concurrent_creations_never_exceed_the_cap() {
         let owner = founder(&db, "owner@example.com").await;
         let attempts = (0..16).map(|i| {
             let db = db.clone();
-            tokio::spawn(async move { tokens::create(&db, &owner, LIVE, personal(&format!("c{i}")), None, T0).await.is_ok() })
+            tokio::spawn(async move {
+                tokens::create(&db, &owner, LIVE, personal(&format!("c{i}")), None, T0)
+                    .await
+                    .is_ok()
+            })
         });
         let mut created = 0;
         for attempt in attempts {
@@ -173,33 +275,79 @@ async fn permission_matrix_role_by_action_by_binding() {
         let outsider = founder(&db, "outsider@example.com").await;
 
         // Creating: members only personal tokens with read scopes.
-        let write = NewToken { scopes: vec![Scope::ReportsWrite], ..personal("w") };
-        let pii = NewToken { scopes: vec![Scope::PiiRead], ..personal("pii") };
-        assert!(matches!(tokens::create(&db, &member, LIVE, write.clone(), None, T0).await, Err(ServiceError::Forbidden(_))));
-        assert!(matches!(tokens::create(&db, &member, LIVE, pii.clone(), None, T0).await, Err(ServiceError::Forbidden(_))));
-        assert!(matches!(tokens::create(&db, &member, LIVE, org_token("o"), None, T0).await, Err(ServiceError::Forbidden(_))));
-        tokens::create(&db, &admin, LIVE, write, None, T0).await.unwrap();
-        tokens::create(&db, &owner, LIVE, pii, None, T0).await.unwrap();
+        let write = NewToken {
+            scopes: vec![Scope::ReportsWrite],
+            ..personal("w")
+        };
+        let pii = NewToken {
+            scopes: vec![Scope::PiiRead],
+            ..personal("pii")
+        };
+        assert!(matches!(
+            tokens::create(&db, &member, LIVE, write.clone(), None, T0).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            tokens::create(&db, &member, LIVE, pii.clone(), None, T0).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            tokens::create(&db, &member, LIVE, org_token("o"), None, T0).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        tokens::create(&db, &admin, LIVE, write, None, T0)
+            .await
+            .unwrap();
+        tokens::create(&db, &owner, LIVE, pii, None, T0)
+            .await
+            .unwrap();
 
-        let member_token = tokens::create(&db, &member, LIVE, personal("mine"), None, T0).await.unwrap();
-        let admin_personal = tokens::create(&db, &admin, LIVE, personal("admin's"), None, T0).await.unwrap();
-        let org = tokens::create(&db, &admin, LIVE, org_token("shared"), None, T0).await.unwrap();
-        let org2 = tokens::create(&db, &admin, LIVE, org_token("shared 2"), None, T0).await.unwrap();
-        let workspace_id = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
+        let member_token = tokens::create(&db, &member, LIVE, personal("mine"), None, T0)
+            .await
+            .unwrap();
+        let admin_personal = tokens::create(&db, &admin, LIVE, personal("admin's"), None, T0)
+            .await
+            .unwrap();
+        let org = tokens::create(&db, &admin, LIVE, org_token("shared"), None, T0)
+            .await
+            .unwrap();
+        let org2 = tokens::create(&db, &admin, LIVE, org_token("shared 2"), None, T0)
+            .await
+            .unwrap();
+        let workspace_id = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
         let ws = tokens::create(
             &db,
             &owner,
             LIVE,
-            NewToken { binding: Binding::Workspace, workspace_id: Some(workspace_id), ..personal("ws") },
+            NewToken {
+                binding: Binding::Workspace,
+                workspace_id: Some(workspace_id),
+                ..personal("ws")
+            },
             None,
             T0,
         )
         .await
         .unwrap();
         // A workspace of another organization cannot be bound.
-        let foreign_ws = organizations::workspaces(&db, &outsider).await.unwrap().workspaces[0].id;
-        let foreign = NewToken { binding: Binding::Workspace, workspace_id: Some(foreign_ws), ..personal("x") };
-        assert!(matches!(tokens::create(&db, &owner, LIVE, foreign, None, T0).await, Err(ServiceError::NotFound(_))));
+        let foreign_ws = organizations::workspaces(&db, &outsider)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let foreign = NewToken {
+            binding: Binding::Workspace,
+            workspace_id: Some(foreign_ws),
+            ..personal("x")
+        };
+        assert!(matches!(
+            tokens::create(&db, &owner, LIVE, foreign, None, T0).await,
+            Err(ServiceError::NotFound(_))
+        ));
 
         // (actor, token, may manage)
         let cases = [
@@ -216,28 +364,65 @@ async fn permission_matrix_role_by_action_by_binding() {
             (outsider, member_token.id, false),
         ];
         for (actor, token_id, allowed) in cases {
-            let rotate = tokens::rotate(&db, &actor, token_id, RotationGrace::FifteenMinutes, LIVE, None, T0).await;
-            assert_eq!(rotate.is_ok(), allowed, "rotate by {:?} of token {token_id}", actor.role);
+            let rotate = tokens::rotate(
+                &db,
+                &actor,
+                token_id,
+                RotationGrace::FifteenMinutes,
+                LIVE,
+                None,
+                T0,
+            )
+            .await;
+            assert_eq!(
+                rotate.is_ok(),
+                allowed,
+                "rotate by {:?} of token {token_id}",
+                actor.role
+            );
             if !allowed {
-                assert!(matches!(rotate, Err(ServiceError::NotFound(_))), "refusals do not reveal the token");
-                assert!(matches!(tokens::revoke(&db, &actor, token_id, None, T0).await, Err(ServiceError::NotFound(_))));
+                assert!(
+                    matches!(rotate, Err(ServiceError::NotFound(_))),
+                    "refusals do not reveal the token"
+                );
+                assert!(matches!(
+                    tokens::revoke(&db, &actor, token_id, None, T0).await,
+                    Err(ServiceError::NotFound(_))
+                ));
             }
         }
         // Listing: members see their own personal tokens only; admins also the organization's.
-        let seen = |views: Vec<tollgate::model::TokenView>| views.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        let seen = |views: Vec<tollgate::model::TokenView>| {
+            views.into_iter().map(|t| t.id).collect::<Vec<_>>()
+        };
         let member_sees = seen(tokens::list(&db, &member, T0).await.unwrap());
         assert!(member_sees.contains(&member_token.id));
         assert!(!member_sees.contains(&org.id) && !member_sees.contains(&admin_personal.id));
         let admin_sees = seen(tokens::list(&db, &admin, T0).await.unwrap());
-        assert!(admin_sees.contains(&org.id) && admin_sees.contains(&ws.id) && !admin_sees.contains(&member_token.id));
+        assert!(
+            admin_sees.contains(&org.id)
+                && admin_sees.contains(&ws.id)
+                && !admin_sees.contains(&member_token.id)
+        );
         let outsider_sees = seen(tokens::list(&db, &outsider, T0).await.unwrap());
         assert!(outsider_sees.is_empty());
         // The audit log is for admins of the organization only.
-        assert!(matches!(tokens::audit_log(&db, &member, None).await, Err(ServiceError::Forbidden(_))));
-        let outsider_log = tokens::audit_log(&db, &outsider, Some(org.id)).await.unwrap();
+        assert!(matches!(
+            tokens::audit_log(&db, &member, None).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        let outsider_log = tokens::audit_log(&db, &outsider, Some(org.id))
+            .await
+            .unwrap();
         assert!(outsider_log.is_empty());
         let org_log = tokens::audit_log(&db, &owner, Some(org.id)).await.unwrap();
-        assert_eq!(org_log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["token.rotated", "token.created"]);
+        assert_eq!(
+            org_log
+                .iter()
+                .map(|r| r.action.as_str())
+                .collect::<Vec<_>>(),
+            ["token.rotated", "token.created"]
+        );
     })
     .await;
 }

@@ -10,7 +10,9 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
     use crate::services::{accounts, organizations};
 
     let ctx = super::context::RequestContext::current()?;
-    let Some(user_id) = ctx.user_id().await? else { return Ok(None) };
+    let Some(user_id) = ctx.user_id().await? else {
+        return Ok(None);
+    };
     let Some(email) = accounts::email_of(ctx.db(), user_id).await? else {
         // The account is gone: end the session instead of showing a half-signed-in page.
         ctx.sign_out().await?;
@@ -19,11 +21,20 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
     let active_id = ctx.active_org(user_id).await?;
     let orgs = organizations::orgs_of_user(ctx.db(), user_id).await?;
     let active = orgs.iter().find(|o| Some(o.id) == active_id).cloned();
-    Ok(Some(SessionInfo { user_id, email, orgs, active }))
+    Ok(Some(SessionInfo {
+        user_id,
+        email,
+        orgs,
+        active,
+    }))
 }
 
 #[server]
-pub async fn sign_up(email: String, password: String, invite: Option<String>) -> Result<(), AppError> {
+pub async fn sign_up(
+    email: String,
+    password: String,
+    invite: Option<String>,
+) -> Result<(), AppError> {
     use crate::services::{accounts, invites, organizations};
     use crate::storage::now_ms;
 
@@ -33,13 +44,18 @@ pub async fn sign_up(email: String, password: String, invite: Option<String>) ->
     // Through an invite for this email the user joins that organization; otherwise (or when
     // the invite cannot be used) they start their own.
     let joined = match invite.as_deref().filter(|c| !c.is_empty()) {
-        Some(code) => invites::accept(ctx.db(), code, user_id, Some(&ctx.ip), now).await.ok(),
+        Some(code) => invites::accept(ctx.db(), code, user_id, Some(&ctx.ip), now)
+            .await
+            .ok(),
         None => None,
     };
     let org_id = match joined {
         Some(org_id) => org_id,
         None => {
-            let name = format!("{}'s organization", email.trim().split('@').next().unwrap_or("My"));
+            let name = format!(
+                "{}'s organization",
+                email.trim().split('@').next().unwrap_or("My")
+            );
             organizations::create_organization(ctx.db(), user_id, &name, now).await?
         }
     };
@@ -49,7 +65,11 @@ pub async fn sign_up(email: String, password: String, invite: Option<String>) ->
 }
 
 #[server]
-pub async fn sign_in(email: String, password: String, invite: Option<String>) -> Result<(), AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    invite: Option<String>,
+) -> Result<(), AppError> {
     use crate::services::accounts;
     use crate::storage::now_ms;
 

@@ -38,8 +38,16 @@ impl RequestContext {
             tracing::error!("server function called outside a request");
             AppError::Internal
         })?;
-        let state = parts.extensions.get::<AppState>().cloned().ok_or(AppError::Internal)?;
-        let session = parts.extensions.get::<Session>().cloned().ok_or(AppError::Internal)?;
+        let state = parts
+            .extensions
+            .get::<AppState>()
+            .cloned()
+            .ok_or(AppError::Internal)?;
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(AppError::Internal)?;
         let ip = crate::http::guards::client_ip(
             &parts.headers,
             parts.extensions.get::<ConnectInfo<SocketAddr>>(),
@@ -50,7 +58,12 @@ impl RequestContext {
             .get(axum::http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
-        Ok(RequestContext { state, session, ip, plain_form_post })
+        Ok(RequestContext {
+            state,
+            session,
+            ip,
+            plain_form_post,
+        })
     }
 
     pub fn db(&self) -> &crate::storage::Db {
@@ -60,7 +73,10 @@ impl RequestContext {
     /// Starts a signed-in session under a new id (no session fixation) for `user_id`.
     pub async fn sign_in(&self, user_id: i64, org_id: Option<i64>) -> Result<(), AppError> {
         self.session.cycle_id().await.map_err(session_error)?;
-        self.session.insert(USER_KEY, user_id).await.map_err(session_error)?;
+        self.session
+            .insert(USER_KEY, user_id)
+            .await
+            .map_err(session_error)?;
         if let Some(org_id) = org_id {
             self.set_active_org(org_id).await?;
         }
@@ -73,11 +89,17 @@ impl RequestContext {
     }
 
     pub async fn set_active_org(&self, org_id: i64) -> Result<(), AppError> {
-        self.session.insert(ORG_KEY, org_id).await.map_err(session_error)
+        self.session
+            .insert(ORG_KEY, org_id)
+            .await
+            .map_err(session_error)
     }
 
     pub async fn user_id(&self) -> Result<Option<i64>, AppError> {
-        self.session.get::<i64>(USER_KEY).await.map_err(session_error)
+        self.session
+            .get::<i64>(USER_KEY)
+            .await
+            .map_err(session_error)
     }
 
     pub async fn require_user(&self) -> Result<i64, AppError> {
@@ -87,13 +109,23 @@ impl RequestContext {
     /// The active organization of the session, or the user's first one when it was never
     /// chosen or they have left it since.
     pub async fn active_org(&self, user_id: i64) -> Result<Option<i64>, AppError> {
-        let chosen = self.session.get::<i64>(ORG_KEY).await.map_err(session_error)?;
+        let chosen = self
+            .session
+            .get::<i64>(ORG_KEY)
+            .await
+            .map_err(session_error)?;
         if let Some(org_id) = chosen {
-            if organizations::role_in(self.db(), org_id, user_id).await?.is_some() {
+            if organizations::role_in(self.db(), org_id, user_id)
+                .await?
+                .is_some()
+            {
                 return Ok(Some(org_id));
             }
         }
-        let first = organizations::orgs_of_user(self.db(), user_id).await?.first().map(|o| o.id);
+        let first = organizations::orgs_of_user(self.db(), user_id)
+            .await?
+            .first()
+            .map(|o| o.id);
         if let Some(org_id) = first {
             self.set_active_org(org_id).await?;
         }
@@ -103,10 +135,9 @@ impl RequestContext {
     /// The signed-in user acting in their active organization, with their current role.
     pub async fn actor(&self) -> Result<Actor, AppError> {
         let user_id = self.require_user().await?;
-        let org_id = self
-            .active_org(user_id)
-            .await?
-            .ok_or_else(|| AppError::Forbidden("You are not a member of any organization yet.".into()))?;
+        let org_id = self.active_org(user_id).await?.ok_or_else(|| {
+            AppError::Forbidden("You are not a member of any organization yet.".into())
+        })?;
         Ok(organizations::actor(self.db(), user_id, org_id).await?)
     }
 }

@@ -7,15 +7,21 @@ use crate::model::{InviteDetails, MembersPage, OrgSettings, WorkspacesPage};
 
 #[cfg(feature = "ssr")]
 fn parse_role(role: &str) -> Result<crate::model::Role, AppError> {
-    crate::model::Role::parse(role).ok_or_else(|| AppError::Invalid("Choose owner, admin or member.".into()))
+    crate::model::Role::parse(role)
+        .ok_or_else(|| AppError::Invalid("Choose owner, admin or member.".into()))
 }
 
 #[server]
 pub async fn get_members() -> Result<MembersPage, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::organizations::members_page(ctx.db(), &actor, &ctx.state.config.public_url, crate::storage::now_ms())
-        .await?)
+    Ok(crate::services::organizations::members_page(
+        ctx.db(),
+        &actor,
+        &ctx.state.config.public_url,
+        crate::storage::now_ms(),
+    )
+    .await?)
 }
 
 /// Creates the invite and sends the admin to the members page showing its link.
@@ -41,7 +47,14 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
 pub async fn revoke_invite(invite_id: i64) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::invites::revoke(ctx.db(), &actor, invite_id, Some(&ctx.ip), crate::storage::now_ms()).await?)
+    Ok(crate::services::invites::revoke(
+        ctx.db(),
+        &actor,
+        invite_id,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?)
 }
 
 #[server]
@@ -64,8 +77,14 @@ pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppErr
 pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    crate::services::organizations::remove_member(ctx.db(), &actor, user_id, Some(&ctx.ip), crate::storage::now_ms())
-        .await?;
+    crate::services::organizations::remove_member(
+        ctx.db(),
+        &actor,
+        user_id,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?;
     if user_id == actor.user_id {
         leptos_axum::redirect("/tokens");
     }
@@ -83,8 +102,14 @@ pub async fn get_workspaces() -> Result<WorkspacesPage, AppError> {
 pub async fn create_workspace(name: String) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    crate::services::organizations::create_workspace(ctx.db(), &actor, &name, Some(&ctx.ip), crate::storage::now_ms())
-        .await?;
+    crate::services::organizations::create_workspace(
+        ctx.db(),
+        &actor,
+        &name,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -111,7 +136,10 @@ pub async fn get_organization() -> Result<OrgSettings, AppError> {
 }
 
 #[server]
-pub async fn update_organization(name: String, default_rotation_grace: String) -> Result<(), AppError> {
+pub async fn update_organization(
+    name: String,
+    default_rotation_grace: String,
+) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
     let grace = crate::model::RotationGrace::parse(&default_rotation_grace)
@@ -137,8 +165,14 @@ pub async fn get_invite(code: String) -> Result<InviteDetails, AppError> {
 pub async fn accept_invite(code: String) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let user_id = ctx.require_user().await?;
-    let org_id =
-        crate::services::invites::accept(ctx.db(), &code, user_id, Some(&ctx.ip), crate::storage::now_ms()).await?;
+    let org_id = crate::services::invites::accept(
+        ctx.db(),
+        &code,
+        user_id,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?;
     ctx.set_active_org(org_id).await?;
     leptos_axum::redirect("/tokens");
     Ok(())

@@ -36,16 +36,25 @@ pub async fn get_tokens() -> Result<TokensPage, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let now = crate::storage::now_ms();
     let actor = ctx.actor().await?;
-    let (personal_remaining, organization_remaining) = tokens::remaining(ctx.db(), &actor, now).await?;
+    let (personal_remaining, organization_remaining) =
+        tokens::remaining(ctx.db(), &actor, now).await?;
     let workspaces = organizations::workspaces(ctx.db(), &actor).await?;
     let settings = organizations::settings(ctx.db(), &actor).await?;
     Ok(TokensPage {
         my_role: actor.role,
         now,
         tokens: tokens::list(ctx.db(), &actor, now).await?,
-        workspaces: workspaces.workspaces.into_iter().map(|w| (w.id, w.name)).collect(),
+        workspaces: workspaces
+            .workspaces
+            .into_iter()
+            .map(|w| (w.id, w.name))
+            .collect(),
         personal_remaining,
-        organization_remaining: actor.role.is_admin().then_some(organization_remaining).flatten(),
+        organization_remaining: actor
+            .role
+            .is_admin()
+            .then_some(organization_remaining)
+            .flatten(),
         default_grace: settings.default_rotation_grace,
         public_url: ctx.state.config.public_url.clone(),
     })
@@ -73,7 +82,8 @@ pub async fn create_token(
         .iter()
         .map(|s| Scope::parse(s).ok_or_else(|| AppError::Invalid(format!("Unknown scope {s}."))))
         .collect::<Result<Vec<_>, _>>()?;
-    let binding = Binding::parse(&binding).ok_or_else(|| AppError::Invalid("Choose what the token can reach.".into()))?;
+    let binding = Binding::parse(&binding)
+        .ok_or_else(|| AppError::Invalid("Choose what the token can reach.".into()))?;
     let expires_at = match expiry.as_str() {
         "none" => None,
         "date" => Some(
@@ -92,9 +102,27 @@ pub async fn create_token(
         }
     };
     let actor = ctx.actor().await?;
-    let new = NewToken { label: label.clone(), scopes, binding, workspace_id, expires_at };
-    let issued = tokens::create(ctx.db(), &actor, ctx.state.config.environment, new, Some(&ctx.ip), now).await?;
-    Ok(RevealedToken { token: issued.token, label: label.trim().to_string(), public_url: ctx.state.config.public_url.clone() })
+    let new = NewToken {
+        label: label.clone(),
+        scopes,
+        binding,
+        workspace_id,
+        expires_at,
+    };
+    let issued = tokens::create(
+        ctx.db(),
+        &actor,
+        ctx.state.config.environment,
+        new,
+        Some(&ctx.ip),
+        now,
+    )
+    .await?;
+    Ok(RevealedToken {
+        token: issued.token,
+        label: label.trim().to_string(),
+        public_url: ctx.state.config.public_url.clone(),
+    })
 }
 
 #[server]
@@ -105,24 +133,45 @@ pub async fn rotate_token(token_id: i64, grace: String) -> Result<RevealedToken,
     no_store();
     let ctx = super::context::RequestContext::current()?;
     require_script(&ctx)?;
-    let grace = RotationGrace::parse(&grace).ok_or_else(|| AppError::Invalid("Choose when the old token stops.".into()))?;
+    let grace = RotationGrace::parse(&grace)
+        .ok_or_else(|| AppError::Invalid("Choose when the old token stops.".into()))?;
     let actor = ctx.actor().await?;
     let now = crate::storage::now_ms();
-    let issued = tokens::rotate(ctx.db(), &actor, token_id, grace, ctx.state.config.environment, Some(&ctx.ip), now).await?;
+    let issued = tokens::rotate(
+        ctx.db(),
+        &actor,
+        token_id,
+        grace,
+        ctx.state.config.environment,
+        Some(&ctx.ip),
+        now,
+    )
+    .await?;
     let label = tokens::list(ctx.db(), &actor, now)
         .await?
         .into_iter()
         .find(|t| t.id == issued.id)
         .map(|t| t.label)
         .unwrap_or_default();
-    Ok(RevealedToken { token: issued.token, label, public_url: ctx.state.config.public_url.clone() })
+    Ok(RevealedToken {
+        token: issued.token,
+        label,
+        public_url: ctx.state.config.public_url.clone(),
+    })
 }
 
 #[server]
 pub async fn revoke_token(token_id: i64) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::tokens::revoke(ctx.db(), &actor, token_id, Some(&ctx.ip), crate::storage::now_ms()).await?)
+    Ok(crate::services::tokens::revoke(
+        ctx.db(),
+        &actor,
+        token_id,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?)
 }
 
 #[server]

@@ -30,7 +30,11 @@ where
 
 #[component]
 pub fn FormError(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
-    move || message.get().map(|m| view! { <p class="notice notice-error" role="alert">{m}</p> })
+    move || {
+        message
+            .get()
+            .map(|m| view! { <p class="notice notice-error" role="alert">{m}</p> })
+    }
 }
 
 #[component]

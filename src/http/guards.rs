@@ -13,8 +13,15 @@ use crate::state::AppState;
 /// CSRF defence for the dashboard: a state-changing request must come from our own origin,
 /// as the browser states in `Origin` (or, failing that, `Referer`). Together with the
 /// SameSite=Lax session cookie this refuses every cross-site form post.
-pub async fn same_origin_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+pub async fn same_origin_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if safe || is_same_origin(request.headers(), &state.config) {
         next.run(request).await
     } else {
@@ -53,7 +60,11 @@ fn origin_of(url: &str) -> &str {
 
 /// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when configured to
 /// trust a proxy in front.
-pub fn client_ip(headers: &HeaderMap, peer: Option<&ConnectInfo<SocketAddr>>, config: &Config) -> String {
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    config: &Config,
+) -> String {
     if config.trust_forwarded {
         if let Some(first) = headers
             .get("x-forwarded-for")
@@ -65,7 +76,8 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<&ConnectInfo<SocketAddr>>, co
             return first.to_string();
         }
     }
-    peer.map(|ConnectInfo(addr)| addr.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    peer.map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]
@@ -94,11 +106,32 @@ mod tests {
     #[test]
     fn same_origin_rules() {
         let c = config();
-        assert!(is_same_origin(&headers(&[("origin", "https://tollgate.example.com")]), &c));
-        assert!(is_same_origin(&headers(&[("referer", "https://tollgate.example.com/signin?x=1")]), &c));
-        assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")]), &c));
-        assert!(!is_same_origin(&headers(&[("origin", "https://evil.example"), ("host", "tollgate.example.com")]), &c));
-        assert!(!is_same_origin(&headers(&[("origin", "https://tollgate.example.com.evil.example")]), &c));
+        assert!(is_same_origin(
+            &headers(&[("origin", "https://tollgate.example.com")]),
+            &c
+        ));
+        assert!(is_same_origin(
+            &headers(&[("referer", "https://tollgate.example.com/signin?x=1")]),
+            &c
+        ));
+        assert!(is_same_origin(
+            &headers(&[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ]),
+            &c
+        ));
+        assert!(!is_same_origin(
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "tollgate.example.com")
+            ]),
+            &c
+        ));
+        assert!(!is_same_origin(
+            &headers(&[("origin", "https://tollgate.example.com.evil.example")]),
+            &c
+        ));
         assert!(!is_same_origin(&headers(&[("origin", "null")]), &c));
         assert!(!is_same_origin(&headers(&[]), &c));
     }

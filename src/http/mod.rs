@@ -7,7 +7,9 @@ use axum::http::{header, HeaderName, HeaderValue};
 use axum::{middleware, Extension, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -26,7 +28,9 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&format!("req_{}", random_base62(16))).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("req_{}", random_base62(16)))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -46,7 +50,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(state.clone(), guards::same_origin_writes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guards::same_origin_writes,
+        ))
         .layer(sessions)
         .layer(Extension(state.clone()))
         .layer(SetResponseHeaderLayer::if_not_present(

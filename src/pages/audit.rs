@@ -10,7 +10,12 @@ use crate::model::format_time;
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
-    let token = move || query.read().get("token").and_then(|t| t.parse::<i64>().ok());
+    let token = move || {
+        query
+            .read()
+            .get("token")
+            .and_then(|t| t.parse::<i64>().ok())
+    };
     let rows = Resource::new_blocking(token, get_audit_log);
     view! {
         <PageHeader title="Audit log" lead="Token and membership events in this organization, newest first."/>

@@ -25,8 +25,9 @@ fn invite_code() -> Signal<String> {
     Signal::derive(move || query.read().get("invite").unwrap_or_default())
 }
 
+/// The centred card of the signed-out pages.
 #[component]
-fn AuthFrame(title: &'static str, children: Children) -> impl IntoView {
+pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
     view! {
         <leptos_meta::Title text=title/>
         <main class="auth-page">
@@ -35,10 +36,19 @@ fn AuthFrame(title: &'static str, children: Children) -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"◆"</span>
                     "Tollgate"
                 </p>
-                <h1>{title}</h1>
                 {children()}
             </div>
         </main>
+    }
+}
+
+#[component]
+fn AuthFrame(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <AuthCard title>
+            <h1>{title}</h1>
+            {children()}
+        </AuthCard>
     }
 }
 

@@ -7,6 +7,7 @@ use crate::api::auth::get_session;
 use crate::api::organizations::{get_invite, AcceptInvite};
 use crate::components::{action_error, FormError};
 use crate::model::InviteState;
+use crate::pages::auth::AuthCard;
 
 #[component]
 pub fn InvitePage() -> impl IntoView {
@@ -17,13 +18,7 @@ pub fn InvitePage() -> impl IntoView {
     });
     let accept = ServerAction::<AcceptInvite>::new();
     view! {
-        <leptos_meta::Title text="Invitation"/>
-        <main class="auth-page">
-            <div class="auth-card">
-                <p class="brand">
-                    <span class="brand-mark" aria-hidden="true">"◆"</span>
-                    "Tollgate"
-                </p>
+        <AuthCard title="Invitation">
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         let code = code();
@@ -73,8 +68,7 @@ pub fn InvitePage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </div>
-        </main>
+        </AuthCard>
     }
 }
 

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::pages::auth::AuthCard;
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -7,13 +9,10 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
     view! {
-        <main class="auth-page">
-            <leptos_meta::Title text="Not found"/>
-            <div class="auth-card">
-                <h1>"Page not found"</h1>
-                <p>"There is nothing at this address."</p>
-                <a href="/tokens">"Go to the dashboard"</a>
-            </div>
-        </main>
+        <AuthCard title="Not found">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address."</p>
+            <a href="/tokens">"Go to the dashboard"</a>
+        </AuthCard>
     }
 }

@@ -5,8 +5,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::CreateOrganization;
 use crate::api::organizations::{
-    get_members, get_organization, get_workspaces, ChangeMemberRole, CreateWorkspace,
-    InviteMember, RemoveMember, RenameWorkspace, RevokeInvite, UpdateOrganization,
+    get_members, get_organization, get_workspaces, ChangeMemberRole, CreateWorkspace, InviteMember,
+    RemoveMember, RenameWorkspace, RevokeInvite, UpdateOrganization,
 };
 use crate::components::{action_error, action_succeeded, page_error, FormError, PageHeader};
 use crate::model::{format_time, MemberView, Role, RotationGrace};
@@ -77,7 +77,10 @@ pub fn OrganizationSettings() -> impl IntoView {
 
 fn plan_label(plan: &str) -> String {
     let mut chars = plan.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[component]
@@ -154,7 +157,14 @@ pub fn MembersSettings() -> impl IntoView {
     let remove = ServerAction::<RemoveMember>::new();
     let withdraw = ServerAction::<RevokeInvite>::new();
     let page = Resource::new_blocking(
-        move || (invite.version().get(), change.version().get(), remove.version().get(), withdraw.version().get()),
+        move || {
+            (
+                invite.version().get(),
+                change.version().get(),
+                remove.version().get(),
+                withdraw.version().get(),
+            )
+        },
         |_| get_members(),
     );
     let query = use_query_map();
@@ -251,7 +261,9 @@ fn role_options(my_role: Role, selected: Role) -> impl IntoView {
     Role::ALL
         .into_iter()
         .filter(move |r| *r != Role::Owner || my_role == Role::Owner || selected == Role::Owner)
-        .map(move |r| view! { <option value=r.as_str() selected=r == selected>{r.label()}</option> })
+        .map(
+            move |r| view! { <option value=r.as_str() selected=r == selected>{r.label()}</option> },
+        )
         .collect_view()
 }
 

@@ -4,7 +4,10 @@ use leptos::prelude::*;
 
 use crate::api::tokens::{get_tokens, CreateToken, RevokeToken, RotateToken};
 use crate::components::{action_error, page_error, FormError, PageHeader};
-use crate::model::{ago, format_time, Binding, RevealedToken, RotationGrace, Scope, ScopeGroup, TokenStatus, TokenView, TokensPage};
+use crate::model::{
+    ago, format_time, Binding, RevealedToken, RotationGrace, Scope, ScopeGroup, TokenStatus,
+    TokenView, TokensPage,
+};
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
@@ -12,14 +15,24 @@ pub fn TokensPage() -> impl IntoView {
     let rotate = ServerAction::<RotateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let page = Resource::new_blocking(
-        move || (create.version().get(), rotate.version().get(), revoke.version().get()),
+        move || {
+            (
+                create.version().get(),
+                rotate.version().get(),
+                revoke.version().get(),
+            )
+        },
         |_| get_tokens(),
     );
     // The newest token in plaintext lives only in this page's memory: a reload forgets it.
     let revealed = Signal::derive(move || {
         let created = create.value().get().and_then(Result::ok);
         let rotated = rotate.value().get().and_then(Result::ok);
-        match (create.version().get() >= rotate.version().get(), created, rotated) {
+        match (
+            create.version().get() >= rotate.version().get(),
+            created,
+            rotated,
+        ) {
             (true, Some(t), _) | (false, _, Some(t)) => Some(t),
             (_, created, rotated) => created.or(rotated),
         }
@@ -109,7 +122,11 @@ fn status_class(status: &TokenStatus) -> &'static str {
 }
 
 #[component]
-fn TokenList(page: TokensPage, rotate: ServerAction<RotateToken>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+fn TokenList(
+    page: TokensPage,
+    rotate: ServerAction<RotateToken>,
+    revoke: ServerAction<RevokeToken>,
+) -> impl IntoView {
     let now = page.now;
     let default_grace = page.default_grace;
     if page.tokens.is_empty() {

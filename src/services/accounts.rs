@@ -31,7 +31,11 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
 
 fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            hasher()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -45,7 +49,9 @@ pub fn normalize_email(email: &str) -> ServiceResult<String> {
     if valid {
         Ok(email)
     } else {
-        Err(ServiceError::Invalid("Enter a valid email address, such as ana@example.com.".into()))
+        Err(ServiceError::Invalid(
+            "Enter a valid email address, such as ana@example.com.".into(),
+        ))
     }
 }
 
@@ -80,7 +86,8 @@ pub async fn create_user(db: &Db, email: &str, password: &str, now: i64) -> Serv
     match inserted {
         Ok((id,)) => Ok(id),
         Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(
-            "An account could not be created with this email. If it is yours, sign in instead.".into(),
+            "An account could not be created with this email. If it is yours, sign in instead."
+                .into(),
         )),
         Err(e) => Err(e.into()),
     }
@@ -88,7 +95,13 @@ pub async fn create_user(db: &Db, email: &str, password: &str, now: i64) -> Serv
 
 /// Checks the password, throttled per account and per IP. Unknown emails cost the same
 /// argon2 work as known ones, so timing does not tell them apart either.
-pub async fn authenticate(db: &Db, email: &str, password: &str, ip: &str, now: i64) -> ServiceResult<i64> {
+pub async fn authenticate(
+    db: &Db,
+    email: &str,
+    password: &str,
+    ip: &str,
+    now: i64,
+) -> ServiceResult<i64> {
     let email = email.trim().to_lowercase();
     let subjects = [
         (throttle::account_subject(&email), MAX_FAILURES_PER_ACCOUNT),
@@ -139,8 +152,19 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email("  Ana@Example.COM ").unwrap(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "a b@example.com", "ana@.com"] {
+        assert_eq!(
+            normalize_email("  Ana@Example.COM ").unwrap(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} should be refused");
         }
     }

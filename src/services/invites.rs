@@ -36,7 +36,9 @@ pub async fn create(
     .fetch_optional(&db.pool)
     .await?;
     if already.is_some() {
-        return Err(ServiceError::Conflict(format!("{email} is already a member of this organization.")));
+        return Err(ServiceError::Conflict(format!(
+            "{email} is already a member of this organization."
+        )));
     }
     let code = random_base62(32);
     let mut tx = db.pool.begin().await?;
@@ -66,7 +68,14 @@ pub async fn create(
     let subject = format!("{email} as {}", role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.invited", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "member.invited",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -87,7 +96,13 @@ pub async fn pending(db: &Db, org_id: i64, now: i64) -> ServiceResult<Vec<Pendin
     Ok(rows
         .into_iter()
         .filter_map(|(id, email, role, invited_by, expires_at)| {
-            Some(PendingInvite { id, email, role: Role::parse(&role)?, invited_by, expires_at })
+            Some(PendingInvite {
+                id,
+                email,
+                role: Role::parse(&role)?,
+                invited_by,
+                expires_at,
+            })
         })
         .collect())
 }
@@ -102,11 +117,22 @@ struct InviteRow {
 }
 
 async fn find(db: &Db, code: &str, now: i64) -> ServiceResult<InviteRow> {
-    let not_found = || ServiceError::NotFound("This invite link is not valid. Ask an admin for a new one.".into());
+    let not_found = || {
+        ServiceError::NotFound("This invite link is not valid. Ask an admin for a new one.".into())
+    };
     if code.len() != 32 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(not_found());
     }
-    type Row = (i64, i64, String, String, String, i64, Option<i64>, Option<i64>);
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    );
     let row: Option<Row> = sqlx::query_as(
         "SELECT i.id, i.org_id, o.name, i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at \
          FROM invites i JOIN organizations o ON o.id = i.org_id WHERE i.code_hash = $1",
@@ -114,7 +140,8 @@ async fn find(db: &Db, code: &str, now: i64) -> ServiceResult<InviteRow> {
     .bind(sha256_hex(code))
     .fetch_optional(&db.pool)
     .await?;
-    let (id, org_id, org_name, email, role, expires_at, accepted_at, revoked_at) = row.ok_or_else(not_found)?;
+    let (id, org_id, org_name, email, role, expires_at, accepted_at, revoked_at) =
+        row.ok_or_else(not_found)?;
     let state = if accepted_at.is_some() {
         InviteState::Accepted
     } else if revoked_at.is_some() {
@@ -124,24 +151,56 @@ async fn find(db: &Db, code: &str, now: i64) -> ServiceResult<InviteRow> {
     } else {
         InviteState::Open
     };
-    Ok(InviteRow { id, org_id, org_name, email, role: Role::parse(&role).unwrap_or(Role::Member), state })
+    Ok(InviteRow {
+        id,
+        org_id,
+        org_name,
+        email,
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        state,
+    })
 }
 
 pub async fn details(db: &Db, code: &str, now: i64) -> ServiceResult<InviteDetails> {
     let row = find(db, code, now).await?;
-    Ok(InviteDetails { org_name: row.org_name, email: row.email, role: row.role, state: row.state })
+    Ok(InviteDetails {
+        org_name: row.org_name,
+        email: row.email,
+        role: row.role,
+        state: row.state,
+    })
 }
 
 /// Joins `user_id` to the invite's organization with its role; returns the organization.
-pub async fn accept(db: &Db, code: &str, user_id: i64, ip: Option<&str>, now: i64) -> ServiceResult<i64> {
+pub async fn accept(
+    db: &Db,
+    code: &str,
+    user_id: i64,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<i64> {
     let row = find(db, code, now).await?;
     match row.state {
         InviteState::Open => {}
-        InviteState::Accepted => return Err(ServiceError::Conflict("This invite has already been used.".into())),
-        InviteState::Revoked => return Err(ServiceError::Conflict("This invite was withdrawn. Ask an admin for a new one.".into())),
-        InviteState::Expired => return Err(ServiceError::Conflict("This invite has expired. Ask an admin for a new one.".into())),
+        InviteState::Accepted => {
+            return Err(ServiceError::Conflict(
+                "This invite has already been used.".into(),
+            ))
+        }
+        InviteState::Revoked => {
+            return Err(ServiceError::Conflict(
+                "This invite was withdrawn. Ask an admin for a new one.".into(),
+            ))
+        }
+        InviteState::Expired => {
+            return Err(ServiceError::Conflict(
+                "This invite has expired. Ask an admin for a new one.".into(),
+            ))
+        }
     }
-    let email = super::accounts::email_of(db, user_id).await?.unwrap_or_default();
+    let email = super::accounts::email_of(db, user_id)
+        .await?
+        .unwrap_or_default();
     if email != row.email {
         return Err(ServiceError::Forbidden(format!(
             "This invite is for {}. Sign in with that email to accept it.",
@@ -159,7 +218,9 @@ pub async fn accept(db: &Db, code: &str, user_id: i64, ip: Option<&str>, now: i6
     .execute(&mut *tx)
     .await?;
     if claimed.rows_affected() == 0 {
-        return Err(ServiceError::Conflict("This invite has already been used.".into()));
+        return Err(ServiceError::Conflict(
+            "This invite has already been used.".into(),
+        ));
     }
     sqlx::query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
@@ -174,7 +235,14 @@ pub async fn accept(db: &Db, code: &str, user_id: i64, ip: Option<&str>, now: i6
     let subject = format!("{} as {}", row.email, row.role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: row.org_id, actor_user_id: Some(user_id), action: "member.joined", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: row.org_id,
+            actor_user_id: Some(user_id),
+            action: "member.joined",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -182,7 +250,13 @@ pub async fn accept(db: &Db, code: &str, user_id: i64, ip: Option<&str>, now: i6
     Ok(row.org_id)
 }
 
-pub async fn revoke(db: &Db, actor: &Actor, invite_id: i64, ip: Option<&str>, now: i64) -> ServiceResult<()> {
+pub async fn revoke(
+    db: &Db,
+    actor: &Actor,
+    invite_id: i64,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<()> {
     super::organizations::require_admin(actor)?;
     let mut tx = db.pool.begin().await?;
     let updated = sqlx::query(
@@ -194,12 +268,21 @@ pub async fn revoke(db: &Db, actor: &Actor, invite_id: i64, ip: Option<&str>, no
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(ServiceError::NotFound("No open invite with that id in this organization.".into()));
+        return Err(ServiceError::NotFound(
+            "No open invite with that id in this organization.".into(),
+        ));
     }
     let subject = format!("invite {invite_id}");
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "invite.revoked", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "invite.revoked",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;

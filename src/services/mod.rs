@@ -3,9 +3,9 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod secrets;
 pub mod invites;
 pub mod organizations;
+pub mod secrets;
 pub mod throttle;
 pub mod tokens;
 

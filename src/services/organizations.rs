@@ -35,10 +35,16 @@ pub fn require_admin(actor: &Actor) -> ServiceResult<()> {
 
 /// Who may give `new_role` to a member who now holds `current` (None: a new invitee).
 /// Admins manage admins and members; only owners make or unmake owners.
-pub fn check_role_assignment(actor: &Actor, current: Option<Role>, new_role: Role) -> ServiceResult<()> {
+pub fn check_role_assignment(
+    actor: &Actor,
+    current: Option<Role>,
+    new_role: Role,
+) -> ServiceResult<()> {
     require_admin(actor)?;
     if (current == Some(Role::Owner) || new_role == Role::Owner) && actor.role != Role::Owner {
-        return Err(ServiceError::Forbidden("Only an owner can grant or change the owner role.".into()));
+        return Err(ServiceError::Forbidden(
+            "Only an owner can grant or change the owner role.".into(),
+        ));
     }
     Ok(())
 }
@@ -49,10 +55,14 @@ pub fn clean_name(name: &str, what: &str, max: usize) -> ServiceResult<String> {
         return Err(ServiceError::Invalid(format!("Give the {what} a name.")));
     }
     if name.chars().count() > max {
-        return Err(ServiceError::Invalid(format!("Keep the {what} name to {max} characters or fewer.")));
+        return Err(ServiceError::Invalid(format!(
+            "Keep the {what} name to {max} characters or fewer."
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(format!("The {what} name cannot contain control characters.")));
+        return Err(ServiceError::Invalid(format!(
+            "The {what} name cannot contain control characters."
+        )));
     }
     Ok(name.to_string())
 }
@@ -71,12 +81,14 @@ pub async fn create_organization(db: &Db, owner: i64, name: &str, now: i64) -> S
     .bind(TRIAL_CREDITS)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
-        .bind(org_id)
-        .bind(owner)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+    )
+    .bind(org_id)
+    .bind(owner)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("INSERT INTO workspaces (org_id, name, created_at) VALUES ($1, $2, $3)")
         .bind(org_id)
         .bind(FIRST_WORKSPACE_NAME)
@@ -94,7 +106,14 @@ pub async fn create_organization(db: &Db, owner: i64, name: &str, now: i64) -> S
     .await?;
     audit::record(
         &mut *tx,
-        AuditEntry { org_id, actor_user_id: Some(owner), action: "organization.created", subject: &name, ip: None, token_id: None },
+        AuditEntry {
+            org_id,
+            actor_user_id: Some(owner),
+            action: "organization.created",
+            subject: &name,
+            ip: None,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -112,7 +131,13 @@ pub async fn orgs_of_user(db: &Db, user_id: i64) -> ServiceResult<Vec<OrgSummary
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, name, role)| Some(OrgSummary { id, name, role: Role::parse(&role)? }))
+        .filter_map(|(id, name, role)| {
+            Some(OrgSummary {
+                id,
+                name,
+                role: Role::parse(&role)?,
+            })
+        })
         .collect())
 }
 
@@ -129,12 +154,23 @@ pub async fn role_in(db: &Db, org_id: i64, user_id: i64) -> ServiceResult<Option
 /// The user acting in `org_id`, refused when they are not (or no longer) a member.
 pub async fn actor(db: &Db, user_id: i64, org_id: i64) -> ServiceResult<Actor> {
     match role_in(db, org_id, user_id).await? {
-        Some(role) => Ok(Actor { user_id, org_id, role }),
-        None => Err(ServiceError::Forbidden("You are not a member of that organization.".into())),
+        Some(role) => Ok(Actor {
+            user_id,
+            org_id,
+            role,
+        }),
+        None => Err(ServiceError::Forbidden(
+            "You are not a member of that organization.".into(),
+        )),
     }
 }
 
-pub async fn members_page(db: &Db, actor: &Actor, public_url: &str, now: i64) -> ServiceResult<MembersPage> {
+pub async fn members_page(
+    db: &Db,
+    actor: &Actor,
+    public_url: &str,
+    now: i64,
+) -> ServiceResult<MembersPage> {
     let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.org_id = $1 ORDER BY m.created_at, u.id",
@@ -145,7 +181,13 @@ pub async fn members_page(db: &Db, actor: &Actor, public_url: &str, now: i64) ->
     let members = rows
         .into_iter()
         .filter_map(|(user_id, email, role, joined_at)| {
-            Some(MemberView { user_id, email, role: Role::parse(&role)?, joined_at, is_me: user_id == actor.user_id })
+            Some(MemberView {
+                user_id,
+                email,
+                role: Role::parse(&role)?,
+                joined_at,
+                is_me: user_id == actor.user_id,
+            })
         })
         .collect();
     let invites = if actor.role.is_admin() {
@@ -153,7 +195,12 @@ pub async fn members_page(db: &Db, actor: &Actor, public_url: &str, now: i64) ->
     } else {
         Vec::new()
     };
-    Ok(MembersPage { my_role: actor.role, public_url: public_url.to_string(), members, invites })
+    Ok(MembersPage {
+        my_role: actor.role,
+        public_url: public_url.to_string(),
+        members,
+        invites,
+    })
 }
 
 /// Serializes changes to one organization's memberships on both engines: PostgreSQL locks the
@@ -167,14 +214,19 @@ async fn lock_org(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<
 }
 
 async fn owner_count(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
-        .bind(org_id)
-        .fetch_one(conn)
-        .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
+            .bind(org_id)
+            .fetch_one(conn)
+            .await?;
     Ok(n)
 }
 
-async fn member_role(conn: &mut sqlx::AnyConnection, org_id: i64, user_id: i64) -> ServiceResult<Role> {
+async fn member_role(
+    conn: &mut sqlx::AnyConnection,
+    org_id: i64,
+    user_id: i64,
+) -> ServiceResult<Role> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.org_id = $1 AND m.user_id = $2",
@@ -183,8 +235,9 @@ async fn member_role(conn: &mut sqlx::AnyConnection, org_id: i64, user_id: i64) 
     .bind(user_id)
     .fetch_optional(conn)
     .await?;
-    row.and_then(|(role, _)| Role::parse(&role))
-        .ok_or_else(|| ServiceError::NotFound("That person is not a member of this organization.".into()))
+    row.and_then(|(role, _)| Role::parse(&role)).ok_or_else(|| {
+        ServiceError::NotFound("That person is not a member of this organization.".into())
+    })
 }
 
 const LAST_OWNER: &str =
@@ -215,10 +268,21 @@ pub async fn change_role(
         .bind(target_user)
         .execute(&mut *tx)
         .await?;
-    let subject = format!("user {target_user}: {} → {}", current.as_str(), new_role.as_str());
+    let subject = format!(
+        "user {target_user}: {} → {}",
+        current.as_str(),
+        new_role.as_str()
+    );
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.role_changed", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "member.role_changed",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -227,7 +291,13 @@ pub async fn change_role(
 }
 
 /// Admins remove others; anyone may leave. The last owner can do neither.
-pub async fn remove_member(db: &Db, actor: &Actor, target_user: i64, ip: Option<&str>, now: i64) -> ServiceResult<()> {
+pub async fn remove_member(
+    db: &Db,
+    actor: &Actor,
+    target_user: i64,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<()> {
     if target_user != actor.user_id {
         require_admin(actor)?;
     }
@@ -235,7 +305,9 @@ pub async fn remove_member(db: &Db, actor: &Actor, target_user: i64, ip: Option<
     lock_org(&mut tx, actor.org_id).await?;
     let current = member_role(&mut tx, actor.org_id, target_user).await?;
     if target_user != actor.user_id && current == Role::Owner && actor.role != Role::Owner {
-        return Err(ServiceError::Forbidden("Only an owner can remove an owner.".into()));
+        return Err(ServiceError::Forbidden(
+            "Only an owner can remove an owner.".into(),
+        ));
     }
     if current == Role::Owner && owner_count(&mut tx, actor.org_id).await? <= 1 {
         return Err(ServiceError::Conflict(LAST_OWNER.into()));
@@ -248,7 +320,14 @@ pub async fn remove_member(db: &Db, actor: &Actor, target_user: i64, ip: Option<
     let subject = format!("user {target_user} ({})", current.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "member.removed", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "member.removed",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -267,34 +346,55 @@ pub async fn workspaces(db: &Db, actor: &Actor) -> ServiceResult<WorkspacesPage>
         can_manage: actor.role.is_admin(),
         workspaces: rows
             .into_iter()
-            .map(|(id, name, created_at, wb)| WorkspaceView { id, name, created_at, write_back_enabled: wb != 0 })
+            .map(|(id, name, created_at, wb)| WorkspaceView {
+                id,
+                name,
+                created_at,
+                write_back_enabled: wb != 0,
+            })
             .collect(),
     })
 }
 
 fn duplicate_workspace(e: sqlx::Error, name: &str) -> ServiceError {
     if is_unique_violation(&e) {
-        ServiceError::Conflict(format!("A workspace named “{name}” already exists in this organization."))
+        ServiceError::Conflict(format!(
+            "A workspace named “{name}” already exists in this organization."
+        ))
     } else {
         e.into()
     }
 }
 
-pub async fn create_workspace(db: &Db, actor: &Actor, name: &str, ip: Option<&str>, now: i64) -> ServiceResult<i64> {
+pub async fn create_workspace(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<i64> {
     require_admin(actor)?;
     let name = clean_name(name, "workspace", 60)?;
     let mut tx = db.pool.begin().await?;
-    let (id,): (i64,) =
-        sqlx::query_as("INSERT INTO workspaces (org_id, name, created_at) VALUES ($1, $2, $3) RETURNING id")
-            .bind(actor.org_id)
-            .bind(&name)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| duplicate_workspace(e, &name))?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO workspaces (org_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(actor.org_id)
+    .bind(&name)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| duplicate_workspace(e, &name))?;
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "workspace.created", subject: &name, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "workspace.created",
+            subject: &name,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -322,12 +422,21 @@ pub async fn rename_workspace(
         .await
         .map_err(|e| duplicate_workspace(e, &name))?;
     if updated.rows_affected() == 0 {
-        return Err(ServiceError::NotFound("No such workspace in this organization.".into()));
+        return Err(ServiceError::NotFound(
+            "No such workspace in this organization.".into(),
+        ));
     }
     let subject = format!("workspace {workspace_id} → {name}");
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "workspace.renamed", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "workspace.renamed",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;
@@ -346,7 +455,8 @@ pub async fn settings(db: &Db, actor: &Actor) -> ServiceResult<OrgSettings> {
         name,
         plan,
         credit_balance,
-        default_rotation_grace: RotationGrace::parse(&grace).unwrap_or(RotationGrace::FifteenMinutes),
+        default_rotation_grace: RotationGrace::parse(&grace)
+            .unwrap_or(RotationGrace::FifteenMinutes),
         can_edit: actor.role.is_admin(),
         created_at,
     })
@@ -372,7 +482,14 @@ pub async fn update_settings(
     let subject = format!("name “{name}”, rotation grace {}", grace.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "organization.updated", subject: &subject, ip, token_id: None },
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action: "organization.updated",
+            subject: &subject,
+            ip,
+            token_id: None,
+        },
         now,
     )
     .await?;

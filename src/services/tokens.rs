@@ -2,7 +2,7 @@
 //! the verifier the MCP endpoint calls, and the token audit log.
 
 use crate::config::Environment;
-use crate::model::{AuditRow, Binding, RotationGrace, Role, Scope, TokenStatus, TokenView};
+use crate::model::{AuditRow, Binding, Role, RotationGrace, Scope, TokenStatus, TokenView};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
@@ -67,7 +67,11 @@ pub fn parse(token: &str) -> Result<Environment, FormatError> {
         return Err(FormatError::Length(token.chars().count()));
     }
     let (body, sum) = token.split_at(PREFIX_CHARS + RANDOM_CHARS);
-    if !body[PREFIX_CHARS..].bytes().chain(sum.bytes()).all(|b| b.is_ascii_alphanumeric()) {
+    if !body[PREFIX_CHARS..]
+        .bytes()
+        .chain(sum.bytes())
+        .all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(FormatError::Alphabet);
     }
     if checksum(body) != sum {
@@ -111,7 +115,10 @@ pub struct Issued {
 /// Debug output never contains the secret (it may end up in logs or panic messages).
 impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Issued").field("id", &self.id).field("token", &"<redacted>").finish()
+        f.debug_struct("Issued")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -120,7 +127,11 @@ fn not_found() -> ServiceError {
 }
 
 pub fn scopes_to_text(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn scopes_from_text(text: &str) -> Vec<Scope> {
@@ -137,25 +148,32 @@ fn check_grant(role: Role, scopes: &[Scope]) -> ServiceResult<()> {
     Ok(())
 }
 
-const ACTIVE: &str = "revoked_at IS NULL AND successor_id IS NULL AND (expires_at IS NULL OR expires_at > $2)";
+const ACTIVE: &str =
+    "revoked_at IS NULL AND successor_id IS NULL AND (expires_at IS NULL OR expires_at > $2)";
 
-async fn active_count(conn: &mut sqlx::AnyConnection, binding_user: Option<i64>, org_id: i64, now: i64) -> ServiceResult<i64> {
-    let (n,): (i64,) = match binding_user {
-        Some(user_id) => {
-            sqlx::query_as(&format!("SELECT COUNT(*) FROM tokens WHERE binding = 'user' AND user_id = $1 AND {ACTIVE}"))
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(conn)
-                .await?
-        }
-        None => {
-            sqlx::query_as(&format!("SELECT COUNT(*) FROM tokens WHERE binding <> 'user' AND org_id = $1 AND {ACTIVE}"))
-                .bind(org_id)
-                .bind(now)
-                .fetch_one(conn)
-                .await?
-        }
-    };
+async fn active_count(
+    conn: &mut sqlx::AnyConnection,
+    binding_user: Option<i64>,
+    org_id: i64,
+    now: i64,
+) -> ServiceResult<i64> {
+    let (n,): (i64,) =
+        match binding_user {
+            Some(user_id) => sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM tokens WHERE binding = 'user' AND user_id = $1 AND {ACTIVE}"
+            ))
+            .bind(user_id)
+            .bind(now)
+            .fetch_one(conn)
+            .await?,
+            None => sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM tokens WHERE binding <> 'user' AND org_id = $1 AND {ACTIVE}"
+            ))
+            .bind(org_id)
+            .bind(now)
+            .fetch_one(conn)
+            .await?,
+        };
     Ok(n)
 }
 
@@ -168,15 +186,29 @@ async fn plan_of(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<S
 }
 
 /// How many more tokens of each kind the actor may create: (personal, organization).
-pub async fn remaining(db: &Db, actor: &Actor, now: i64) -> ServiceResult<(Option<i64>, Option<i64>)> {
+pub async fn remaining(
+    db: &Db,
+    actor: &Actor,
+    now: i64,
+) -> ServiceResult<(Option<i64>, Option<i64>)> {
     let mut conn = db.pool.acquire().await?;
     let cap = token_cap(&plan_of(&mut conn, actor.org_id).await?);
     let personal = active_count(&mut conn, Some(actor.user_id), actor.org_id, now).await?;
     let organization = active_count(&mut conn, None, actor.org_id, now).await?;
-    Ok((cap.map(|c| (c - personal).max(0)), cap.map(|c| (c - organization).max(0))))
+    Ok((
+        cap.map(|c| (c - personal).max(0)),
+        cap.map(|c| (c - organization).max(0)),
+    ))
 }
 
-pub async fn create(db: &Db, actor: &Actor, env: Environment, new: NewToken, ip: Option<&str>, now: i64) -> ServiceResult<Issued> {
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    env: Environment,
+    new: NewToken,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<Issued> {
     let label = super::organizations::clean_name(&new.label, "token", MAX_LABEL_CHARS)?;
     if new.scopes.is_empty() {
         return Err(ServiceError::Invalid("Choose at least one scope.".into()));
@@ -184,12 +216,16 @@ pub async fn create(db: &Db, actor: &Actor, env: Environment, new: NewToken, ip:
     check_grant(actor.role, &new.scopes)?;
     if new.binding != Binding::User {
         super::organizations::require_admin(actor).map_err(|_| {
-            ServiceError::Forbidden("Only admins and owners can create organization or workspace tokens.".into())
+            ServiceError::Forbidden(
+                "Only admins and owners can create organization or workspace tokens.".into(),
+            )
         })?;
     }
     if let Some(at) = new.expires_at {
         if at <= now {
-            return Err(ServiceError::Invalid("Choose an expiry date in the future.".into()));
+            return Err(ServiceError::Invalid(
+                "Choose an expiry date in the future.".into(),
+            ));
         }
     }
     let mut tx = db.pool.begin().await?;
@@ -197,22 +233,36 @@ pub async fn create(db: &Db, actor: &Actor, env: Environment, new: NewToken, ip:
     // creations cannot both slip under it.
     let workspace_id = match new.binding {
         Binding::User => {
-            sqlx::query("UPDATE users SET email = email WHERE id = $1").bind(actor.user_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET email = email WHERE id = $1")
+                .bind(actor.user_id)
+                .execute(&mut *tx)
+                .await?;
             None
         }
         Binding::Organization => {
-            sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(actor.org_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(actor.org_id)
+                .execute(&mut *tx)
+                .await?;
             None
         }
         Binding::Workspace => {
-            sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(actor.org_id).execute(&mut *tx).await?;
-            let id = new.workspace_id.ok_or_else(|| ServiceError::Invalid("Choose the workspace the token is for.".into()))?;
-            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM workspaces WHERE id = $1 AND org_id = $2")
-                .bind(id)
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
                 .bind(actor.org_id)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-            found.ok_or_else(|| ServiceError::NotFound("No such workspace in this organization.".into()))?;
+            let id = new.workspace_id.ok_or_else(|| {
+                ServiceError::Invalid("Choose the workspace the token is for.".into())
+            })?;
+            let found: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM workspaces WHERE id = $1 AND org_id = $2")
+                    .bind(id)
+                    .bind(actor.org_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            found.ok_or_else(|| {
+                ServiceError::NotFound("No such workspace in this organization.".into())
+            })?;
             Some(id)
         }
     };
@@ -220,77 +270,132 @@ pub async fn create(db: &Db, actor: &Actor, env: Environment, new: NewToken, ip:
     let counted_user = (new.binding == Binding::User).then_some(actor.user_id);
     if let Some(cap) = cap {
         if active_count(&mut tx, counted_user, actor.org_id, now).await? >= cap {
-            let what = if counted_user.is_some() { "personal tokens" } else { "organization tokens" };
+            let what = if counted_user.is_some() {
+                "personal tokens"
+            } else {
+                "organization tokens"
+            };
             return Err(ServiceError::Conflict(format!(
                 "You have reached the limit of {cap} active {what} on this plan. Revoke one you no longer use, or upgrade the plan."
             )));
         }
     }
-    let token = generate(env);
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
-         created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(actor.org_id)
-    .bind(new.binding.as_str())
-    .bind(counted_user)
-    .bind(workspace_id)
-    .bind(&label)
-    .bind(scopes_to_text(&new.scopes))
-    .bind(env.as_str())
-    .bind(sha256_hex(&token))
-    .bind(hint(&token))
-    .bind(actor.user_id)
-    .bind(now)
-    .bind(new.expires_at)
-    .fetch_one(&mut *tx)
-    .await?;
-    let subject = format!("{label} ({}, {})", hint(&token), scopes_to_text(&new.scopes));
-    audit::record(&mut *tx, AuditEntry { org_id: actor.org_id, actor_user_id: Some(actor.user_id), action: "token.created", subject: &subject, ip, token_id: Some(id) }, now).await?;
+    let spec = TokenSpec {
+        org_id: actor.org_id,
+        binding: new.binding,
+        user_id: counted_user,
+        workspace_id,
+        label,
+        scopes: new.scopes,
+        expires_at: new.expires_at,
+    };
+    let issued = issue(&mut tx, &spec, env, actor.user_id, now).await?;
+    let subject = format!(
+        "{} ({}, {})",
+        spec.label,
+        hint(&issued.token),
+        scopes_to_text(&spec.scopes)
+    );
+    let entry = AuditEntry {
+        org_id: actor.org_id,
+        actor_user_id: Some(actor.user_id),
+        action: "token.created",
+        subject: &subject,
+        ip,
+        token_id: Some(issued.id),
+    };
+    audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
-    Ok(Issued { id, token })
+    Ok(issued)
 }
 
-struct TokenRow {
+/// What a token is, apart from its secret: a successor copies it.
+struct TokenSpec {
     org_id: i64,
     binding: Binding,
     user_id: Option<i64>,
     workspace_id: Option<i64>,
     label: String,
     scopes: Vec<Scope>,
-    hint: String,
     expires_at: Option<i64>,
 }
 
-async fn load_manageable(conn: &mut sqlx::AnyConnection, actor: &Actor, token_id: i64) -> ServiceResult<TokenRow> {
-    type Row = (i64, String, Option<i64>, Option<i64>, String, String, String, Option<i64>);
+/// Generates a token for `spec` and stores its hash and hint.
+async fn issue(
+    conn: &mut sqlx::AnyConnection,
+    spec: &TokenSpec,
+    env: Environment,
+    created_by: i64,
+    now: i64,
+) -> ServiceResult<Issued> {
+    let token = generate(env);
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
+         created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(spec.org_id)
+    .bind(spec.binding.as_str())
+    .bind(spec.user_id)
+    .bind(spec.workspace_id)
+    .bind(&spec.label)
+    .bind(scopes_to_text(&spec.scopes))
+    .bind(env.as_str())
+    .bind(sha256_hex(&token))
+    .bind(hint(&token))
+    .bind(created_by)
+    .bind(now)
+    .bind(spec.expires_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(Issued { id, token })
+}
+
+/// The token and its hint, if the actor may manage it.
+async fn load_manageable(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    token_id: i64,
+) -> ServiceResult<(TokenSpec, String)> {
+    type Row = (
+        i64,
+        String,
+        Option<i64>,
+        Option<i64>,
+        String,
+        String,
+        String,
+        Option<i64>,
+    );
     let row: Option<Row> = sqlx::query_as(
         "SELECT org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at FROM tokens WHERE id = $1",
     )
     .bind(token_id)
     .fetch_optional(conn)
     .await?;
-    let (org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at) = row.ok_or_else(not_found)?;
+    let (org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at) =
+        row.ok_or_else(not_found)?;
     let binding = Binding::parse(&binding).ok_or_else(not_found)?;
     // Members manage their own personal tokens; admins of the token's organization manage its
     // organization and workspace tokens. Anything else looks like a token that does not exist.
     let allowed = match binding {
         Binding::User => user_id == Some(actor.user_id),
-        Binding::Organization | Binding::Workspace => org_id == actor.org_id && actor.role.is_admin(),
+        Binding::Organization | Binding::Workspace => {
+            org_id == actor.org_id && actor.role.is_admin()
+        }
     };
     if !allowed {
         return Err(not_found());
     }
-    Ok(TokenRow {
+    let spec = TokenSpec {
         org_id,
         binding,
         user_id,
         workspace_id,
         label,
         scopes: scopes_from_text(&scopes),
-        hint,
         expires_at,
-    })
+    };
+    Ok((spec, hint))
 }
 
 /// Issues a successor with the same label, scopes, binding and expiry; the old token keeps
@@ -316,50 +421,68 @@ pub async fn rotate(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let old = load_manageable(&mut tx, actor, token_id).await?;
+    let (old, old_hint) = load_manageable(&mut tx, actor, token_id).await?;
     if claimed.rows_affected() == 0 {
-        return Err(ServiceError::Conflict("Only an active token can be rotated.".into()));
+        return Err(ServiceError::Conflict(
+            "Only an active token can be rotated.".into(),
+        ));
     }
     check_grant(actor.role, &old.scopes)?;
-    let token = generate(env);
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
-         created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(old.org_id)
-    .bind(old.binding.as_str())
-    .bind(old.user_id)
-    .bind(old.workspace_id)
-    .bind(&old.label)
-    .bind(scopes_to_text(&old.scopes))
-    .bind(env.as_str())
-    .bind(sha256_hex(&token))
-    .bind(hint(&token))
-    .bind(actor.user_id)
-    .bind(now)
-    .bind(old.expires_at)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE tokens SET successor_id = $1 WHERE id = $2").bind(id).bind(token_id).execute(&mut *tx).await?;
-    let subject = format!("{} ({} → {}), old token stops: {}", old.label, old.hint, hint(&token), grace.label().to_lowercase());
-    audit::record(&mut *tx, AuditEntry { org_id: old.org_id, actor_user_id: Some(actor.user_id), action: "token.rotated", subject: &subject, ip, token_id: Some(token_id) }, now).await?;
-    tx.commit().await?;
-    Ok(Issued { id, token })
-}
-
-pub async fn revoke(db: &Db, actor: &Actor, token_id: i64, ip: Option<&str>, now: i64) -> ServiceResult<()> {
-    let mut tx = db.pool.begin().await?;
-    let updated = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
+    let issued = issue(&mut tx, &old, env, actor.user_id, now).await?;
+    sqlx::query("UPDATE tokens SET successor_id = $1 WHERE id = $2")
+        .bind(issued.id)
         .bind(token_id)
         .execute(&mut *tx)
         .await?;
-    let token = load_manageable(&mut tx, actor, token_id).await?;
+    let subject = format!(
+        "{} ({old_hint} → {}), old token stops: {}",
+        old.label,
+        hint(&issued.token),
+        grace.label().to_lowercase()
+    );
+    let entry = AuditEntry {
+        org_id: old.org_id,
+        actor_user_id: Some(actor.user_id),
+        action: "token.rotated",
+        subject: &subject,
+        ip,
+        token_id: Some(token_id),
+    };
+    audit::record(&mut *tx, entry, now).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+pub async fn revoke(
+    db: &Db,
+    actor: &Actor,
+    token_id: i64,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<()> {
+    let mut tx = db.pool.begin().await?;
+    let updated =
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await?;
+    let (token, token_hint) = load_manageable(&mut tx, actor, token_id).await?;
     if updated.rows_affected() == 0 {
-        return Err(ServiceError::Conflict("This token is already revoked.".into()));
+        return Err(ServiceError::Conflict(
+            "This token is already revoked.".into(),
+        ));
     }
-    let subject = format!("{} ({})", token.label, token.hint);
-    audit::record(&mut *tx, AuditEntry { org_id: token.org_id, actor_user_id: Some(actor.user_id), action: "token.revoked", subject: &subject, ip, token_id: Some(token_id) }, now).await?;
+    let subject = format!("{} ({token_hint})", token.label);
+    let entry = AuditEntry {
+        org_id: token.org_id,
+        actor_user_id: Some(actor.user_id),
+        action: "token.revoked",
+        subject: &subject,
+        ip,
+        token_id: Some(token_id),
+    };
+    audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -395,22 +518,38 @@ pub async fn list(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<TokenVi
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, label, hint, scopes, binding, workspace, created_by, created_at, last_used_at, last_client, expires_at, revoked_at, grace_until)| {
-            Some(TokenView {
+        .filter_map(
+            |(
                 id,
                 label,
                 hint,
-                scopes: scopes_from_text(&scopes),
-                binding: Binding::parse(&binding)?,
+                scopes,
+                binding,
                 workspace,
                 created_by,
                 created_at,
                 last_used_at,
                 last_client,
                 expires_at,
-                status: TokenStatus::of(revoked_at, grace_until, expires_at, now),
-            })
-        })
+                revoked_at,
+                grace_until,
+            )| {
+                Some(TokenView {
+                    id,
+                    label,
+                    hint,
+                    scopes: scopes_from_text(&scopes),
+                    binding: Binding::parse(&binding)?,
+                    workspace,
+                    created_by,
+                    created_at,
+                    last_used_at,
+                    last_client,
+                    expires_at,
+                    status: TokenStatus::of(revoked_at, grace_until, expires_at, now),
+                })
+            },
+        )
         .collect())
 }
 
@@ -430,7 +569,10 @@ pub enum VerifyError {
     #[error("malformed token: {0}")]
     Format(#[from] FormatError),
     #[error("this is a {token} token; this server accepts {server} tokens")]
-    Environment { token: &'static str, server: &'static str },
+    Environment {
+        token: &'static str,
+        server: &'static str,
+    },
     #[error("unknown token")]
     Unknown,
     #[error("the token was revoked")]
@@ -445,12 +587,30 @@ pub enum VerifyError {
 
 /// The one check every enforced call makes: format and checksum first (no database work for
 /// a mistyped token), then the SHA-256 lookup and the token's status at `now`.
-pub async fn verify(db: &Db, token: &str, server_env: Environment, now: i64) -> Result<VerifiedToken, VerifyError> {
+pub async fn verify(
+    db: &Db,
+    token: &str,
+    server_env: Environment,
+    now: i64,
+) -> Result<VerifiedToken, VerifyError> {
     let token_env = parse(token)?;
     if token_env != server_env {
-        return Err(VerifyError::Environment { token: token_env.as_str(), server: server_env.as_str() });
+        return Err(VerifyError::Environment {
+            token: token_env.as_str(),
+            server: server_env.as_str(),
+        });
     }
-    type Row = (i64, i64, String, Option<i64>, Option<i64>, String, Option<i64>, Option<i64>, Option<i64>);
+    type Row = (
+        i64,
+        i64,
+        String,
+        Option<i64>,
+        Option<i64>,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until \
          FROM tokens WHERE token_hash = $1",
@@ -476,9 +636,21 @@ pub async fn verify(db: &Db, token: &str, server_env: Environment, now: i64) -> 
 }
 
 /// Admins read the organization's audit log, optionally for one token.
-pub async fn audit_log(db: &Db, actor: &Actor, token_id: Option<i64>) -> ServiceResult<Vec<AuditRow>> {
+pub async fn audit_log(
+    db: &Db,
+    actor: &Actor,
+    token_id: Option<i64>,
+) -> ServiceResult<Vec<AuditRow>> {
     super::organizations::require_admin(actor)?;
-    type Row = (i64, i64, String, String, Option<String>, Option<String>, Option<i64>);
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT a.id, a.created_at, a.action, a.subject, u.email, a.ip, a.token_id \
          FROM audit_events a LEFT JOIN users u ON u.id = a.actor_user_id \
@@ -491,7 +663,15 @@ pub async fn audit_log(db: &Db, actor: &Actor, token_id: Option<i64>) -> Service
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, at, action, subject, actor, ip, token_id)| AuditRow { id, at, action, subject, actor, ip, token_id })
+        .map(|(id, at, action, subject, actor, ip, token_id)| AuditRow {
+            id,
+            at,
+            action,
+            subject,
+            actor,
+            ip,
+            token_id,
+        })
         .collect())
 }
 
@@ -512,16 +692,25 @@ mod tests {
     #[test]
     fn the_parser_rejects_bad_prefix_length_alphabet_and_checksum() {
         let token = generate(Environment::Live);
-        assert_eq!(parse(&token.replacen("tg_live_", "tg_prod_", 1)), Err(FormatError::Prefix));
+        assert_eq!(
+            parse(&token.replacen("tg_live_", "tg_prod_", 1)),
+            Err(FormatError::Prefix)
+        );
         assert_eq!(parse(&token[..45]), Err(FormatError::Length(45)));
         assert_eq!(parse(&format!("{token}x")), Err(FormatError::Length(47)));
         let mut bad_char = token.clone().into_bytes();
         bad_char[20] = b'-';
-        assert_eq!(parse(&String::from_utf8(bad_char).unwrap()), Err(FormatError::Alphabet));
+        assert_eq!(
+            parse(&String::from_utf8(bad_char).unwrap()),
+            Err(FormatError::Alphabet)
+        );
         // One changed character anywhere in the random part breaks the checksum.
         let mut typo = token.clone().into_bytes();
         typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
-        assert_eq!(parse(&String::from_utf8(typo).unwrap()), Err(FormatError::Checksum));
+        assert_eq!(
+            parse(&String::from_utf8(typo).unwrap()),
+            Err(FormatError::Checksum)
+        );
         assert_eq!(parse(""), Err(FormatError::Prefix));
         assert_eq!(parse("tg_live_é"), Err(FormatError::Length(9)));
     }
@@ -542,7 +731,8 @@ mod tests {
 
     #[test]
     fn ten_thousand_tokens_are_distinct_and_all_parse() {
-        let tokens: std::collections::HashSet<String> = (0..10_000).map(|_| generate(Environment::Live)).collect();
+        let tokens: std::collections::HashSet<String> =
+            (0..10_000).map(|_| generate(Environment::Live)).collect();
         assert_eq!(tokens.len(), 10_000);
         assert!(tokens.iter().all(|t| parse(t) == Ok(Environment::Live)));
     }

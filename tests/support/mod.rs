@@ -10,17 +10,59 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
+use tollgate::model::Role;
+use tollgate::services::organizations::{self, Actor};
+use tollgate::services::{accounts, invites};
 use tollgate::storage::Db;
+
+/// 2026-11-23 05:22 UTC: the tests' clock starts here.
+pub const T0: i64 = 1_795_411_320_000;
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A user with an organization ("Acme") of their own, as sign-up makes it.
+pub async fn founder(db: &Db, email: &str) -> Actor {
+    let user_id = accounts::create_user(db, email, PASSWORD, T0)
+        .await
+        .unwrap();
+    let org_id = organizations::create_organization(db, user_id, "Acme", T0)
+        .await
+        .unwrap();
+    organizations::actor(db, user_id, org_id).await.unwrap()
+}
+
+/// Adds a new user to `owner`'s organization with `role` through an invite.
+pub async fn join(db: &Db, owner: &Actor, email: &str, role: Role) -> Actor {
+    let invite = invites::create(db, owner, email, role, None, T0)
+        .await
+        .unwrap();
+    let user_id = accounts::create_user(db, email, PASSWORD, T0)
+        .await
+        .unwrap();
+    invites::accept(db, &invite.code, user_id, None, T0)
+        .await
+        .unwrap();
+    organizations::actor(db, user_id, owner.org_id)
+        .await
+        .unwrap()
+}
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn pg_admin_url() -> String {
-    std::env::var("TOLLGATE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TOLLGATE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("tollgate_test_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "tollgate_test_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 pub enum TestDb {
@@ -39,7 +81,10 @@ impl TestDb {
         let dir = std::env::temp_dir().join(unique_name());
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/tollgate.db", dir.display());
-        TestDb::Sqlite { db: Db::connect(&url).await.expect("open SQLite"), dir }
+        TestDb::Sqlite {
+            db: Db::connect(&url).await.expect("open SQLite"),
+            dir,
+        }
     }
 
     pub async fn postgres() -> TestDb {
@@ -49,19 +94,32 @@ impl TestDb {
         let mut conn = sqlx::AnyConnection::connect(&admin)
             .await
             .expect("PostgreSQL must be reachable for the test suite (see TOLLGATE_TEST_PG_URL)");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
         conn.close().await.ok();
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        TestDb::Postgres { db: Db::connect(&url).await.expect("open PostgreSQL"), name }
+        TestDb::Postgres {
+            db: Db::connect(&url).await.expect("open PostgreSQL"),
+            name,
+        }
     }
 
     /// A second pool on the same database: what another instance (or a restart) would see.
     pub async fn reopen(&self) -> Db {
         match self {
-            TestDb::Sqlite { dir, .. } => Db::connect(&format!("sqlite://{}/tollgate.db", dir.display())).await.unwrap(),
-            TestDb::Postgres { name, .. } => {
-                Db::connect(&format!("{}/{name}", pg_admin_url().rsplit_once('/').unwrap().0)).await.unwrap()
+            TestDb::Sqlite { dir, .. } => {
+                Db::connect(&format!("sqlite://{}/tollgate.db", dir.display()))
+                    .await
+                    .unwrap()
             }
+            TestDb::Postgres { name, .. } => Db::connect(&format!(
+                "{}/{name}",
+                pg_admin_url().rsplit_once('/').unwrap().0
+            ))
+            .await
+            .unwrap(),
         }
     }
 
@@ -70,7 +128,10 @@ impl TestDb {
         match self {
             TestDb::Sqlite { dir, db } => {
                 // Checkpoint so the WAL's content is in the main file too; then read every file.
-                sqlx::query("PRAGMA wal_checkpoint(FULL)").execute(&db.pool).await.ok();
+                sqlx::query("PRAGMA wal_checkpoint(FULL)")
+                    .execute(&db.pool)
+                    .await
+                    .ok();
                 std::fs::read_dir(dir).unwrap().any(|entry| {
                     let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
                     bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
@@ -111,12 +172,17 @@ impl Drop for TestDb {
                 let name = name.clone();
                 // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     rt.block_on(async {
                         if let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut conn)
+                            .await;
                         }
                     });
                 })
@@ -141,7 +207,11 @@ where
     Fut: Future<Output = ()>,
 {
     for engine in engines() {
-        let test_db = if engine == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
+        let test_db = if engine == "sqlite" {
+            TestDb::sqlite().await
+        } else {
+            TestDb::postgres().await
+        };
         eprintln!("-- on {engine}");
         test(test_db.db().clone()).await;
     }
