@@ -2,7 +2,9 @@
 //!
 //! Layout: `app` (routes and shell), `pages` and `components` (the dashboard, rendered on the
 //! server and hydrated in the browser), `api` (server functions: thin glue), and, server-only,
-//! `services` (domain rules), `storage` (database), `http` (router and middleware).
+//! `services` (domain rules), `storage` (database), `http` (router and middleware),
+//! `tools` (the tool registry), `enforcement` (the pipeline every tool call passes) and
+//! `surface` (`/mcp` and `/v1/tools` over both).
 
 pub mod api;
 pub mod app;
@@ -14,6 +16,8 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
+pub mod enforcement;
+#[cfg(feature = "ssr")]
 pub mod http;
 #[cfg(feature = "ssr")]
 pub mod services;
@@ -21,6 +25,10 @@ pub mod services;
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod storage;
+#[cfg(feature = "ssr")]
+pub mod surface;
+#[cfg(feature = "ssr")]
+pub mod tools;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

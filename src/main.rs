@@ -64,14 +64,28 @@ async fn main() -> std::process::ExitCode {
         db,
         config: Arc::new(config),
         leptos_options,
+        last_used: Default::default(),
     };
-    let app = tollgate::http::router(state);
+    let flusher = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            if let Err(e) = flusher.last_used.flush(&flusher.db).await {
+                tracing::warn!(error = %e, "recording token last use");
+            }
+        }
+    });
+    let app = tollgate::http::router(state.clone());
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
+    if let Err(e) = state.last_used.flush(&state.db).await {
+        tracing::warn!(error = %e, "recording token last use at shutdown");
+    }
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => fail("serving", &e),

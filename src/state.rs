@@ -4,6 +4,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::config::Config;
+use crate::enforcement::last_used::LastUsed;
 use crate::storage::Db;
 
 /// Everything a request handler or server function needs; cheap to clone.
@@ -12,6 +13,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
+    /// Token last-use times, batched in memory and flushed by a background task.
+    pub last_used: Arc<LastUsed>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

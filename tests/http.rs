@@ -3,34 +3,16 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use support::TestDb;
-use tollgate::config::{Config, Environment};
-use tollgate::state::AppState;
 use tower::ServiceExt;
 
 const ORIGIN: &str = "http://127.0.0.1:3999";
 
 async fn app(test_db: &TestDb) -> Router {
-    let config = Config {
-        addr: "127.0.0.1:3999".parse().unwrap(),
-        database_url: String::new(),
-        environment: Environment::Live,
-        public_url: ORIGIN.into(),
-        trust_forwarded: false,
-    };
-    let leptos_options = leptos::config::LeptosOptions::builder()
-        .output_name("tollgate")
-        .build();
-    tollgate::http::router(AppState {
-        db: test_db.db().clone(),
-        config: Arc::new(config),
-        leptos_options,
-    })
+    tollgate::http::router(support::app_state(test_db.db(), ORIGIN))
 }
 
 /// The URL of a server function, as the sign-in page's form posts it.

@@ -56,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(sessions)
         .layer(Extension(state.clone()))
+        // The tool surfaces authenticate by bearer token: outside the cookie session and CSRF guard.
+        .merge(crate::surface::router(state.clone()))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -15,6 +15,25 @@ use tollgate::services::organizations::{self, Actor};
 use tollgate::services::{accounts, invites};
 use tollgate::storage::Db;
 
+/// The server's state over `db`, as `main` builds it, reachable at `public_url`.
+pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
+    let addr = public_url.trim_start_matches("http://").parse().expect("public_url is http://ip:port");
+    let config = tollgate::config::Config {
+        addr,
+        database_url: String::new(),
+        environment: tollgate::config::Environment::Live,
+        public_url: public_url.into(),
+        trust_forwarded: false,
+    };
+    let leptos_options = leptos::config::LeptosOptions::builder().output_name("tollgate").build();
+    tollgate::state::AppState {
+        db: db.clone(),
+        config: std::sync::Arc::new(config),
+        leptos_options,
+        last_used: Default::default(),
+    }
+}
+
 /// 2026-11-23 05:22 UTC: the tests' clock starts here.
 pub const T0: i64 = 1_795_411_320_000;
 pub const PASSWORD: &str = "correct horse battery";

@@ -1,0 +1,86 @@
+//! The errors of the enforcement pipeline (spec §6) and their one mapping to HTTP statuses
+//! and JSON shapes, shared by `/mcp` and `/v1`.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    #[error("missing bearer token: send Authorization: Bearer <token>")]
+    MissingToken,
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("workspace {0} does not belong to this organization or is not reachable with this token")]
+    WorkspaceNotAccessible(i64),
+    #[error("missing scope: {0} is needed for this tool")]
+    MissingScope(&'static str),
+    #[error("write-back is disabled for this workspace: an admin can enable it in Settings › Workspaces")]
+    WriteBackDisabled,
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    InvalidDateRange(String),
+    #[error("unknown tool: {0}")]
+    UnknownTool(String),
+    #[error("internal error")]
+    Internal,
+}
+
+impl ToolError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ToolError::MissingToken => "missing_token",
+            ToolError::InvalidToken(_) => "invalid_token",
+            ToolError::WorkspaceNotAccessible(_) => "workspace_not_accessible",
+            ToolError::MissingScope(_) => "missing_scope",
+            ToolError::WriteBackDisabled => "write_back_disabled",
+            ToolError::InvalidParameter(_) => "invalid_parameter",
+            ToolError::InvalidDateRange(_) => "invalid_date_range",
+            ToolError::UnknownTool(_) => "unknown_tool",
+            ToolError::Internal => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ToolError::MissingToken | ToolError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ToolError::WorkspaceNotAccessible(_) | ToolError::MissingScope(_) | ToolError::WriteBackDisabled => {
+                StatusCode::FORBIDDEN
+            }
+            ToolError::InvalidParameter(_) | ToolError::InvalidDateRange(_) => StatusCode::BAD_REQUEST,
+            ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
+            ToolError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// `{"code", "message", ...}`: the `error` object of both surfaces.
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "code": self.code(), "message": self.to_string() });
+        if let ToolError::MissingScope(scope) = self {
+            body["required_scope"] = json!(scope);
+        }
+        body
+    }
+
+    /// The `/v1` response body: the error object with its status and the request id.
+    pub fn http_body(&self, request_id: &str) -> Value {
+        let mut error = self.body();
+        error["status"] = json!(self.status().as_u16());
+        error["request_id"] = json!(request_id);
+        json!({ "error": error })
+    }
+}
+
+impl From<sqlx::Error> for ToolError {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(error = %err, "database error in a tool call");
+        ToolError::Internal
+    }
+}
+
+impl From<crate::services::ServiceError> for ToolError {
+    fn from(err: crate::services::ServiceError) -> Self {
+        tracing::error!(error = %err, "service error in a tool call");
+        ToolError::Internal
+    }
+}

@@ -1,0 +1,59 @@
+//! Last use of each token, kept in memory and written in batches: no database write on the
+//! hot path of a call. The first use of a token is also written to its audit log.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::storage::Db;
+
+#[derive(Debug, Default)]
+pub struct LastUsed {
+    pending: Mutex<HashMap<i64, (i64, Option<String>)>>,
+}
+
+impl LastUsed {
+    pub fn record(&self, token_id: i64, at: i64, client: Option<String>) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(token_id, (at, client));
+        }
+    }
+
+    /// Writes what was recorded since the last flush.
+    pub async fn flush(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let batch: Vec<_> = match self.pending.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        for (token_id, (at, client)) in batch {
+            let first: Option<(i64,)> = sqlx::query_as(
+                "UPDATE tokens SET first_used_at = $1 WHERE id = $2 AND first_used_at IS NULL RETURNING org_id",
+            )
+            .bind(at)
+            .bind(token_id)
+            .fetch_optional(&db.pool)
+            .await?;
+            sqlx::query("UPDATE tokens SET last_used_at = $1, last_client = $2 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)")
+                .bind(at)
+                .bind(&client)
+                .bind(token_id)
+                .execute(&db.pool)
+                .await?;
+            if let Some((org_id,)) = first {
+                let subject = format!("first call, client {}", client.as_deref().unwrap_or("unknown"));
+                let entry = crate::services::audit::AuditEntry {
+                    org_id,
+                    actor_user_id: None,
+                    action: "token.first_use",
+                    subject: &subject,
+                    ip: None,
+                    token_id: Some(token_id),
+                };
+                crate::services::audit::record(&db.pool, entry, at).await.map_err(|e| match e {
+                    crate::services::ServiceError::Database(e) => e,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! `GET /v1/tools` (the catalog) and `POST /v1/tools/{name}` (a call, same arguments as MCP).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::{error_response, request_id};
+use crate::enforcement::{self, Caller, ToolError};
+use crate::state::AppState;
+use crate::tools::TOOLS;
+
+pub async fn catalog() -> Json<Value> {
+    let tools: Vec<Value> = TOOLS
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "title": t.title,
+                "description": t.description,
+                "scope": t.scope.map(|s| s.as_str()),
+                "units": t.units,
+                "read_only": t.read_only,
+                "destructive": t.destructive,
+                "idempotent": t.idempotent,
+                "input_schema": (t.input_schema)(),
+            })
+        })
+        .collect();
+    Json(json!({ "tools": tools }))
+}
+
+pub async fn call_tool(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id(&headers);
+    let args = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(args) => args,
+            Err(e) => {
+                let err = ToolError::InvalidParameter(format!("the body is not valid JSON: {e}"));
+                return error_response(&err, &request_id);
+            }
+        }
+    };
+    match enforcement::call(&state, &caller, &name, args).await {
+        Ok(result) => Json(result).into_response(),
+        Err(err) => error_response(&err, &request_id),
+    }
+}

@@ -1,0 +1,103 @@
+//! `/mcp`: Streamable HTTP on the official Rust SDK (`rmcp`), stateless with JSON responses.
+//! The bearer token was verified by `surface::guard`; the caller rides in the request's
+//! extensions, which rmcp hands to the handler with the HTTP request parts.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::enforcement::{self, Caller, ToolError};
+use crate::state::AppState;
+use crate::tools::TOOLS;
+
+#[derive(Clone)]
+pub struct TollgateMcp {
+    state: AppState,
+}
+
+pub fn service(state: &AppState) -> StreamableHttpService<TollgateMcp, NeverSessionManager> {
+    let handler = TollgateMcp { state: state.clone() };
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(super::allowed_hosts(state))
+        .with_allowed_origins([state.config.public_origin().to_string()]);
+    StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(NeverSessionManager::default()), config)
+}
+
+/// The MCP form of each registry entry: input schema and annotations.
+fn mcp_tools() -> Vec<Tool> {
+    TOOLS
+        .iter()
+        .map(|t| {
+            let schema = match (t.input_schema)() {
+                Value::Object(map) => map,
+                _ => Default::default(),
+            };
+            let annotations = ToolAnnotations::with_title(t.title)
+                .read_only(t.read_only)
+                .destructive(t.destructive)
+                .idempotent(t.idempotent)
+                .open_world(false);
+            Tool::new(t.name, t.description, Arc::new(schema)).with_annotations(annotations)
+        })
+        .collect()
+}
+
+/// Tool errors are results the model can read: `isError` with the error object.
+fn error_result(err: &ToolError) -> CallToolResult {
+    let mut result = CallToolResult::structured_error(serde_json::json!({ "error": err.body() }));
+    result.content = vec![ContentBlock::text(err.to_string())];
+    result
+}
+
+impl ServerHandler for TollgateMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Marketing analytics behind scoped tokens. Call list_workspaces first, then pass \
+                 workspace_id to the other tools.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(mcp_tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let Some(mut caller) = parts.and_then(|p| p.extensions.get::<Caller>()).cloned() else {
+            return Err(ErrorData::internal_error("the caller was not authenticated", None));
+        };
+        if let Some(info) = context.peer.peer_info() {
+            caller.client = Some(format!("{} {}", info.client_info.name, info.client_info.version));
+        }
+        let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+        let result = match enforcement::call(&self.state, &caller, &request.name, args).await {
+            Ok(value) => {
+                let mut result = CallToolResult::structured(value.clone());
+                result.content = vec![ContentBlock::text(value.to_string())];
+                result
+            }
+            Err(err) => error_result(&err),
+        };
+        Ok(result.into())
+    }
+}
