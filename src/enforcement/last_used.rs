@@ -9,9 +9,22 @@ use crate::storage::Db;
 #[derive(Debug, Default)]
 pub struct LastUsed {
     pending: Mutex<HashMap<i64, (i64, Option<String>)>>,
+    /// The MCP client (clientInfo of `initialize`) each token last introduced itself as:
+    /// stateless calls after the handshake do not repeat it.
+    mcp_clients: Mutex<HashMap<i64, String>>,
 }
 
 impl LastUsed {
+    pub fn remember_client(&self, token_id: i64, client: String) {
+        if let Ok(mut clients) = self.mcp_clients.lock() {
+            clients.insert(token_id, client);
+        }
+    }
+
+    pub fn client_of(&self, token_id: i64) -> Option<String> {
+        self.mcp_clients.lock().ok().and_then(|clients| clients.get(&token_id).cloned())
+    }
+
     pub fn record(&self, token_id: i64, at: i64, client: Option<String>) {
         if let Ok(mut pending) = self.pending.lock() {
             pending.insert(token_id, (at, client));

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeRequestParams,
+    InitializeResult, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
@@ -69,6 +70,21 @@ impl ServerHandler for TollgateMcp {
             )
     }
 
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        let caller = context.extensions.get::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Caller>());
+        if let Some(caller) = caller {
+            let info = &request.client_info;
+            let client: String = format!("{} {}", info.name, info.version).chars().take(80).collect();
+            self.state.last_used.remember_client(caller.token.id, client);
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -86,8 +102,8 @@ impl ServerHandler for TollgateMcp {
         let Some(mut caller) = parts.and_then(|p| p.extensions.get::<Caller>()).cloned() else {
             return Err(ErrorData::internal_error("the caller was not authenticated", None));
         };
-        if let Some(info) = context.peer.peer_info() {
-            caller.client = Some(format!("{} {}", info.client_info.name, info.client_info.version));
+        if let Some(client) = self.state.last_used.client_of(caller.token.id) {
+            caller.client = Some(client);
         }
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let result = match enforcement::call(&self.state, &caller, &request.name, args).await {

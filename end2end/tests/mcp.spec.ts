@@ -1,0 +1,89 @@
+import { test, expect, Page } from "@playwright/test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { baseURL } from "../playwright.config";
+import { expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+
+/** A real MCP client (the official TypeScript SDK), authenticated with a dashboard token. */
+async function connect(token: string): Promise<Client> {
+  const client = new Client({ name: "tollgate-e2e", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${baseURL}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/** Creates a token in the dashboard with the default scopes, minus `uncheck`. */
+async function createToken(page: Page, label: string, uncheck: string[] = []): Promise<string> {
+  await page.goto("/tokens");
+  const form = page.getByRole("form", { name: "Create token" });
+  await form.getByLabel("Label").fill(label);
+  for (const scope of uncheck) {
+    await form.getByRole("checkbox", { name: new RegExp(scope) }).uncheck();
+  }
+  await form.getByRole("button", { name: "Create token" }).click();
+  return page.getByTestId("new-token").inputValue();
+}
+
+test("a dashboard token drives a real MCP client until it is revoked", async ({ page }) => {
+  await signUp(page, uniqueEmail("mcp"));
+  await expectDashboard(page);
+  const token = await createToken(page, "sdk-client");
+  expect(token).toMatch(/^tg_live_/);
+
+  const client = await connect(token);
+  expect(client.getServerVersion()?.name).toBe("tollgate");
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name);
+  expect(names).toEqual(expect.arrayContaining(["list_workspaces", "check_credits"]));
+  expect(tools.find((t) => t.name === "list_workspaces")?.annotations?.readOnlyHint).toBe(true);
+
+  const listed = await client.callTool({ name: "list_workspaces", arguments: {} });
+  expect(listed.isError).toBeFalsy();
+  const workspaces = (listed.structuredContent as any).workspaces;
+  expect(workspaces).toHaveLength(1);
+  expect(workspaces[0].name).toBe("Main workspace");
+
+  const credits = await client.callTool({ name: "check_credits", arguments: { workspace_id: workspaces[0].id } });
+  expect(credits.isError).toBeFalsy();
+  expect((credits.structuredContent as any).balance).toBe(100);
+
+  // Another organization's workspace is refused with a readable tool error, not a crash.
+  const foreign = await client.callTool({ name: "check_credits", arguments: { workspace_id: 999999 } });
+  expect(foreign.isError).toBe(true);
+  expect((foreign.structuredContent as any).error.code).toBe("workspace_not_accessible");
+
+  // The dashboard shows the last use and the client's name (written in batches, within seconds).
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator("tr", { hasText: "sdk-client" })).toContainText("tollgate-e2e 1.0.0", { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await screenshot(page, "tokens-used");
+
+  // Revoke in the dashboard: the client's next call is refused.
+  const row = page.locator("tr", { hasText: "sdk-client" });
+  await row.getByText("Revoke", { exact: true }).click();
+  await row.getByRole("button", { name: "Yes, revoke" }).click();
+  await expect(row).toContainText("Revoked");
+  await expect(client.callTool({ name: "list_workspaces", arguments: {} })).rejects.toThrow(/401|invalid_token|Unauthorized/);
+  await client.close();
+
+  // The audit log recorded the first use.
+  await page.goto("/audit");
+  await expect(page.locator("tr", { hasText: "token.first_use" })).toContainText("tollgate-e2e 1.0.0");
+});
+
+test("scopes are enforced for the MCP client", async ({ page }) => {
+  await signUp(page, uniqueEmail("mcpscope"));
+  await expectDashboard(page);
+  const token = await createToken(page, "no-credits", ["credits:read"]);
+
+  const client = await connect(token);
+  const { structuredContent } = await client.callTool({ name: "list_workspaces", arguments: {} });
+  const workspace = (structuredContent as any).workspaces[0].id;
+  const denied = await client.callTool({ name: "check_credits", arguments: { workspace_id: workspace } });
+  expect(denied.isError).toBe(true);
+  expect((denied.structuredContent as any).error).toMatchObject({ code: "missing_scope", required_scope: "credits:read" });
+  await client.close();
+});
