@@ -521,3 +521,14 @@ mod token_model_tests {
         assert!(!Scope::PiiRead.is_default());
     }
 }
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
+pub fn day_string(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The day number of a `YYYY-MM-DD` date; None when it is not a real date.
+pub fn parse_day(date: &str) -> Option<i64> {
+    end_of_date(date).map(|end| end.div_euclid(86_400_000))
+}

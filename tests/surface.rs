@@ -17,7 +17,12 @@ use tower::ServiceExt;
 
 const ORIGIN: &str = "http://127.0.0.1:3999";
 
-async fn post(app: &Router, path: &str, token: Option<&str>, body: Value) -> (StatusCode, axum::http::HeaderMap, Value) {
+async fn post(
+    app: &Router,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
     let mut request = Request::post(path)
         .header(header::HOST, "127.0.0.1:3999")
         .header(header::CONTENT_TYPE, "application/json")
@@ -25,20 +30,46 @@ async fn post(app: &Router, path: &str, token: Option<&str>, body: Value) -> (St
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = app.clone().oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
-async fn personal_token(db: &Db, actor: &tollgate::services::organizations::Actor, scopes: Vec<Scope>) -> String {
-    let new = NewToken { label: "t".into(), scopes, binding: Binding::User, workspace_id: None, expires_at: None };
-    tokens::create(db, actor, Environment::Live, new, None, T0).await.unwrap().token
+async fn personal_token(
+    db: &Db,
+    actor: &tollgate::services::organizations::Actor,
+    scopes: Vec<Scope>,
+) -> String {
+    let new = NewToken {
+        label: "t".into(),
+        scopes,
+        binding: Binding::User,
+        workspace_id: None,
+        expires_at: None,
+    };
+    tokens::create(db, actor, Environment::Live, new, None, T0)
+        .await
+        .unwrap()
+        .token
 }
 
 async fn usage_count(db: &Db) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM usage_events").fetch_one(&db.pool).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM usage_events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     n
 }
 
@@ -60,22 +91,37 @@ async fn authentication_errors_are_401_with_the_bearer_challenge() {
             for path in ["/v1/tools/list_workspaces", "/mcp"] {
                 let (status, headers, body) = post(&app, path, credential, json!({})).await;
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {credential:?}");
-                assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer realm=\"tollgate\", error=\"invalid_token\"");
+                assert_eq!(
+                    headers[header::WWW_AUTHENTICATE],
+                    "Bearer realm=\"tollgate\", error=\"invalid_token\""
+                );
                 assert_eq!(body["error"]["code"], code);
                 assert_eq!(body["error"]["status"], 401);
-                assert_eq!(body["error"]["request_id"], headers["x-request-id"].to_str().unwrap());
+                assert_eq!(
+                    body["error"]["request_id"],
+                    headers["x-request-id"].to_str().unwrap()
+                );
             }
         }
         // A foreign Host is refused before authentication (DNS rebinding).
-        let request = Request::post("/mcp").header(header::HOST, "evil.example").body(Body::empty()).unwrap();
-        assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::FORBIDDEN);
+        let request = Request::post("/mcp")
+            .header(header::HOST, "evil.example")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            app.clone().oneshot(request).await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
         let request = Request::post("/v1/tools/list_workspaces")
             .header(header::HOST, "127.0.0.1:3999")
             .header(header::ORIGIN, "https://evil.example")
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
-        assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.clone().oneshot(request).await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(usage_count(&db).await, 0);
     })
     .await;
@@ -88,42 +134,105 @@ async fn binding_scopes_and_metering_on_v1() {
         let owner = founder(&db, "owner@example.com").await;
         let member = join(&db, &owner, "member@example.com", Role::Member).await;
         let other = founder(&db, "other@example.com").await;
-        let own_ws = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
-        let other_ws = organizations::workspaces(&db, &other).await.unwrap().workspaces[0].id;
+        let own_ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let other_ws = organizations::workspaces(&db, &other)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
         let token = personal_token(&db, &member, vec![Scope::CreditsRead]).await;
         let no_scope = personal_token(&db, &member, vec![Scope::AnalyticsRead]).await;
 
-        let (status, _, body) = post(&app, "/v1/tools/list_workspaces", Some(&token), json!({})).await;
+        let (status, _, body) =
+            post(&app, "/v1/tools/list_workspaces", Some(&token), json!({})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["workspaces"][0]["id"], own_ws);
         assert_eq!(body["workspaces"].as_array().unwrap().len(), 1);
 
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&token), json!({ "workspace_id": own_ws })).await;
+        let (status, _, body) = post(
+            &app,
+            "/v1/tools/check_credits",
+            Some(&token),
+            json!({ "workspace_id": own_ws }),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["balance"], 100);
         assert_eq!(body["ledger"][0]["kind"], "grant");
 
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&token), json!({})).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")));
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&token), json!({ "workspace_id": other_ws })).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("workspace_not_accessible")));
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&no_scope), json!({ "workspace_id": own_ws })).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_scope")));
+        let (status, _, body) =
+            post(&app, "/v1/tools/check_credits", Some(&token), json!({})).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_parameter"))
+        );
+        let (status, _, body) = post(
+            &app,
+            "/v1/tools/check_credits",
+            Some(&token),
+            json!({ "workspace_id": other_ws }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("workspace_not_accessible"))
+        );
+        let (status, _, body) = post(
+            &app,
+            "/v1/tools/check_credits",
+            Some(&no_scope),
+            json!({ "workspace_id": own_ws }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("missing_scope"))
+        );
         assert_eq!(body["error"]["required_scope"], "credits:read");
         let (status, _, body) = post(&app, "/v1/tools/nope", Some(&token), json!({})).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_tool")));
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&token), json!({ "workspace_id": "x" })).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("unknown_tool"))
+        );
+        let (status, _, body) = post(
+            &app,
+            "/v1/tools/check_credits",
+            Some(&token),
+            json!({ "workspace_id": "x" }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_parameter"))
+        );
 
         // Two successful calls were metered; refusals were not. The scope denial is audited.
         assert_eq!(usage_count(&db).await, 2);
         let log = tokens::audit_log(&db, &owner, None).await.unwrap();
-        assert!(log.iter().any(|r| r.action == "token.scope_denied" && r.subject == "check_credits needs credits:read"));
+        assert!(log
+            .iter()
+            .any(|r| r.action == "token.scope_denied"
+                && r.subject == "check_credits needs credits:read"));
 
         // Leaving the organization cuts a personal token off at once.
-        organizations::remove_member(&db, &owner, member.user_id, None, T0).await.unwrap();
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&token), json!({ "workspace_id": own_ws })).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("workspace_not_accessible")));
+        organizations::remove_member(&db, &owner, member.user_id, None, T0)
+            .await
+            .unwrap();
+        let (status, _, body) = post(
+            &app,
+            "/v1/tools/check_credits",
+            Some(&token),
+            json!({ "workspace_id": own_ws }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("workspace_not_accessible"))
+        );
         let (_, _, body) = post(&app, "/v1/tools/list_workspaces", Some(&token), json!({})).await;
         assert_eq!(body["workspaces"], json!([]));
     })
@@ -135,26 +244,63 @@ async fn organization_and_workspace_tokens_reach_only_their_own() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let first = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
-        let second = organizations::create_workspace(&db, &owner, "Second", None, T0).await.unwrap();
+        let first = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let second = organizations::create_workspace(&db, &owner, "Second", None, T0)
+            .await
+            .unwrap();
         let scopes = vec![Scope::CreditsRead];
-        let org = NewToken { label: "o".into(), scopes: scopes.clone(), binding: Binding::Organization, workspace_id: None, expires_at: None };
-        let org = tokens::create(&db, &owner, Environment::Live, org, None, T0).await.unwrap().token;
-        let ws = NewToken { label: "w".into(), scopes, binding: Binding::Workspace, workspace_id: Some(second), expires_at: None };
-        let ws = tokens::create(&db, &owner, Environment::Live, ws, None, T0).await.unwrap().token;
+        let org = NewToken {
+            label: "o".into(),
+            scopes: scopes.clone(),
+            binding: Binding::Organization,
+            workspace_id: None,
+            expires_at: None,
+        };
+        let org = tokens::create(&db, &owner, Environment::Live, org, None, T0)
+            .await
+            .unwrap()
+            .token;
+        let ws = NewToken {
+            label: "w".into(),
+            scopes,
+            binding: Binding::Workspace,
+            workspace_id: Some(second),
+            expires_at: None,
+        };
+        let ws = tokens::create(&db, &owner, Environment::Live, ws, None, T0)
+            .await
+            .unwrap()
+            .token;
 
         let (_, _, body) = post(&app, "/v1/tools/list_workspaces", Some(&org), json!({})).await;
         assert_eq!(body["workspaces"].as_array().unwrap().len(), 2);
         let (status, _, _) = post(&app, "/v1/tools/check_credits", Some(&org), json!({})).await;
-        assert_eq!(status, StatusCode::OK, "organization tokens default to their organization");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "organization tokens default to their organization"
+        );
 
         let (_, _, body) = post(&app, "/v1/tools/list_workspaces", Some(&ws), json!({})).await;
         assert_eq!(body["workspaces"].as_array().unwrap().len(), 1);
         assert_eq!(body["workspaces"][0]["id"], second);
         let (status, _, _) = post(&app, "/v1/tools/check_credits", Some(&ws), json!({})).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, _, body) = post(&app, "/v1/tools/check_credits", Some(&ws), json!({ "workspace_id": first })).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("workspace_not_accessible")));
+        let (status, _, body) = post(
+            &app,
+            "/v1/tools/check_credits",
+            Some(&ws),
+            json!({ "workspace_id": first }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("workspace_not_accessible"))
+        );
     })
     .await;
 }

@@ -10,7 +10,9 @@ pub enum ToolError {
     MissingToken,
     #[error("invalid token: {0}")]
     InvalidToken(String),
-    #[error("workspace {0} does not belong to this organization or is not reachable with this token")]
+    #[error(
+        "workspace {0} does not belong to this organization or is not reachable with this token"
+    )]
     WorkspaceNotAccessible(i64),
     #[error("missing scope: {0} is needed for this tool")]
     MissingScope(&'static str),
@@ -44,10 +46,12 @@ impl ToolError {
     pub fn status(&self) -> StatusCode {
         match self {
             ToolError::MissingToken | ToolError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            ToolError::WorkspaceNotAccessible(_) | ToolError::MissingScope(_) | ToolError::WriteBackDisabled => {
-                StatusCode::FORBIDDEN
+            ToolError::WorkspaceNotAccessible(_)
+            | ToolError::MissingScope(_)
+            | ToolError::WriteBackDisabled => StatusCode::FORBIDDEN,
+            ToolError::InvalidParameter(_) | ToolError::InvalidDateRange(_) => {
+                StatusCode::BAD_REQUEST
             }
-            ToolError::InvalidParameter(_) | ToolError::InvalidDateRange(_) => StatusCode::BAD_REQUEST,
             ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
             ToolError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -22,7 +22,10 @@ impl LastUsed {
     }
 
     pub fn client_of(&self, token_id: i64) -> Option<String> {
-        self.mcp_clients.lock().ok().and_then(|clients| clients.get(&token_id).cloned())
+        self.mcp_clients
+            .lock()
+            .ok()
+            .and_then(|clients| clients.get(&token_id).cloned())
     }
 
     pub fn record(&self, token_id: i64, at: i64, client: Option<String>) {
@@ -52,7 +55,10 @@ impl LastUsed {
                 .execute(&db.pool)
                 .await?;
             if let Some((org_id,)) = first {
-                let subject = format!("first call, client {}", client.as_deref().unwrap_or("unknown"));
+                let subject = format!(
+                    "first call, client {}",
+                    client.as_deref().unwrap_or("unknown")
+                );
                 let entry = crate::services::audit::AuditEntry {
                     org_id,
                     actor_user_id: None,
@@ -61,10 +67,12 @@ impl LastUsed {
                     ip: None,
                     token_id: Some(token_id),
                 };
-                crate::services::audit::record(&db.pool, entry, at).await.map_err(|e| match e {
-                    crate::services::ServiceError::Database(e) => e,
-                    other => sqlx::Error::Protocol(other.to_string()),
-                })?;
+                crate::services::audit::record(&db.pool, entry, at)
+                    .await
+                    .map_err(|e| match e {
+                        crate::services::ServiceError::Database(e) => e,
+                        other => sqlx::Error::Protocol(other.to_string()),
+                    })?;
             }
         }
         Ok(())

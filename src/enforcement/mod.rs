@@ -28,17 +28,26 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
     let value = values.next().ok_or(ToolError::MissingToken)?;
     if values.next().is_some() {
-        return Err(ToolError::InvalidToken("more than one Authorization header".into()));
+        return Err(ToolError::InvalidToken(
+            "more than one Authorization header".into(),
+        ));
     }
-    let value = value.to_str().map_err(|_| ToolError::InvalidToken("the header is not ASCII".into()))?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ToolError::MissingToken)?;
+    let value = value
+        .to_str()
+        .map_err(|_| ToolError::InvalidToken("the header is not ASCII".into()))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(ToolError::MissingToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ToolError::MissingToken);
     }
-    let token = tokens::verify(&state.db, token.trim(), state.config.environment, now_ms()).await.map_err(|e| match e {
-        VerifyError::Database(e) => ToolError::from(e),
-        other => ToolError::InvalidToken(other.to_string()),
-    })?;
+    let token = tokens::verify(&state.db, token.trim(), state.config.environment, now_ms())
+        .await
+        .map_err(|e| match e {
+            VerifyError::Database(e) => ToolError::from(e),
+            other => ToolError::InvalidToken(other.to_string()),
+        })?;
     let client = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -47,16 +56,27 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
 }
 
 /// Steps 2, 3 and 8 for one call of `name` with `args`.
-pub async fn call(state: &AppState, caller: &Caller, name: &str, args: Value) -> Result<Value, ToolError> {
+pub async fn call(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    args: Value,
+) -> Result<Value, ToolError> {
     let tool = tools::find(name).ok_or_else(|| ToolError::UnknownTool(name.to_string()))?;
     let args = match args {
         Value::Null => Value::Object(Default::default()),
         Value::Object(_) => args,
-        _ => return Err(ToolError::InvalidParameter("arguments must be a JSON object".into())),
+        _ => {
+            return Err(ToolError::InvalidParameter(
+                "arguments must be a JSON object".into(),
+            ))
+        }
     };
     let db = &state.db;
     let now = now_ms();
-    state.last_used.record(caller.token.id, now, caller.client.clone());
+    state
+        .last_used
+        .record(caller.token.id, now, caller.client.clone());
 
     let (org_id, workspace_id) = resolve_target(state, &caller.token, tool, &args).await?;
     if let Some(scope) = tool.scope {
@@ -75,7 +95,13 @@ pub async fn call(state: &AppState, caller: &Caller, name: &str, args: Value) ->
         }
     }
 
-    let call = ToolCall { db: db.clone(), token: caller.token.clone(), org_id, args };
+    let call = ToolCall {
+        db: db.clone(),
+        token: caller.token.clone(),
+        org_id,
+        workspace_id,
+        args,
+    };
     let result = (tool.handler)(call).await?;
 
     // Only successful calls are metered, against the organization the call acted on.
@@ -108,7 +134,7 @@ async fn resolve_target(
     let workspace_id = tools::workspace_arg(args)?.or(token.workspace_id);
     let Some(workspace_id) = workspace_id else {
         return match token.binding {
-            Binding::Organization => Ok((Some(token.org_id), None)),
+            Binding::Organization if tool.target == Target::Organization => Ok((Some(token.org_id), None)),
             _ => Err(ToolError::InvalidParameter(
                 "workspace_id is required: call list_workspaces to see the workspaces this token reaches".into(),
             )),
@@ -118,13 +144,17 @@ async fn resolve_target(
         .bind(workspace_id)
         .fetch_optional(&state.db.pool)
         .await?;
-    let Some((org_id,)) = row else { return Err(ToolError::WorkspaceNotAccessible(workspace_id)) };
+    let Some((org_id,)) = row else {
+        return Err(ToolError::WorkspaceNotAccessible(workspace_id));
+    };
     let reachable = match token.binding {
         Binding::Workspace => token.workspace_id == Some(workspace_id),
         Binding::Organization => token.org_id == org_id,
         Binding::User => {
             let user_id = token.user_id.unwrap_or_default();
-            crate::services::organizations::role_in(&state.db, org_id, user_id).await?.is_some()
+            crate::services::organizations::role_in(&state.db, org_id, user_id)
+                .await?
+                .is_some()
         }
     };
     if reachable {

@@ -2,7 +2,9 @@
 //! milliseconds) so that tests control the clock. Handlers and server functions stay thin.
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
+pub mod demo;
 pub mod invites;
 pub mod organizations;
 pub mod secrets;

@@ -89,12 +89,15 @@ pub async fn create_organization(db: &Db, owner: i64, name: &str, now: i64) -> S
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO workspaces (org_id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(org_id)
-        .bind(FIRST_WORKSPACE_NAME)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let (workspace_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO workspaces (org_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(org_id)
+    .bind(FIRST_WORKSPACE_NAME)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    super::demo::load(&mut tx, workspace_id, now.div_euclid(86_400_000)).await?;
     sqlx::query(
         "INSERT INTO credit_ledger (org_id, kind, amount, balance_after, note, actor_user_id, created_at) \
          VALUES ($1, 'grant', $2, $2, 'Trial credits', NULL, $3)",

@@ -157,23 +157,26 @@ async fn active_count(
     org_id: i64,
     now: i64,
 ) -> ServiceResult<i64> {
-    let (n,): (i64,) =
-        match binding_user {
-            Some(user_id) => sqlx::query_as(&format!(
+    let (n,): (i64,) = match binding_user {
+        Some(user_id) => {
+            sqlx::query_as(&format!(
                 "SELECT COUNT(*) FROM tokens WHERE binding = 'user' AND user_id = $1 AND {ACTIVE}"
             ))
             .bind(user_id)
             .bind(now)
             .fetch_one(conn)
-            .await?,
-            None => sqlx::query_as(&format!(
+            .await?
+        }
+        None => {
+            sqlx::query_as(&format!(
                 "SELECT COUNT(*) FROM tokens WHERE binding <> 'user' AND org_id = $1 AND {ACTIVE}"
             ))
             .bind(org_id)
             .bind(now)
             .fetch_one(conn)
-            .await?,
-        };
+            .await?
+        }
+    };
     Ok(n)
 }
 

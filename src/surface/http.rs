@@ -25,7 +25,7 @@ pub async fn catalog() -> Json<Value> {
                 "read_only": t.read_only,
                 "destructive": t.destructive,
                 "idempotent": t.idempotent,
-                "input_schema": (t.input_schema)(),
+                "input_schema": t.schema(),
             })
         })
         .collect();

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeRequestParams,
-    InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -25,13 +25,19 @@ pub struct TollgateMcp {
 }
 
 pub fn service(state: &AppState) -> StreamableHttpService<TollgateMcp, NeverSessionManager> {
-    let handler = TollgateMcp { state: state.clone() };
+    let handler = TollgateMcp {
+        state: state.clone(),
+    };
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_allowed_hosts(super::allowed_hosts(state))
         .with_allowed_origins([state.config.public_origin().to_string()]);
-    StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(NeverSessionManager::default()), config)
+    StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    )
 }
 
 /// The MCP form of each registry entry: input schema and annotations.
@@ -39,7 +45,7 @@ fn mcp_tools() -> Vec<Tool> {
     TOOLS
         .iter()
         .map(|t| {
-            let schema = match (t.input_schema)() {
+            let schema = match t.schema() {
                 Value::Object(map) => map,
                 _ => Default::default(),
             };
@@ -75,11 +81,19 @@ impl ServerHandler for TollgateMcp {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        let caller = context.extensions.get::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Caller>());
+        let caller = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>());
         if let Some(caller) = caller {
             let info = &request.client_info;
-            let client: String = format!("{} {}", info.name, info.version).chars().take(80).collect();
-            self.state.last_used.remember_client(caller.token.id, client);
+            let client: String = format!("{} {}", info.name, info.version)
+                .chars()
+                .take(80)
+                .collect();
+            self.state
+                .last_used
+                .remember_client(caller.token.id, client);
         }
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
@@ -100,7 +114,10 @@ impl ServerHandler for TollgateMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let parts = context.extensions.get::<axum::http::request::Parts>();
         let Some(mut caller) = parts.and_then(|p| p.extensions.get::<Caller>()).cloned() else {
-            return Err(ErrorData::internal_error("the caller was not authenticated", None));
+            return Err(ErrorData::internal_error(
+                "the caller was not authenticated",
+                None,
+            ));
         };
         if let Some(client) = self.state.last_used.client_of(caller.token.id) {
             caller.client = Some(client);

@@ -43,7 +43,11 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
 }
 
 pub fn request_id(headers: &HeaderMap) -> String {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The `/v1` error response; 401s carry the challenge (and so do `/mcp`'s).
@@ -60,7 +64,12 @@ pub fn error_response(err: &ToolError, request_id: &str) -> Response {
 
 /// The hosts a request may address: the public URL's, and the listening address.
 pub fn allowed_hosts(state: &AppState) -> Vec<String> {
-    let public = state.config.public_origin().split_once("://").map(|(_, h)| h.to_string()).unwrap_or_default();
+    let public = state
+        .config
+        .public_origin()
+        .split_once("://")
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_default();
     let mut hosts = vec![public, state.config.addr.to_string()];
     if state.config.addr.ip().is_loopback() {
         let port = state.config.addr.port();
@@ -70,13 +79,21 @@ pub fn allowed_hosts(state: &AppState) -> Vec<String> {
 }
 
 fn check_host_and_origin(headers: &HeaderMap, state: &AppState) -> Result<(), String> {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !allowed_hosts(state).iter().any(|h| h.eq_ignore_ascii_case(host)) {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !allowed_hosts(state)
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(host))
+    {
         return Err(format!("host {host:?} is not served here"));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let same_host = origin.split_once("://").is_some_and(|(_, h)| h.eq_ignore_ascii_case(host));
+        let same_host = origin
+            .split_once("://")
+            .is_some_and(|(_, h)| h.eq_ignore_ascii_case(host));
         if origin != state.config.public_origin() && !same_host {
             return Err(format!("origin {origin:?} is not allowed"));
         }

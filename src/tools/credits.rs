@@ -9,21 +9,17 @@ use crate::enforcement::ToolError;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CheckCreditsArgs {
-    /// The workspace whose organization to look at. Personal tokens must name one;
-    /// organization and workspace tokens default to their own organization.
-    #[allow(dead_code)] // read by the pipeline, which resolves and checks it
-    pub workspace_id: Option<i64>,
-}
+pub struct CheckCreditsArgs {}
 
 pub fn check_credits(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let _: CheckCreditsArgs = parse_args(&call.args)?;
         let org_id = call.org_id.ok_or(ToolError::Internal)?;
-        let (balance,): (i64,) = sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
-            .bind(org_id)
-            .fetch_one(&call.db.pool)
-            .await?;
+        let (balance,): (i64,) =
+            sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
+                .bind(org_id)
+                .fetch_one(&call.db.pool)
+                .await?;
         let ledger: Vec<(String, i64, i64, String, i64)> = sqlx::query_as(
             "SELECT kind, amount, balance_after, note, created_at FROM credit_ledger \
              WHERE org_id = $1 ORDER BY id DESC LIMIT 20",

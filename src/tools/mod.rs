@@ -1,6 +1,7 @@
 //! The tool registry: every tool described once (name, description, input schema, scope,
 //! units, limits, annotations) next to its handler. `/mcp` and `/v1/tools` both read it.
 
+mod analytics;
 mod credits;
 mod discovery;
 
@@ -23,6 +24,8 @@ pub enum Target {
     None,
     /// An organization: from `workspace_id` when given, else the token's own organization.
     Organization,
+    /// A workspace: `workspace_id`, or the workspace a workspace token is bound to.
+    Workspace,
 }
 
 /// What a handler receives: the checked token, the resolved organization, the arguments.
@@ -30,6 +33,7 @@ pub struct ToolCall {
     pub db: Db,
     pub token: VerifiedToken,
     pub org_id: Option<i64>,
+    pub workspace_id: Option<i64>,
     pub args: Value,
 }
 
@@ -65,6 +69,110 @@ pub static TOOLS: &[ToolSpec] = &[
         handler: discovery::list_workspaces,
     },
     ToolSpec {
+        name: "list_profiles",
+        title: "List profiles",
+        description: "Lists the tracked brands and sites (profiles) of a workspace. Free.",
+        scope: None,
+        units: 0,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::ListProfilesArgs>,
+        handler: analytics::list_profiles,
+    },
+    ToolSpec {
+        name: "get_performance_summary",
+        title: "Performance summary",
+        description: "Spend, impressions, clicks, conversions and revenue with CTR, CPC, CPA and ROAS for a date range (default: the last 30 days).",
+        scope: Some(Scope::AnalyticsRead),
+        units: 1,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::RangeArgs>,
+        handler: analytics::get_performance_summary,
+    },
+    ToolSpec {
+        name: "compare_periods",
+        title: "Compare periods",
+        description: "Compares a date range with the period of the same length just before it, with changes in percent.",
+        scope: Some(Scope::AnalyticsRead),
+        units: 1,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::RangeArgs>,
+        handler: analytics::compare_periods,
+    },
+    ToolSpec {
+        name: "top_campaigns",
+        title: "Top campaigns",
+        description: "Ranks campaigns by revenue, spend, conversions or ROAS over a date range.",
+        scope: Some(Scope::CampaignsRead),
+        units: 1,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::TopArgs>,
+        handler: analytics::top_campaigns,
+    },
+    ToolSpec {
+        name: "top_creatives",
+        title: "Top creatives",
+        description: "Ranks creatives by revenue, spend, conversions or ROAS over a date range.",
+        scope: Some(Scope::CampaignsRead),
+        units: 1,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::TopArgs>,
+        handler: analytics::top_creatives,
+    },
+    ToolSpec {
+        name: "explain_customer_journey",
+        title: "Explain a customer journey",
+        description: "A customer's touchpoints and conversions. Email, phone and name are masked unless the token holds pii:read and the call passes include_sensitive=true.",
+        scope: Some(Scope::CustomersRead),
+        units: 2,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::JourneyArgs>,
+        handler: analytics::explain_customer_journey,
+    },
+    ToolSpec {
+        name: "whatsapp_attribution_summary",
+        title: "WhatsApp attribution",
+        description: "How many conversions (and how much revenue) came through WhatsApp, and which first touches brought those customers.",
+        scope: Some(Scope::ConversionsRead),
+        units: 2,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::RangeArgs>,
+        handler: analytics::whatsapp_attribution_summary,
+    },
+    ToolSpec {
+        name: "compare_attribution_models",
+        title: "Compare attribution models",
+        description: "Credits conversions and revenue to campaigns and channels under five models: first touch, last touch, linear, time decay (7-day half-life) and position based (40/20/40).",
+        scope: Some(Scope::CampaignsRead),
+        units: 5,
+        target: Target::Workspace,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: schema::<analytics::RangeArgs>,
+        handler: analytics::compare_attribution_models,
+    },
+    ToolSpec {
         name: "check_credits",
         title: "Check credits",
         description: "Shows the organization's credit balance and its latest ledger entries (grants, charges, refunds). Free.",
@@ -79,6 +187,24 @@ pub static TOOLS: &[ToolSpec] = &[
     },
 ];
 
+impl ToolSpec {
+    /// The input schema, with the `workspace_id` the pipeline resolves for targeted tools.
+    pub fn schema(&self) -> Value {
+        let mut schema = (self.input_schema)();
+        if self.target != Target::None {
+            let description = match self.target {
+                Target::Organization => {
+                    "The workspace whose organization to act on (see list_workspaces). Personal tokens must name one."
+                }
+                _ => "The workspace to act on (see list_workspaces). Workspace tokens default to their own.",
+            };
+            schema["properties"]["workspace_id"] =
+                serde_json::json!({ "type": "integer", "description": description });
+        }
+        schema
+    }
+}
+
 pub fn find(name: &str) -> Option<&'static ToolSpec> {
     TOOLS.iter().find(|t| t.name == name)
 }
@@ -87,9 +213,15 @@ fn schema<T: JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default()
 }
 
-/// Decodes a tool's arguments, naming the field that is wrong.
+/// Decodes a tool's own arguments (the pipeline has taken `workspace_id`), naming the field
+/// that is wrong.
 pub fn parse_args<T: DeserializeOwned>(args: &Value) -> Result<T, ToolError> {
-    serde_json::from_value(args.clone()).map_err(|e| ToolError::InvalidParameter(format!("invalid arguments: {e}")))
+    let mut args = args.clone();
+    if let Some(map) = args.as_object_mut() {
+        map.remove("workspace_id");
+    }
+    serde_json::from_value(args)
+        .map_err(|e| ToolError::InvalidParameter(format!("invalid arguments: {e}")))
 }
 
 /// The optional `workspace_id` every workspace-aware tool accepts.

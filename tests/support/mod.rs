@@ -17,7 +17,10 @@ use tollgate::storage::Db;
 
 /// The server's state over `db`, as `main` builds it, reachable at `public_url`.
 pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
-    let addr = public_url.trim_start_matches("http://").parse().expect("public_url is http://ip:port");
+    let addr = public_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("public_url is http://ip:port");
     let config = tollgate::config::Config {
         addr,
         database_url: String::new(),
@@ -25,7 +28,9 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         public_url: public_url.into(),
         trust_forwarded: false,
     };
-    let leptos_options = leptos::config::LeptosOptions::builder().output_name("tollgate").build();
+    let leptos_options = leptos::config::LeptosOptions::builder()
+        .output_name("tollgate")
+        .build();
     tollgate::state::AppState {
         db: db.clone(),
         config: std::sync::Arc::new(config),

@@ -1,0 +1,412 @@
+//! The analytics tools of spec §5: real answers computed from the workspace's data.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{parse_args, ToolCall, ToolFuture};
+use crate::enforcement::ToolError;
+use crate::model::{day_string, parse_day, Scope};
+use crate::services::analytics::{self, Model};
+
+pub const MAX_RANGE_DAYS: i64 = 366;
+const DEFAULT_RANGE_DAYS: i64 = 30;
+
+/// An inclusive range of days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl DateRange {
+    /// From optional `YYYY-MM-DD` bounds; by default the 30 days up to yesterday.
+    pub fn parse(
+        start: Option<&str>,
+        end: Option<&str>,
+        today: i64,
+    ) -> Result<DateRange, ToolError> {
+        let day = |name: &str, value: &str| {
+            parse_day(value).ok_or_else(|| {
+                ToolError::InvalidDateRange(format!("{name} {value:?} is not a date (YYYY-MM-DD)"))
+            })
+        };
+        let end = match end {
+            Some(v) => day("end_date", v)?,
+            None => today - 1,
+        };
+        let start = match start {
+            Some(v) => day("start_date", v)?,
+            None => end - (DEFAULT_RANGE_DAYS - 1),
+        };
+        if start > end {
+            return Err(ToolError::InvalidDateRange(
+                "start_date is after end_date".into(),
+            ));
+        }
+        if end - start + 1 > MAX_RANGE_DAYS {
+            return Err(ToolError::InvalidDateRange(format!(
+                "the range is longer than {MAX_RANGE_DAYS} days"
+            )));
+        }
+        Ok(DateRange { start, end })
+    }
+
+    pub fn days(self) -> i64 {
+        self.end - self.start + 1
+    }
+
+    /// The range of the same length just before this one.
+    pub fn previous(self) -> DateRange {
+        DateRange {
+            start: self.start - self.days(),
+            end: self.start - 1,
+        }
+    }
+
+    fn json(self) -> Value {
+        json!({ "start_date": day_string(self.start), "end_date": day_string(self.end), "days": self.days() })
+    }
+}
+
+fn today() -> i64 {
+    crate::storage::now_ms().div_euclid(86_400_000)
+}
+
+/// The arguments every range tool shares.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RangeArgs {
+    /// Limit to one profile (see list_profiles).
+    pub profile_id: Option<i64>,
+    /// First day, YYYY-MM-DD (default: 30 days before end_date).
+    pub start_date: Option<String>,
+    /// Last day, YYYY-MM-DD (default: yesterday). At most 366 days in all.
+    pub end_date: Option<String>,
+}
+
+struct Query {
+    workspace_id: i64,
+    profile_id: Option<i64>,
+    range: DateRange,
+}
+
+fn query(call: &ToolCall, args: &RangeArgs) -> Result<Query, ToolError> {
+    let range = DateRange::parse(
+        args.start_date.as_deref(),
+        args.end_date.as_deref(),
+        today(),
+    )?;
+    Ok(Query {
+        workspace_id: call.workspace_id.ok_or(ToolError::Internal)?,
+        profile_id: args.profile_id,
+        range,
+    })
+}
+
+async fn metrics(
+    call: &ToolCall,
+    q: &Query,
+    range: DateRange,
+) -> Result<Vec<analytics::MetricRow>, ToolError> {
+    Ok(analytics::metrics(
+        &call.db,
+        q.workspace_id,
+        q.profile_id,
+        &day_string(range.start),
+        &day_string(range.end),
+    )
+    .await?)
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListProfilesArgs {}
+
+pub fn list_profiles(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let _: ListProfilesArgs = parse_args(&call.args)?;
+        let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
+        Ok(json!({ "profiles": analytics::profiles(&call.db, workspace_id).await? }))
+    })
+}
+
+pub fn get_performance_summary(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: RangeArgs = parse_args(&call.args)?;
+        let q = query(&call, &args)?;
+        let rows = metrics(&call, &q, q.range).await?;
+        Ok(json!({ "range": q.range.json(), "totals": analytics::totals(&rows) }))
+    })
+}
+
+pub fn compare_periods(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: RangeArgs = parse_args(&call.args)?;
+        let q = query(&call, &args)?;
+        let current = analytics::totals(&metrics(&call, &q, q.range).await?);
+        let previous_range = q.range.previous();
+        let previous = analytics::totals(&metrics(&call, &q, previous_range).await?);
+        let change = json!({
+            "spend_percent": analytics::change_percent(previous.spend, current.spend),
+            "revenue_percent": analytics::change_percent(previous.revenue, current.revenue),
+            "conversions_percent": analytics::change_percent(previous.conversions as f64, current.conversions as f64),
+            "clicks_percent": analytics::change_percent(previous.clicks as f64, current.clicks as f64),
+        });
+        Ok(json!({
+            "current": { "range": q.range.json(), "totals": current },
+            "previous": { "range": previous_range.json(), "totals": previous },
+            "change": change,
+        }))
+    })
+}
+
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    Spend,
+    Revenue,
+    Conversions,
+    Roas,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopArgs {
+    /// Limit to one profile (see list_profiles).
+    pub profile_id: Option<i64>,
+    /// First day, YYYY-MM-DD (default: 30 days before end_date).
+    pub start_date: Option<String>,
+    /// Last day, YYYY-MM-DD (default: yesterday).
+    pub end_date: Option<String>,
+    /// What to rank by (default revenue).
+    pub by: Option<RankBy>,
+    /// How many to return, 1 to 50 (default 5).
+    pub limit: Option<u32>,
+}
+
+fn rank(
+    groups: Vec<(i64, String, analytics::Totals)>,
+    by: RankBy,
+    limit: usize,
+    key: &str,
+) -> Vec<Value> {
+    let value = |t: &analytics::Totals| match by {
+        RankBy::Spend => t.spend,
+        RankBy::Revenue => t.revenue,
+        RankBy::Conversions => t.conversions as f64,
+        RankBy::Roas => t.roas.unwrap_or(0.0),
+    };
+    let mut groups = groups;
+    groups.sort_by(|a, b| value(&b.2).total_cmp(&value(&a.2)).then(a.0.cmp(&b.0)));
+    groups
+        .into_iter()
+        .take(limit)
+        .map(|(id, name, totals)| json!({ "id": id, key: name, "totals": totals }))
+        .collect()
+}
+
+fn top(call: ToolCall, creatives: bool) -> ToolFuture {
+    Box::pin(async move {
+        let args: TopArgs = parse_args(&call.args)?;
+        let limit = args.limit.unwrap_or(5);
+        if !(1..=50).contains(&limit) {
+            return Err(ToolError::InvalidParameter(
+                "limit must be between 1 and 50".into(),
+            ));
+        }
+        let range = RangeArgs {
+            profile_id: args.profile_id,
+            start_date: args.start_date,
+            end_date: args.end_date,
+        };
+        let q = query(&call, &range)?;
+        let rows = metrics(&call, &q, q.range).await?;
+        let by = args.by.unwrap_or(RankBy::Revenue);
+        let (groups, key) = if creatives {
+            (
+                analytics::group(&rows, |r| (r.creative_id, r.creative.clone())),
+                "creative",
+            )
+        } else {
+            (
+                analytics::group(&rows, |r| (r.campaign_id, r.campaign.clone())),
+                "campaign",
+            )
+        };
+        let list = rank(groups, by, limit as usize, key);
+        Ok(
+            json!({ "range": q.range.json(), if creatives { "creatives" } else { "campaigns" }: list }),
+        )
+    })
+}
+
+pub fn top_campaigns(call: ToolCall) -> ToolFuture {
+    top(call, false)
+}
+
+pub fn top_creatives(call: ToolCall) -> ToolFuture {
+    top(call, true)
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyArgs {
+    /// The customer whose journey to explain.
+    pub customer_id: i64,
+    /// Unmask email, phone and full name (needs the pii:read scope).
+    pub include_sensitive: Option<bool>,
+}
+
+pub fn explain_customer_journey(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: JourneyArgs = parse_args(&call.args)?;
+        let unmask = args.include_sensitive.unwrap_or(false);
+        if unmask && !call.token.scopes.contains(&Scope::PiiRead) {
+            return Err(ToolError::MissingScope(Scope::PiiRead.as_str()));
+        }
+        let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
+        let Some((customer, touches, conversions)) =
+            analytics::customer(&call.db, workspace_id, args.customer_id).await?
+        else {
+            return Err(ToolError::InvalidParameter(format!(
+                "no customer {} in this workspace",
+                args.customer_id
+            )));
+        };
+        let (name, email, phone) = if unmask {
+            (
+                customer.full_name.clone(),
+                customer.email.clone(),
+                customer.phone.clone(),
+            )
+        } else {
+            (
+                analytics::mask_name(&customer.full_name),
+                analytics::mask_email(&customer.email),
+                analytics::mask_phone(&customer.phone),
+            )
+        };
+        let converted: Vec<_> = conversions
+            .iter()
+            .map(|(day, value, source)| json!({ "day": day, "value": *value as f64 / 100.0, "source": source }))
+            .collect();
+        let paid = touches.iter().filter(|t| t.campaign.is_some()).count();
+        let summary = format!(
+            "{} touchpoint{} ({paid} paid) since {}, {} conversion{}.",
+            touches.len(),
+            if touches.len() == 1 { "" } else { "s" },
+            customer.first_seen,
+            conversions.len(),
+            if conversions.len() == 1 { "" } else { "s" }
+        );
+        Ok(json!({
+            "customer": { "id": customer.id, "name": name, "email": email, "phone": phone, "first_seen": customer.first_seen, "pii_masked": !unmask },
+            "touchpoints": touches,
+            "conversions": converted,
+            "summary": summary,
+        }))
+    })
+}
+
+pub fn compare_attribution_models(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: RangeArgs = parse_args(&call.args)?;
+        let q = query(&call, &args)?;
+        let journeys = analytics::converted_journeys(
+            &call.db,
+            q.workspace_id,
+            q.profile_id,
+            &day_string(q.range.start),
+            &day_string(q.range.end),
+        )
+        .await?;
+        let models: Vec<_> = Model::ALL
+            .into_iter()
+            .map(|model| {
+                let credit: Vec<_> = analytics::attribute(model, &journeys)
+                    .into_iter()
+                    .map(|(label, conversions, revenue)| json!({ "label": label, "conversions": conversions, "revenue": revenue }))
+                    .collect();
+                json!({ "model": model, "credit": credit })
+            })
+            .collect();
+        Ok(json!({ "range": q.range.json(), "conversions": journeys.len(), "models": models }))
+    })
+}
+
+pub fn whatsapp_attribution_summary(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: RangeArgs = parse_args(&call.args)?;
+        let q = query(&call, &args)?;
+        let journeys = analytics::converted_journeys(
+            &call.db,
+            q.workspace_id,
+            q.profile_id,
+            &day_string(q.range.start),
+            &day_string(q.range.end),
+        )
+        .await?;
+        let total = journeys.len();
+        let whatsapp: Vec<_> = journeys
+            .iter()
+            .filter(|j| matches!(&j.conversion, Some((_, _, s)) if s == "whatsapp"))
+            .collect();
+        let revenue = |js: &[&analytics::Journey]| {
+            js.iter()
+                .filter_map(|j| j.conversion.as_ref())
+                .map(|c| c.1)
+                .sum::<i64>() as f64
+                / 100.0
+        };
+        let all: Vec<_> = journeys.iter().collect();
+        // Which campaigns brought the people who then converted over WhatsApp.
+        let assisted: Vec<analytics::Journey> = whatsapp.iter().map(|j| (*j).clone()).collect();
+        let campaigns: Vec<_> = analytics::attribute(Model::FirstTouch, &assisted)
+            .into_iter()
+            .filter(|(_, c, _)| *c > 0.0)
+            .map(|(label, conversions, revenue)| json!({ "first_touch": label, "conversions": conversions, "revenue": revenue }))
+            .collect();
+        Ok(json!({
+            "range": q.range.json(),
+            "whatsapp_conversions": whatsapp.len(),
+            "all_conversions": total,
+            "share_percent": if total == 0 { None } else { Some((whatsapp.len() as f64 / total as f64 * 1000.0).round() / 10.0) },
+            "whatsapp_revenue": revenue(&whatsapp),
+            "all_revenue": revenue(&all),
+            "by_first_touch": campaigns,
+        }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_ranges_default_and_validate() {
+        let today = parse_day("2026-11-23").unwrap();
+        let default = DateRange::parse(None, None, today).unwrap();
+        assert_eq!(
+            (day_string(default.start), day_string(default.end)),
+            ("2026-10-24".into(), "2026-11-22".into())
+        );
+        assert_eq!(default.days(), 30);
+        let previous = default.previous();
+        assert_eq!(previous.end, default.start - 1);
+        assert_eq!(previous.days(), default.days());
+        assert!(matches!(
+            DateRange::parse(Some("2026-11-02"), Some("2026-11-01"), today),
+            Err(ToolError::InvalidDateRange(_))
+        ));
+        assert!(matches!(
+            DateRange::parse(Some("2025-01-01"), Some("2026-01-02"), today),
+            Err(ToolError::InvalidDateRange(_))
+        ));
+        assert!(DateRange::parse(Some("2025-01-01"), Some("2026-01-01"), today).is_ok()); // 366 days
+        assert!(matches!(
+            DateRange::parse(Some("yesterday"), None, today),
+            Err(ToolError::InvalidDateRange(_))
+        ));
+    }
+}
