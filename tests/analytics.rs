@@ -172,6 +172,24 @@ async fn analytics_tools_compute_the_hand_computed_answers() {
         assert_eq!(body["whatsapp_revenue"], 100.0);
         assert_eq!(body["by_first_touch"], json!([{ "first_touch": "Alpha", "conversions": 1.0, "revenue": 100.0 }]));
 
+        let (alpha,): (i64,) = sqlx::query_as("SELECT id FROM campaigns WHERE name = 'Alpha'").fetch_one(&db.pool).await.unwrap();
+        let (_, body) = call(&app, &t, "explain_campaign", json!({ "workspace_id": ws, "campaign_id": alpha, "start_date": "2026-01-01", "end_date": "2026-01-02" })).await;
+        // Jan 1: 10.00 → 50.00 (ROAS 5), Jan 2: 20.00 → 80.00 (ROAS 4); CTR 2 % → 3 %.
+        assert_eq!(body["totals"]["roas"], 4.33);
+        assert_eq!((body["first_half"]["roas"].clone(), body["second_half"]["roas"].clone()), (json!(5.0), json!(4.0)));
+        assert_eq!(
+            body["explanation"],
+            "Alpha (meta) spent 30.00 for 130.00 in revenue (ROAS 4.33). ROAS fell 20.0 % from the first half of the period to the second, while CTR changed +50.0 %. Best ad set: all (ROAS 4.33)."
+        );
+        let (status, _) = call(&app, &t, "explain_campaign", json!({ "workspace_id": ws, "campaign_id": 999_999 })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, body) = call(&app, &t, "creative_fatigue_check", range.clone()).await;
+        assert_eq!(body["fatigued"], 0);
+        let alpha_image = body["creatives"].as_array().unwrap().iter().find(|c| c["creative"] == "Alpha image").unwrap().clone();
+        assert_eq!((alpha_image["early_ctr"].clone(), alpha_image["late_ctr"].clone(), alpha_image["status"].clone()), (json!(0.02), json!(0.03), json!("healthy")));
+        let (_, body) = call(&app, &t, "find_anomalies", range.clone()).await;
+        assert_eq!(body["anomalies"], json!([]), "two days are too few to call anything unusual");
+
         // Date ranges: inverted or longer than 366 days are refused.
         let (status, body) = call(&app, &t, "get_performance_summary", json!({ "workspace_id": ws, "start_date": "2026-02-01", "end_date": "2026-01-01" })).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_date_range")));
@@ -292,6 +310,16 @@ async fn the_demo_dataset_is_deterministic_and_believable() {
         assert!(models["conversions"].as_i64().unwrap() > 50);
         let (_, whatsapp) = call(&app, &ta, "whatsapp_attribution_summary", range(ws_a)).await;
         assert!(whatsapp["whatsapp_conversions"].as_i64().unwrap() > 0);
+        // The generator's planted stories are found: a spend spike 30 days back, a worn-out video.
+        let (_, found) = call(&app, &ta, "find_anomalies", range(ws_a)).await;
+        let spike = json!({ "campaign": "Spring Roast Launch", "day": "2026-10-24", "metric": "spend" });
+        assert!(
+            found["anomalies"].as_array().unwrap().iter().any(|a| a["campaign"] == spike["campaign"] && a["day"] == spike["day"] && a["metric"] == spike["metric"]),
+            "{found}"
+        );
+        let (_, tired) = call(&app, &ta, "creative_fatigue_check", range(ws_a)).await;
+        let video = tired["creatives"].as_array().unwrap().iter().find(|c| c["creative"] == "Spring Roast Launch – video 1").unwrap().clone();
+        assert_eq!(video["status"], "fatigued", "{video}");
     })
     .await;
 }

@@ -379,6 +379,94 @@ pub fn whatsapp_attribution_summary(call: ToolCall) -> ToolFuture {
     })
 }
 
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignArgs {
+    /// The campaign to explain (see top_campaigns).
+    pub campaign_id: i64,
+    /// First day, YYYY-MM-DD (default: 30 days before end_date).
+    pub start_date: Option<String>,
+    /// Last day, YYYY-MM-DD (default: yesterday).
+    pub end_date: Option<String>,
+}
+
+pub fn explain_campaign(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: CampaignArgs = parse_args(&call.args)?;
+        let range = RangeArgs { profile_id: None, start_date: args.start_date, end_date: args.end_date };
+        let q = query(&call, &range)?;
+        let rows: Vec<_> = metrics(&call, &q, q.range).await?.into_iter().filter(|r| r.campaign_id == args.campaign_id).collect();
+        let Some(first) = rows.first() else {
+            return Err(ToolError::InvalidParameter(format!(
+                "no data for campaign {} in this workspace between {} and {}",
+                args.campaign_id,
+                day_string(q.range.start),
+                day_string(q.range.end)
+            )));
+        };
+        let (name, channel) = (first.campaign.clone(), first.channel.clone());
+        let middle = day_string(q.range.start + q.range.days() / 2);
+        let early = analytics::totals(rows.iter().filter(|r| r.day < middle));
+        let late = analytics::totals(rows.iter().filter(|r| r.day >= middle));
+        let ad_sets = analytics::group(&rows, |r| (r.ad_set_id, r.ad_set.clone()));
+        let creatives = analytics::group(&rows, |r| (r.creative_id, r.creative.clone()));
+        let best = ad_sets.iter().max_by(|a, b| a.2.roas.unwrap_or(0.0).total_cmp(&b.2.roas.unwrap_or(0.0)));
+        let roas_change = analytics::change_percent(early.roas.unwrap_or(0.0), late.roas.unwrap_or(0.0));
+        let ctr_change = analytics::change_percent(early.ctr.unwrap_or(0.0), late.ctr.unwrap_or(0.0));
+        let totals = analytics::totals(&rows);
+        let mut story = format!(
+            "{name} ({channel}) spent {:.2} for {:.2} in revenue (ROAS {}).",
+            totals.spend,
+            totals.revenue,
+            totals.roas.map(|r| r.to_string()).unwrap_or_else(|| "n/a".into())
+        );
+        if let Some(change) = roas_change {
+            story.push_str(&format!(" ROAS {} {:.1} % from the first half of the period to the second", if change < 0.0 { "fell" } else { "rose" }, change.abs()));
+            if let Some(ctr) = ctr_change {
+                story.push_str(&format!(", while CTR changed {ctr:+.1} %"));
+            }
+            story.push('.');
+        }
+        if let Some((_, best_name, best_totals)) = best {
+            story.push_str(&format!(" Best ad set: {best_name} (ROAS {}).", best_totals.roas.unwrap_or(0.0)));
+        }
+        let named = |groups: Vec<(i64, String, analytics::Totals)>| -> Vec<Value> {
+            groups.into_iter().map(|(id, name, totals)| json!({ "id": id, "name": name, "totals": totals })).collect()
+        };
+        Ok(json!({
+            "campaign": { "id": args.campaign_id, "name": name, "channel": channel },
+            "range": q.range.json(),
+            "totals": totals,
+            "first_half": early,
+            "second_half": late,
+            "ad_sets": named(ad_sets),
+            "creatives": named(creatives),
+            "explanation": story,
+        }))
+    })
+}
+
+pub fn creative_fatigue_check(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: RangeArgs = parse_args(&call.args)?;
+        let q = query(&call, &args)?;
+        let rows = metrics(&call, &q, q.range).await?;
+        let days: Vec<String> = (q.range.start..=q.range.end).map(day_string).collect();
+        let creatives = analytics::fatigue(&rows, &days, 7);
+        let fatigued = creatives.iter().filter(|c| c.status == "fatigued").count();
+        Ok(json!({ "range": q.range.json(), "window_days": 7, "fatigued": fatigued, "creatives": creatives }))
+    })
+}
+
+pub fn find_anomalies(call: ToolCall) -> ToolFuture {
+    Box::pin(async move {
+        let args: RangeArgs = parse_args(&call.args)?;
+        let q = query(&call, &args)?;
+        let rows = metrics(&call, &q, q.range).await?;
+        Ok(json!({ "range": q.range.json(), "threshold_z": 3.0, "anomalies": analytics::anomalies(&rows) }))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
