@@ -246,6 +246,14 @@ async fn customer_journeys_mask_pii_unless_the_token_may_and_the_call_asks() {
         let (_, body) = call(&app, &pii, "explain_customer_journey", unmask).await;
         assert_eq!(body["customer"]["email"], "jane@example.com");
         assert_eq!(body["customer"]["name"], "Jane Doe");
+        let (_, by_email) = call(
+            &app,
+            &reader,
+            "explain_customer_journey",
+            json!({ "workspace_id": ws, "email": "JANE@example.com" }),
+        )
+        .await;
+        assert_eq!(by_email["customer"]["id"], jane);
         // Without asking, even a pii:read token gets masked data.
         let (_, body) = call(
             &app,

@@ -36,7 +36,13 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
   expect(client.getServerVersion()?.name).toBe("tollgate");
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name);
-  expect(names).toEqual(expect.arrayContaining(["list_workspaces", "check_credits"]));
+  expect(names).toEqual(
+    expect.arrayContaining([
+      "list_workspaces", "list_profiles", "get_performance_summary", "compare_periods", "top_campaigns", "top_creatives",
+      "explain_campaign", "explain_customer_journey", "creative_fatigue_check", "find_anomalies",
+      "whatsapp_attribution_summary", "compare_attribution_models", "check_credits",
+    ]),
+  );
   expect(tools.find((t) => t.name === "list_workspaces")?.annotations?.readOnlyHint).toBe(true);
 
   const listed = await client.callTool({ name: "list_workspaces", arguments: {} });
@@ -48,6 +54,26 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
   const credits = await client.callTool({ name: "check_credits", arguments: { workspace_id: workspaces[0].id } });
   expect(credits.isError).toBeFalsy();
   expect((credits.structuredContent as any).balance).toBe(100);
+
+  // Every analytics tool answers from the demo data (default range: the last 30 days).
+  const workspace_id = workspaces[0].id;
+  const summary = await client.callTool({ name: "get_performance_summary", arguments: { workspace_id } });
+  expect((summary.structuredContent as any).totals.spend).toBeGreaterThan(0);
+  const top = await client.callTool({ name: "top_campaigns", arguments: { workspace_id, by: "spend", limit: 3 } });
+  const campaign_id = (top.structuredContent as any).campaigns[0].id;
+  const extra: Record<string, object> = {
+    explain_campaign: { campaign_id },
+    explain_customer_journey: { email: "nobody@example.com" },
+  };
+  for (const tool of tools) {
+    if (["list_workspaces", "check_credits"].includes(tool.name)) continue;
+    const result = await client.callTool({ name: tool.name, arguments: { workspace_id, ...(extra[tool.name] ?? {}) } });
+    if (tool.name === "explain_customer_journey") {
+      expect((result.structuredContent as any).error.code).toBe("invalid_parameter");
+    } else {
+      expect(result.isError, `${tool.name}: ${JSON.stringify(result.structuredContent)}`).toBeFalsy();
+    }
+  }
 
   // Another organization's workspace is refused with a readable tool error, not a crash.
   const foreign = await client.callTool({ name: "check_credits", arguments: { workspace_id: 999999 } });

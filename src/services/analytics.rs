@@ -101,7 +101,13 @@ pub fn change_percent(before: f64, after: f64) -> Option<f64> {
     (before != 0.0).then(|| round((after - before) / before * 100.0, 1))
 }
 
-pub async fn metrics(db: &Db, workspace_id: i64, profile_id: Option<i64>, start: &str, end: &str) -> ServiceResult<Vec<MetricRow>> {
+pub async fn metrics(
+    db: &Db,
+    workspace_id: i64,
+    profile_id: Option<i64>,
+    start: &str,
+    end: &str,
+) -> ServiceResult<Vec<MetricRow>> {
     Ok(sqlx::query_as::<_, MetricRow>(
         "SELECT c.id AS campaign_id, c.name AS campaign, c.channel, s.id AS ad_set_id, s.name AS ad_set, \
          cr.id AS creative_id, cr.name AS creative, m.day, m.impressions, m.clicks, m.spend_cents, m.conversions, \
@@ -348,6 +354,21 @@ pub async fn customer(
     )))
 }
 
+pub async fn customer_id_by_email(
+    db: &Db,
+    workspace_id: i64,
+    email: &str,
+) -> ServiceResult<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT c.id FROM customers c JOIN profiles p ON p.id = c.profile_id WHERE p.workspace_id = $1 AND c.email = $2",
+    )
+    .bind(workspace_id)
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// `jane@example.com` → `j***@example.com`.
 pub fn mask_email(email: &str) -> String {
     match email.split_once('@') {
@@ -403,13 +424,19 @@ pub struct Fatigue {
 /// (sorted day strings), worst first.
 pub fn fatigue(rows: &[MetricRow], days: &[String], window: usize) -> Vec<Fatigue> {
     let window = window.min(days.len() / 2).max(1);
-    let early: std::collections::HashSet<&str> = days.iter().take(window).map(String::as_str).collect();
-    let late: std::collections::HashSet<&str> = days.iter().rev().take(window).map(String::as_str).collect();
+    let early: std::collections::HashSet<&str> =
+        days.iter().take(window).map(String::as_str).collect();
+    let late: std::collections::HashSet<&str> =
+        days.iter().rev().take(window).map(String::as_str).collect();
     let mut out: Vec<Fatigue> = group(rows, |r| (r.creative_id, r.creative.clone()))
         .into_iter()
         .map(|(creative_id, creative, _)| {
             let of = |set: &std::collections::HashSet<&str>| {
-                totals(rows.iter().filter(|r| r.creative_id == creative_id && set.contains(r.day.as_str()))).ctr
+                totals(
+                    rows.iter()
+                        .filter(|r| r.creative_id == creative_id && set.contains(r.day.as_str())),
+                )
+                .ctr
             };
             let (early_ctr, late_ctr) = (of(&early), of(&late));
             let change = match (early_ctr, late_ctr) {
@@ -421,11 +448,27 @@ pub fn fatigue(rows: &[MetricRow], days: &[String], window: usize) -> Vec<Fatigu
                 Some(c) if c <= -10.0 => "watch",
                 _ => "healthy",
             };
-            let campaign = rows.iter().find(|r| r.creative_id == creative_id).map(|r| r.campaign.clone()).unwrap_or_default();
-            Fatigue { creative_id, creative, campaign, early_ctr, late_ctr, ctr_change_percent: change, status }
+            let campaign = rows
+                .iter()
+                .find(|r| r.creative_id == creative_id)
+                .map(|r| r.campaign.clone())
+                .unwrap_or_default();
+            Fatigue {
+                creative_id,
+                creative,
+                campaign,
+                early_ctr,
+                late_ctr,
+                ctr_change_percent: change,
+                status,
+            }
         })
         .collect();
-    out.sort_by(|a, b| a.ctr_change_percent.unwrap_or(0.0).total_cmp(&b.ctr_change_percent.unwrap_or(0.0)));
+    out.sort_by(|a, b| {
+        a.ctr_change_percent
+            .unwrap_or(0.0)
+            .total_cmp(&b.ctr_change_percent.unwrap_or(0.0))
+    });
     out
 }
 
@@ -445,19 +488,36 @@ pub struct Anomaly {
 pub fn anomalies(rows: &[MetricRow]) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (campaign_id, campaign, _) in group(rows, |r| (r.campaign_id, r.campaign.clone())) {
-        let daily = group(&rows.iter().filter(|r| r.campaign_id == campaign_id).cloned().collect::<Vec<_>>(), |r| (r.day.clone(), r.day.clone()));
+        let daily = group(
+            &rows
+                .iter()
+                .filter(|r| r.campaign_id == campaign_id)
+                .cloned()
+                .collect::<Vec<_>>(),
+            |r| (r.day.clone(), r.day.clone()),
+        );
         for (metric, value_of) in [
             ("spend", (|t: &Totals| t.spend) as fn(&Totals) -> f64),
             ("conversions", |t: &Totals| t.conversions as f64),
         ] {
-            let series: Vec<(String, f64)> = daily.iter().map(|(day, _, t)| (day.clone(), value_of(t))).collect();
+            let series: Vec<(String, f64)> = daily
+                .iter()
+                .map(|(day, _, t)| (day.clone(), value_of(t)))
+                .collect();
             if series.len() < 7 {
                 continue;
             }
             for (i, (day, value)) in series.iter().enumerate() {
-                let others: Vec<f64> = series.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, (_, v))| *v).collect();
+                let others: Vec<f64> = series
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, (_, v))| *v)
+                    .collect();
                 let mean = others.iter().sum::<f64>() / others.len() as f64;
-                let std = (others.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / others.len() as f64).sqrt();
+                let std = (others.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                    / others.len() as f64)
+                    .sqrt();
                 if std > 0.0 && ((value - mean) / std).abs() >= 3.0 {
                     out.push(Anomaly {
                         campaign: campaign.clone(),
@@ -597,17 +657,35 @@ mod tests {
         }
         let f = fatigue(&rows, &days, 2);
         assert_eq!(f[0].creative_id, 10);
-        assert_eq!((f[0].early_ctr, f[0].late_ctr, f[0].ctr_change_percent, f[0].status), (Some(0.04), Some(0.02), Some(-50.0), "fatigued"));
+        assert_eq!(
+            (
+                f[0].early_ctr,
+                f[0].late_ctr,
+                f[0].ctr_change_percent,
+                f[0].status
+            ),
+            (Some(0.04), Some(0.02), Some(-50.0), "fatigued")
+        );
         assert_eq!(f[1].status, "healthy");
     }
 
     #[test]
     fn anomalies_find_the_spike() {
-        let mut rows: Vec<MetricRow> = (1..=9).map(|d| row(1, &format!("2026-01-0{d}"), 1000, 10, 1_000 + d * 10, 1, 0)).collect();
+        let mut rows: Vec<MetricRow> = (1..=9)
+            .map(|d| row(1, &format!("2026-01-0{d}"), 1000, 10, 1_000 + d * 10, 1, 0))
+            .collect();
         rows.push(row(1, "2026-01-10", 1000, 10, 5_000, 1, 0));
         let found = anomalies(&rows);
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].day.as_str(), found[0].metric, found[0].value, found[0].expected), ("2026-01-10", "spend", 50.0, 10.5));
+        assert_eq!(
+            (
+                found[0].day.as_str(),
+                found[0].metric,
+                found[0].value,
+                found[0].expected
+            ),
+            ("2026-01-10", "spend", 50.0, 10.5)
+        );
     }
 
     #[test]

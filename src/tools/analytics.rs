@@ -252,8 +252,10 @@ pub fn top_creatives(call: ToolCall) -> ToolFuture {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JourneyArgs {
-    /// The customer whose journey to explain.
-    pub customer_id: i64,
+    /// The customer whose journey to explain, by id...
+    pub customer_id: Option<i64>,
+    /// ...or by exact email address.
+    pub email: Option<String>,
     /// Unmask email, phone and full name (needs the pii:read scope).
     pub include_sensitive: Option<bool>,
 }
@@ -266,13 +268,25 @@ pub fn explain_customer_journey(call: ToolCall) -> ToolFuture {
             return Err(ToolError::MissingScope(Scope::PiiRead.as_str()));
         }
         let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
-        let Some((customer, touches, conversions)) =
-            analytics::customer(&call.db, workspace_id, args.customer_id).await?
-        else {
-            return Err(ToolError::InvalidParameter(format!(
-                "no customer {} in this workspace",
-                args.customer_id
-            )));
+        let customer_id = match (args.customer_id, args.email.as_deref()) {
+            (Some(id), _) => Some(id),
+            (None, Some(email)) => {
+                analytics::customer_id_by_email(&call.db, workspace_id, email).await?
+            }
+            (None, None) => {
+                return Err(ToolError::InvalidParameter(
+                    "name the customer by customer_id or email".into(),
+                ))
+            }
+        };
+        let found = match customer_id {
+            Some(id) => analytics::customer(&call.db, workspace_id, id).await?,
+            None => None,
+        };
+        let Some((customer, touches, conversions)) = found else {
+            return Err(ToolError::InvalidParameter(
+                "no such customer in this workspace".into(),
+            ));
         };
         let (name, email, phone) = if unmask {
             (
@@ -393,9 +407,17 @@ pub struct CampaignArgs {
 pub fn explain_campaign(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let args: CampaignArgs = parse_args(&call.args)?;
-        let range = RangeArgs { profile_id: None, start_date: args.start_date, end_date: args.end_date };
+        let range = RangeArgs {
+            profile_id: None,
+            start_date: args.start_date,
+            end_date: args.end_date,
+        };
         let q = query(&call, &range)?;
-        let rows: Vec<_> = metrics(&call, &q, q.range).await?.into_iter().filter(|r| r.campaign_id == args.campaign_id).collect();
+        let rows: Vec<_> = metrics(&call, &q, q.range)
+            .await?
+            .into_iter()
+            .filter(|r| r.campaign_id == args.campaign_id)
+            .collect();
         let Some(first) = rows.first() else {
             return Err(ToolError::InvalidParameter(format!(
                 "no data for campaign {} in this workspace between {} and {}",
@@ -410,28 +432,45 @@ pub fn explain_campaign(call: ToolCall) -> ToolFuture {
         let late = analytics::totals(rows.iter().filter(|r| r.day >= middle));
         let ad_sets = analytics::group(&rows, |r| (r.ad_set_id, r.ad_set.clone()));
         let creatives = analytics::group(&rows, |r| (r.creative_id, r.creative.clone()));
-        let best = ad_sets.iter().max_by(|a, b| a.2.roas.unwrap_or(0.0).total_cmp(&b.2.roas.unwrap_or(0.0)));
-        let roas_change = analytics::change_percent(early.roas.unwrap_or(0.0), late.roas.unwrap_or(0.0));
-        let ctr_change = analytics::change_percent(early.ctr.unwrap_or(0.0), late.ctr.unwrap_or(0.0));
+        let best = ad_sets
+            .iter()
+            .max_by(|a, b| a.2.roas.unwrap_or(0.0).total_cmp(&b.2.roas.unwrap_or(0.0)));
+        let roas_change =
+            analytics::change_percent(early.roas.unwrap_or(0.0), late.roas.unwrap_or(0.0));
+        let ctr_change =
+            analytics::change_percent(early.ctr.unwrap_or(0.0), late.ctr.unwrap_or(0.0));
         let totals = analytics::totals(&rows);
         let mut story = format!(
             "{name} ({channel}) spent {:.2} for {:.2} in revenue (ROAS {}).",
             totals.spend,
             totals.revenue,
-            totals.roas.map(|r| r.to_string()).unwrap_or_else(|| "n/a".into())
+            totals
+                .roas
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "n/a".into())
         );
         if let Some(change) = roas_change {
-            story.push_str(&format!(" ROAS {} {:.1} % from the first half of the period to the second", if change < 0.0 { "fell" } else { "rose" }, change.abs()));
+            story.push_str(&format!(
+                " ROAS {} {:.1} % from the first half of the period to the second",
+                if change < 0.0 { "fell" } else { "rose" },
+                change.abs()
+            ));
             if let Some(ctr) = ctr_change {
                 story.push_str(&format!(", while CTR changed {ctr:+.1} %"));
             }
             story.push('.');
         }
         if let Some((_, best_name, best_totals)) = best {
-            story.push_str(&format!(" Best ad set: {best_name} (ROAS {}).", best_totals.roas.unwrap_or(0.0)));
+            story.push_str(&format!(
+                " Best ad set: {best_name} (ROAS {}).",
+                best_totals.roas.unwrap_or(0.0)
+            ));
         }
         let named = |groups: Vec<(i64, String, analytics::Totals)>| -> Vec<Value> {
-            groups.into_iter().map(|(id, name, totals)| json!({ "id": id, "name": name, "totals": totals })).collect()
+            groups
+                .into_iter()
+                .map(|(id, name, totals)| json!({ "id": id, "name": name, "totals": totals }))
+                .collect()
         };
         Ok(json!({
             "campaign": { "id": args.campaign_id, "name": name, "channel": channel },
@@ -454,7 +493,9 @@ pub fn creative_fatigue_check(call: ToolCall) -> ToolFuture {
         let days: Vec<String> = (q.range.start..=q.range.end).map(day_string).collect();
         let creatives = analytics::fatigue(&rows, &days, 7);
         let fatigued = creatives.iter().filter(|c| c.status == "fatigued").count();
-        Ok(json!({ "range": q.range.json(), "window_days": 7, "fatigued": fatigued, "creatives": creatives }))
+        Ok(
+            json!({ "range": q.range.json(), "window_days": 7, "fatigued": fatigued, "creatives": creatives }),
+        )
     })
 }
 
@@ -463,7 +504,9 @@ pub fn find_anomalies(call: ToolCall) -> ToolFuture {
         let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let rows = metrics(&call, &q, q.range).await?;
-        Ok(json!({ "range": q.range.json(), "threshold_z": 3.0, "anomalies": analytics::anomalies(&rows) }))
+        Ok(
+            json!({ "range": q.range.json(), "threshold_z": 3.0, "anomalies": analytics::anomalies(&rows) }),
+        )
     })
 }
 
