@@ -76,6 +76,24 @@ async fn main() -> std::process::ExitCode {
             }
         }
     });
+    // The write-back outbox is delivered by every instance; leases keep them off each other's rows.
+    let outbox_db = state.db.clone();
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            if let Err(e) = tollgate::services::write_back::deliver_due(
+                &outbox_db,
+                &client,
+                tollgate::storage::now_ms(),
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "delivering write-back events");
+            }
+        }
+    });
     let app = tollgate::http::router(state.clone());
     let served = axum::serve(
         listener,

@@ -136,7 +136,19 @@ pub struct WorkspaceView {
     pub id: i64,
     pub name: String,
     pub created_at: i64,
-    pub write_back_enabled: bool,
+    pub write_back: WriteBackView,
+}
+
+/// A workspace's write-back switch, endpoint and outbox (never the signing secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteBackView {
+    pub enabled: bool,
+    pub url: Option<String>,
+    pub secret_set: bool,
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub last_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

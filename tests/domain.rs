@@ -24,7 +24,7 @@ async fn sign_up_creates_a_trial_organization_with_credits_and_a_workspace() {
         let ws = organizations::workspaces(&db, &owner).await.unwrap();
         assert_eq!(ws.workspaces.len(), 1);
         assert_eq!(ws.workspaces[0].name, "Main workspace");
-        assert!(!ws.workspaces[0].write_back_enabled);
+        assert!(!ws.workspaces[0].write_back.enabled);
         let (ledger,): (i64,) = sqlx::query_as(
             "SELECT CAST(SUM(amount) AS BIGINT) FROM credit_ledger WHERE org_id = $1 AND kind = 'grant'",
         )

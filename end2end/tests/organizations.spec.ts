@@ -82,6 +82,19 @@ test("workspaces and organization settings", async ({ page }) => {
   await page.getByRole("button", { name: "Rename" }).last().click();
   await page.reload();
   await expect(page.getByLabel("Workspace name").last()).toHaveValue("Client Beta");
+
+  // Write-back: off by default; an admin turns it on with an endpoint and a signing secret.
+  const main = page.locator("tr", { has: page.getByLabel("Workspace name").first() }).first();
+  await expect(main.getByText(/^Off ·/)).toBeVisible();
+  await main.getByText("Configure").click();
+  await main.getByLabel("Send conversions to this endpoint").check();
+  await main.getByLabel("Endpoint URL").fill("https://hooks.example.com/meta");
+  await main.getByLabel("Signing secret").fill("short");
+  await main.getByRole("button", { name: "Save write-back" }).click();
+  await expect(page.getByRole("alert")).toContainText("at least 16 characters");
+  await main.getByLabel("Signing secret").fill("a-long-shared-signing-secret");
+  await main.getByRole("button", { name: "Save write-back" }).click();
+  await expect(main.getByText(/^On · 0 delivered, 0 pending, 0 failed/)).toBeVisible();
   await screenshot(page, "workspaces");
 
   await page.getByRole("link", { name: "Organization" }).click();

@@ -177,3 +177,26 @@ pub async fn accept_invite(code: String) -> Result<(), AppError> {
     leptos_axum::redirect("/tokens");
     Ok(())
 }
+
+/// `enabled` is the checkbox: present ("on") when ticked. An empty `secret` keeps the current one.
+#[server]
+pub async fn configure_write_back(
+    workspace_id: i64,
+    #[server(default)] enabled: Option<String>,
+    url: String,
+    #[server(default)] secret: String,
+) -> Result<(), AppError> {
+    let ctx = super::context::RequestContext::current()?;
+    let actor = ctx.actor().await?;
+    Ok(crate::services::write_back::configure(
+        ctx.db(),
+        &actor,
+        workspace_id,
+        enabled.is_some(),
+        &url,
+        &secret,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?)
+}

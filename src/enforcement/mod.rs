@@ -95,6 +95,16 @@ pub async fn call(
         }
     }
 
+    if tool.write_back {
+        let enabled = match workspace_id {
+            Some(ws) => crate::services::write_back::is_enabled(db, ws).await?,
+            None => false,
+        };
+        if !enabled {
+            return Err(ToolError::WriteBackDisabled);
+        }
+    }
+
     let call = ToolCall {
         db: db.clone(),
         token: caller.token.clone(),

@@ -5,11 +5,11 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::CreateOrganization;
 use crate::api::organizations::{
-    get_members, get_organization, get_workspaces, ChangeMemberRole, CreateWorkspace, InviteMember,
-    RemoveMember, RenameWorkspace, RevokeInvite, UpdateOrganization,
+    get_members, get_organization, get_workspaces, ChangeMemberRole, ConfigureWriteBack,
+    CreateWorkspace, InviteMember, RemoveMember, RenameWorkspace, RevokeInvite, UpdateOrganization,
 };
 use crate::components::{action_error, action_succeeded, page_error, FormError, PageHeader};
-use crate::model::{format_time, MemberView, Role, RotationGrace};
+use crate::model::{format_time, MemberView, Role, RotationGrace, WriteBackView};
 
 #[component]
 pub fn OrganizationSettings() -> impl IntoView {
@@ -87,8 +87,15 @@ fn plan_label(plan: &str) -> String {
 pub fn WorkspacesSettings() -> impl IntoView {
     let create = ServerAction::<CreateWorkspace>::new();
     let rename = ServerAction::<RenameWorkspace>::new();
+    let configure = ServerAction::<ConfigureWriteBack>::new();
     let page = Resource::new_blocking(
-        move || (create.version().get(), rename.version().get()),
+        move || {
+            (
+                create.version().get(),
+                rename.version().get(),
+                configure.version().get(),
+            )
+        },
         |_| get_workspaces(),
     );
     view! {
@@ -123,13 +130,14 @@ pub fn WorkspacesSettings() -> impl IntoView {
                                                         }}
                                                     </td>
                                                     <td>{format_time(w.created_at)}</td>
-                                                    <td>{if w.write_back_enabled { "On" } else { "Off" }}</td>
+                                                    <td><WriteBackCell workspace_id=w.id write_back=w.write_back.clone() can_manage configure/></td>
                                                 </tr>
                                             })
                                             .collect_view()}
                                     </tbody>
                                 </table>
                                 <FormError message=action_error(rename)/>
+                                <FormError message=action_error(configure)/>
                             </section>
                             {can_manage.then(|| view! {
                                 <section class="card">
@@ -147,6 +155,50 @@ pub fn WorkspacesSettings() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn WriteBackCell(
+    workspace_id: i64,
+    write_back: WriteBackView,
+    can_manage: bool,
+    configure: ServerAction<ConfigureWriteBack>,
+) -> impl IntoView {
+    let summary = format!(
+        "{} · {} delivered, {} pending, {} failed",
+        if write_back.enabled { "On" } else { "Off" },
+        write_back.delivered,
+        write_back.pending,
+        write_back.failed
+    );
+    view! {
+        <span class="write-back-status" data-testid=format!("write-back-{workspace_id}")>{summary}</span>
+        {write_back.last_error.clone().map(|e| view! { <br/><span class="hint">{format!("Last error: {e}")}</span> })}
+        {can_manage.then(|| view! {
+            <details class="confirm">
+                <summary class="button-quiet">"Configure"</summary>
+                <ActionForm action=configure attr:class="confirm-body write-back-form">
+                    <input type="hidden" name="workspace_id" value=workspace_id.to_string()/>
+                    <label class="check">
+                        <input type="checkbox" name="enabled" value="on" checked=write_back.enabled/>
+                        <span>"Send conversions to this endpoint"</span>
+                    </label>
+                    <label>"Endpoint URL" <input type="url" name="url" value=write_back.url.clone().unwrap_or_default() placeholder="https://…"/></label>
+                    <label>
+                        "Signing secret"
+                        <input
+                            type="password"
+                            name="secret"
+                            autocomplete="off"
+                            placeholder=if write_back.secret_set { "set: leave empty to keep" } else { "at least 16 characters" }
+                        />
+                        <span class="hint">"Deliveries carry X-Tollgate-Signature: sha256=HMAC(secret, timestamp.body)."</span>
+                    </label>
+                    <button type="submit" class="button-primary">"Save write-back"</button>
+                </ActionForm>
+            </details>
+        })}
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::model::{
     MemberView, MembersPage, OrgSettings, OrgSummary, Role, RotationGrace, WorkspaceView,
-    WorkspacesPage,
+    WorkspacesPage, WriteBackView,
 };
 use crate::storage::Db;
 
@@ -339,23 +339,41 @@ pub async fn remove_member(
 }
 
 pub async fn workspaces(db: &Db, actor: &Actor) -> ServiceResult<WorkspacesPage> {
-    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, name, created_at, write_back_enabled FROM workspaces WHERE org_id = $1 ORDER BY created_at, id",
+    type Row = (i64, String, i64, i64, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, name, created_at, write_back_enabled, write_back_url, write_back_secret FROM workspaces \
+         WHERE org_id = $1 ORDER BY created_at, id",
     )
     .bind(actor.org_id)
     .fetch_all(&db.pool)
     .await?;
+    let mut workspaces = Vec::with_capacity(rows.len());
+    for (id, name, created_at, enabled, url, secret) in rows {
+        let (pending, delivered, failed, last_error) =
+            super::write_back::outbox_status(db, id).await?;
+        workspaces.push(WorkspaceView {
+            id,
+            name,
+            created_at,
+            write_back: WriteBackView {
+                enabled: enabled != 0,
+                // Only admins see where data goes; nobody sees the secret again.
+                url: if actor.role.is_admin() { url } else { None },
+                secret_set: secret.is_some(),
+                pending,
+                delivered,
+                failed,
+                last_error: if actor.role.is_admin() {
+                    last_error
+                } else {
+                    None
+                },
+            },
+        });
+    }
     Ok(WorkspacesPage {
         can_manage: actor.role.is_admin(),
-        workspaces: rows
-            .into_iter()
-            .map(|(id, name, created_at, wb)| WorkspaceView {
-                id,
-                name,
-                created_at,
-                write_back_enabled: wb != 0,
-            })
-            .collect(),
+        workspaces,
     })
 }
 

@@ -4,6 +4,7 @@
 mod analytics;
 mod credits;
 mod discovery;
+mod write_back;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -50,11 +51,27 @@ pub struct ToolSpec {
     pub read_only: bool,
     pub destructive: bool,
     pub idempotent: bool,
+    /// Refused with `write_back_disabled` unless the workspace has write-back on.
+    pub write_back: bool,
     pub input_schema: fn() -> Value,
     pub handler: fn(ToolCall) -> ToolFuture,
 }
 
 pub static TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        name: "send_meta_conversions",
+        title: "Send conversions (write-back)",
+        description: "Queues conversion events for the workspace's write-back endpoint (Meta Conversions API relay): signed with HMAC-SHA256, retried, deduplicated on event_id. Needs write-back enabled on the workspace.",
+        scope: Some(Scope::ConversionsWrite),
+        units: 10,
+        target: Target::Workspace,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        write_back: true,
+        input_schema: schema::<write_back::SendConversionsArgs>,
+        handler: write_back::send_meta_conversions,
+    },
     ToolSpec {
         name: "list_workspaces",
         title: "List workspaces",
@@ -65,6 +82,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<discovery::ListWorkspacesArgs>,
         handler: discovery::list_workspaces,
     },
@@ -78,6 +96,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::ListProfilesArgs>,
         handler: analytics::list_profiles,
     },
@@ -91,6 +110,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::RangeArgs>,
         handler: analytics::get_performance_summary,
     },
@@ -104,6 +124,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::RangeArgs>,
         handler: analytics::compare_periods,
     },
@@ -117,6 +138,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::TopArgs>,
         handler: analytics::top_campaigns,
     },
@@ -130,6 +152,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::TopArgs>,
         handler: analytics::top_creatives,
     },
@@ -143,6 +166,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::JourneyArgs>,
         handler: analytics::explain_customer_journey,
     },
@@ -156,6 +180,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::CampaignArgs>,
         handler: analytics::explain_campaign,
     },
@@ -169,6 +194,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::RangeArgs>,
         handler: analytics::creative_fatigue_check,
     },
@@ -182,6 +208,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::RangeArgs>,
         handler: analytics::find_anomalies,
     },
@@ -195,6 +222,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::RangeArgs>,
         handler: analytics::whatsapp_attribution_summary,
     },
@@ -208,6 +236,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<analytics::RangeArgs>,
         handler: analytics::compare_attribution_models,
     },
@@ -221,6 +250,7 @@ pub static TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        write_back: false,
         input_schema: schema::<credits::CheckCreditsArgs>,
         handler: credits::check_credits,
     },

@@ -1,0 +1,214 @@
+//! Write-back delivered to a real local receiver: signature verified, retried after a
+//! receiver failure, never duplicated; refused while write-back is off.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use serde_json::{json, Value};
+use support::{founder, on_each_engine, T0};
+use tollgate::config::Environment;
+use tollgate::model::{Binding, Scope};
+use tollgate::services::tokens::{self, NewToken};
+use tollgate::services::{organizations, secrets::sha256_hex, write_back};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "http://127.0.0.1:3999";
+const SECRET: &str = "a-long-shared-signing-secret";
+
+#[derive(Default)]
+struct Receiver {
+    requests: usize,
+    accepted: Vec<Value>,
+}
+
+/// A receiver on 127.0.0.1 that fails its first request, then verifies and keeps each event.
+async fn receiver() -> (String, Arc<Mutex<Receiver>>) {
+    let seen = Arc::new(Mutex::new(Receiver::default()));
+    let state = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let state = state.clone();
+            async move {
+                let mut seen = state.lock().unwrap();
+                seen.requests += 1;
+                if seen.requests == 1 {
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let body = String::from_utf8(body.to_vec()).unwrap();
+                let timestamp: i64 = headers[write_back::TIMESTAMP_HEADER]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let signature = headers[write_back::SIGNATURE_HEADER].to_str().unwrap();
+                if signature != write_back::signature(SECRET, timestamp, &body) {
+                    return StatusCode::UNAUTHORIZED;
+                }
+                seen.accepted.push(serde_json::from_str(&body).unwrap());
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn send(app: &axum::Router, token: &str, events: Value) -> (StatusCode, Value) {
+    let request = Request::post("/v1/tools/send_meta_conversions")
+        .header(header::HOST, "127.0.0.1:3999")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(json!({ "events": events }).to_string()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn event(id: &str) -> Value {
+    json!({ "event_id": id, "event_name": "Purchase", "event_time": 1_795_000_000, "value": 42.5, "currency": "USD", "email": "Jane@Example.com" })
+}
+
+#[tokio::test]
+async fn conversions_are_signed_retried_and_never_duplicated() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let (url, seen) = receiver().await;
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let new = NewToken {
+            label: "w".into(),
+            scopes: vec![Scope::ConversionsWrite],
+            binding: Binding::Workspace,
+            workspace_id: Some(ws),
+            expires_at: None,
+        };
+        let token = tokens::create(&db, &owner, Environment::Live, new, None, T0)
+            .await
+            .unwrap()
+            .token;
+
+        let (status, body) = send(&app, &token, json!([event("e1")])).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("write_back_disabled"))
+        );
+        assert!(
+            write_back::configure(&db, &owner, ws, true, &url, "short", None, T0)
+                .await
+                .is_err(),
+            "a short secret is refused"
+        );
+        write_back::configure(&db, &owner, ws, true, &url, SECRET, None, T0)
+            .await
+            .unwrap();
+
+        let (status, body) = send(&app, &token, json!([event("e1"), event("e2")])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (body["queued"].clone(), body["duplicates"].clone()),
+            (json!(2), json!(0))
+        );
+        let (_, body) = send(&app, &token, json!([event("e1"), event("e3")])).await;
+        assert_eq!(
+            (body["queued"].clone(), body["duplicates"].clone()),
+            (json!(1), json!(1))
+        );
+
+        let client = reqwest::Client::new();
+        let now = tollgate::storage::now_ms();
+        assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 3);
+        // The first request failed: e1 waits for its retry; e2 and e3 arrived.
+        assert_eq!(write_back::outbox_status(&db, ws).await.unwrap().0, 1);
+        assert_eq!(
+            write_back::deliver_due(&db, &client, now + 500)
+                .await
+                .unwrap(),
+            0,
+            "backoff holds the retry"
+        );
+        assert_eq!(
+            write_back::deliver_due(&db, &client, now + 2_000)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            write_back::deliver_due(&db, &client, now + 10_000)
+                .await
+                .unwrap(),
+            0,
+            "nothing is sent twice"
+        );
+        let (pending, delivered, failed, _) = write_back::outbox_status(&db, ws).await.unwrap();
+        assert_eq!((pending, delivered, failed), (0, 3, 0));
+
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.requests, 4);
+        let mut ids: Vec<&str> = seen
+            .accepted
+            .iter()
+            .map(|e| e["event_id"].as_str().unwrap())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["e1", "e2", "e3"]);
+        // Only a hash of the email leaves Tollgate.
+        assert_eq!(
+            seen.accepted[0]["event"]["user_data"]["em"],
+            sha256_hex("jane@example.com")
+        );
+        assert_eq!(seen.accepted[0]["workspace_id"], ws);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_endpoint_that_keeps_failing_ends_as_failed() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        // Nothing listens on port 9 of loopback: every attempt fails to connect.
+        write_back::configure(
+            &db,
+            &owner,
+            ws,
+            true,
+            "http://127.0.0.1:9/hook",
+            SECRET,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
+        write_back::enqueue(&db, ws, &[("x".into(), json!({}))], T0)
+            .await
+            .unwrap();
+        let client = reqwest::Client::new();
+        let mut now = T0;
+        for _ in 0..write_back::MAX_ATTEMPTS {
+            assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 1);
+            now += 3_600_000;
+        }
+        let (pending, delivered, failed, last_error) =
+            write_back::outbox_status(&db, ws).await.unwrap();
+        assert_eq!((pending, delivered, failed), (0, 0, 1));
+        assert!(last_error.unwrap().contains("could not reach the endpoint"));
+    })
+    .await;
+}
