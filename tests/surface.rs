@@ -342,3 +342,46 @@ async fn mcp_tool_errors_are_results_with_is_error_and_the_error_object() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_stateless_2026_07_28_revision_calls_tools_without_initialize() {
+    on_each_engine(|db| async move {
+        let state = support::app_state(&db, ORIGIN);
+        let app = tollgate::http::router(state.clone());
+        let owner = founder(&db, "owner@example.com").await;
+        let token = personal_token(&db, &owner, vec![Scope::AnalyticsRead]).await;
+        let body = json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {
+                "name": "list_workspaces", "arguments": {},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                    "io.modelcontextprotocol/clientInfo": { "name": "stateless-client", "version": "2" }
+                }
+            }
+        });
+        let request = Request::post("/mcp")
+            .header(header::HOST, "127.0.0.1:3999")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "list_workspaces")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get("mcp-session-id").is_none(), "no sessions in this revision");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let reply: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(reply["result"]["isError"], false, "{reply}");
+        assert_eq!(reply["result"]["structuredContent"]["workspaces"].as_array().unwrap().len(), 1);
+        // The client named in _meta is what the dashboard will show as the last client.
+        state.last_used.flush(&db).await.unwrap();
+        let (client,): (Option<String>,) = sqlx::query_as("SELECT last_client FROM tokens").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(client.as_deref(), Some("stateless-client 2"));
+    })
+    .await;
+}

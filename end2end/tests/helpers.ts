@@ -40,3 +40,15 @@ export async function screenshot(page: Page, name: string) {
   fs.mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
+
+/** Creates a token in the dashboard with the default scopes, minus `uncheck`; returns it. */
+export async function createToken(page: Page, label: string, uncheck: string[] = []): Promise<string> {
+  await page.goto("/tokens");
+  const form = page.getByRole("form", { name: "Create token" });
+  await form.getByLabel("Label").fill(label);
+  for (const scope of uncheck) {
+    await form.getByRole("checkbox", { name: new RegExp(scope) }).uncheck();
+  }
+  await form.getByRole("button", { name: "Create token" }).click();
+  return page.getByTestId("new-token").inputValue();
+}

@@ -1,8 +1,8 @@
-import { test, expect, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { baseURL } from "../playwright.config";
-import { expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+import { createToken, expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
 
 /** A real MCP client (the official TypeScript SDK), authenticated with a dashboard token. */
 async function connect(token: string): Promise<Client> {
@@ -12,18 +12,6 @@ async function connect(token: string): Promise<Client> {
   });
   await client.connect(transport);
   return client;
-}
-
-/** Creates a token in the dashboard with the default scopes, minus `uncheck`. */
-async function createToken(page: Page, label: string, uncheck: string[] = []): Promise<string> {
-  await page.goto("/tokens");
-  const form = page.getByRole("form", { name: "Create token" });
-  await form.getByLabel("Label").fill(label);
-  for (const scope of uncheck) {
-    await form.getByRole("checkbox", { name: new RegExp(scope) }).uncheck();
-  }
-  await form.getByRole("button", { name: "Create token" }).click();
-  return page.getByTestId("new-token").inputValue();
 }
 
 test("a dashboard token drives a real MCP client until it is revoked", async ({ page }) => {
@@ -70,6 +58,9 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
     const result = await client.callTool({ name: tool.name, arguments: { workspace_id, ...(extra[tool.name] ?? {}) } });
     if (tool.name === "explain_customer_journey") {
       expect((result.structuredContent as any).error.code).toBe("invalid_parameter");
+    } else if (tool.name === "send_meta_conversions") {
+      // The default scopes are read-only: write-back needs conversions:write.
+      expect((result.structuredContent as any).error).toMatchObject({ code: "missing_scope", required_scope: "conversions:write" });
     } else {
       expect(result.isError, `${tool.name}: ${JSON.stringify(result.structuredContent)}`).toBeFalsy();
     }

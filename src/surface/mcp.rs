@@ -59,6 +59,13 @@ fn mcp_tools() -> Vec<Tool> {
         .collect()
 }
 
+fn client_label(info: &Implementation) -> String {
+    format!("{} {}", info.name, info.version)
+        .chars()
+        .take(80)
+        .collect()
+}
+
 /// Tool errors are results the model can read: `isError` with the error object.
 fn error_result(err: &ToolError) -> CallToolResult {
     let mut result = CallToolResult::structured_error(serde_json::json!({ "error": err.body() }));
@@ -119,6 +126,18 @@ impl ServerHandler for TollgateMcp {
                 None,
             ));
         };
+        // 2026-07-28 requests name their client in `_meta`; older ones did at `initialize`.
+        let named = request
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.client_info())
+            .or_else(|| context.meta.client_info());
+        if let Some(info) = named {
+            let client = client_label(&info);
+            self.state
+                .last_used
+                .remember_client(caller.token.id, client);
+        }
         if let Some(client) = self.state.last_used.client_of(caller.token.id) {
             caller.client = Some(client);
         }
