@@ -26,6 +26,21 @@ pub enum AppError {
     Transport(String),
 }
 
+impl AppError {
+    /// The HTTP status a server function's error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Invalid(_) => 400,
+            AppError::SignInRequired => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Throttled(_) => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -215,3 +215,25 @@ async fn sign_in_cycles_the_session_and_sign_out_invalidates_the_old_cookie() {
         "a copied cookie is worthless after sign-out"
     );
 }
+
+#[tokio::test]
+async fn refused_input_answers_with_its_own_status_not_500() {
+    let test_db = TestDb::sqlite().await;
+    let app = app(&test_db).await;
+    let sign_in = action_url(&app, "/signin", "sign_in").await;
+    // As the enhanced page calls it (JSON accepted, not HTML): the error comes back as data.
+    let request = Request::post(&sign_in)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::HOST, "127.0.0.1:3999")
+        .header(header::ORIGIN, ORIGIN)
+        .body(Body::from(
+            "email=nobody%40example.com&password=whatever+it+is&invite=",
+        ))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let text = body(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("That email and password do not match an account."));
+}

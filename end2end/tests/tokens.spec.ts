@@ -5,6 +5,9 @@ const TOKEN = /^tg_live_[0-9A-Za-z]{38}$/;
 
 test("create a token shown once, copy it, rotate with grace, revoke, read the audit log", async ({ page, context }) => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  // The strict Content-Security-Policy must not block anything the page needs.
+  const violations: string[] = [];
+  page.on("console", (m) => m.text().includes("Content Security Policy") && violations.push(m.text()));
   const email = uniqueEmail("tokens");
   await signUp(page, email);
   await expectDashboard(page);
@@ -79,6 +82,7 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   await expect(page.locator("tbody tr").nth(0)).toContainText("token.rotated");
   await expect(page.locator("tbody tr").nth(1)).toContainText("token.created");
   await screenshot(page, "audit");
+  expect(violations).toEqual([]);
 });
 
 test("members grant read scopes only and cannot make organization tokens", async ({ page, browser }) => {

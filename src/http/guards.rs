@@ -58,6 +58,24 @@ fn origin_of(url: &str) -> &str {
     }
 }
 
+/// Leptos answers every failed server function with 500; a refused input is not a server
+/// fault, so the status is set from the error itself (`AppError::status`).
+pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when configured to
 /// trust a proxy in front.
 pub fn client_ip(

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(guards::server_fn_error_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guards::same_origin_writes,
