@@ -36,12 +36,18 @@ async fn main() -> std::process::ExitCode {
     leptos_options.site_addr = config.addr;
 
     let sessions = DbSessionStore::new(db.clone());
+    let sweep_db = db.clone();
     tokio::spawn(async move {
         let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             hourly.tick().await;
             if let Err(e) = sessions.delete_expired().await {
                 tracing::warn!(error = %e, "deleting expired sessions");
+            }
+            if let Err(e) =
+                tollgate::enforcement::limits::sweep(&sweep_db, tollgate::storage::now_ms()).await
+            {
+                tracing::warn!(error = %e, "deleting ended rate-limit windows");
             }
         }
     });

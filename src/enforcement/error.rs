@@ -22,10 +22,24 @@ pub enum ToolError {
     InvalidParameter(String),
     #[error("{0}")]
     InvalidDateRange(String),
+    #[error("rate limited: retry after {retry_after} s")]
+    RateLimited { retry_after: i64 },
+    #[error("{}", quota_message(*.resets_at))]
+    QuotaExceeded { resets_at: Option<i64>, now: i64 },
     #[error("unknown tool: {0}")]
     UnknownTool(String),
     #[error("internal error")]
     Internal,
+}
+
+fn quota_message(resets_at: Option<i64>) -> String {
+    match resets_at {
+        Some(at) => format!(
+            "quota exceeded: the plan's units for this period are used up; they reset at {}",
+            crate::model::format_time(at)
+        ),
+        None => "quota exceeded: the trial's units are used up or the trial has ended; an owner can choose a plan in the dashboard".into(),
+    }
 }
 
 impl ToolError {
@@ -38,6 +52,8 @@ impl ToolError {
             ToolError::WriteBackDisabled => "write_back_disabled",
             ToolError::InvalidParameter(_) => "invalid_parameter",
             ToolError::InvalidDateRange(_) => "invalid_date_range",
+            ToolError::RateLimited { .. } => "rate_limited",
+            ToolError::QuotaExceeded { .. } => "quota_exceeded",
             ToolError::UnknownTool(_) => "unknown_tool",
             ToolError::Internal => "internal_error",
         }
@@ -52,6 +68,9 @@ impl ToolError {
             ToolError::InvalidParameter(_) | ToolError::InvalidDateRange(_) => {
                 StatusCode::BAD_REQUEST
             }
+            ToolError::RateLimited { .. } | ToolError::QuotaExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
             ToolError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -60,10 +79,34 @@ impl ToolError {
     /// `{"code", "message", ...}`: the `error` object of both surfaces.
     pub fn body(&self) -> Value {
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
-        if let ToolError::MissingScope(scope) = self {
-            body["required_scope"] = json!(scope);
+        match self {
+            ToolError::MissingScope(scope) => body["required_scope"] = json!(scope),
+            ToolError::RateLimited { retry_after } => {
+                body["retry_after"] = json!(retry_after);
+                body["retryable"] = json!(true);
+            }
+            ToolError::QuotaExceeded { resets_at, .. } => {
+                body["resets_at"] = json!(resets_at);
+                body["retryable"] = json!(resets_at.is_some());
+                if let Some(seconds) = self.retry_after() {
+                    body["retry_after"] = json!(seconds);
+                }
+            }
+            _ => {}
         }
         body
+    }
+
+    /// Seconds a client should wait before trying again, where waiting helps.
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            ToolError::RateLimited { retry_after } => Some(*retry_after),
+            ToolError::QuotaExceeded {
+                resets_at: Some(at),
+                now,
+            } => Some(((at - now).max(0) + 999) / 1000),
+            _ => None,
+        }
     }
 
     /// The `/v1` response body: the error object with its status and the request id.

@@ -3,6 +3,7 @@
 
 mod error;
 pub mod last_used;
+pub mod limits;
 
 pub use error::ToolError;
 
@@ -55,12 +56,28 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     Ok(Caller { token, client })
 }
 
-/// Steps 2, 3 and 8 for one call of `name` with `args`.
-pub async fn call(
+/// The per-token cap of weighted units per minute (spec §7).
+pub const UNITS_PER_MINUTE: i64 = 120;
+
+/// What a call produced, and the rate-limit state for the `X-RateLimit-*` headers.
+pub struct Outcome {
+    pub result: Result<Value, ToolError>,
+    pub rate: Option<limits::RateState>,
+}
+
+/// Steps 2 to 8 for one call of `name` with `args`.
+pub async fn call(state: &AppState, caller: &Caller, name: &str, args: Value) -> Outcome {
+    let mut rate = None;
+    let result = run(state, caller, name, args, &mut rate).await;
+    Outcome { result, rate }
+}
+
+async fn run(
     state: &AppState,
     caller: &Caller,
     name: &str,
     args: Value,
+    rate: &mut Option<limits::RateState>,
 ) -> Result<Value, ToolError> {
     let tool = tools::find(name).ok_or_else(|| ToolError::UnknownTool(name.to_string()))?;
     let args = match args {
@@ -73,28 +90,30 @@ pub async fn call(
         }
     };
     let db = &state.db;
+    let token = &caller.token;
     let now = now_ms();
-    state
-        .last_used
-        .record(caller.token.id, now, caller.client.clone());
+    state.last_used.record(token.id, now, caller.client.clone());
 
-    let (org_id, workspace_id) = resolve_target(state, &caller.token, tool, &args).await?;
+    // Step 2: target, binding and membership.
+    let (org_id, workspace_id) = resolve_target(state, token, tool, &args).await?;
+    let billed_org = org_id.unwrap_or(token.org_id);
+
+    // Step 3: scope and write-back switch.
     if let Some(scope) = tool.scope {
-        if !caller.token.scopes.contains(&scope) {
+        if !token.scopes.contains(&scope) {
             let subject = format!("{} needs {}", tool.name, scope.as_str());
             let entry = AuditEntry {
-                org_id: caller.token.org_id,
+                org_id: token.org_id,
                 actor_user_id: None,
                 action: "token.scope_denied",
                 subject: &subject,
                 ip: None,
-                token_id: Some(caller.token.id),
+                token_id: Some(token.id),
             };
             audit::record(&db.pool, entry, now).await?;
             return Err(ToolError::MissingScope(scope.as_str()));
         }
     }
-
     if tool.write_back {
         let enabled = match workspace_id {
             Some(ws) => crate::services::write_back::is_enabled(db, ws).await?,
@@ -105,29 +124,85 @@ pub async fn call(
         }
     }
 
+    // Step 4: the weighted per-minute cap (units are taken at admission), then the tool's own.
+    match limits::take_units(db, token.id, tool.units, UNITS_PER_MINUTE, now).await? {
+        limits::Admission::Admitted(state) => *rate = Some(state),
+        limits::Admission::Refused { retry_after, state } => {
+            *rate = Some(state);
+            refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
+            return Err(ToolError::RateLimited { retry_after });
+        }
+    }
+    if let Some(limit) = tool.limit_per_minute {
+        if let Some(retry_after) = limits::take_call(db, token.id, tool.name, limit, now).await? {
+            refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
+            return Err(ToolError::RateLimited { retry_after });
+        }
+    }
+
+    // Step 5: the plan's allowance, reserved now and given back if the call fails.
+    let (plan, anchor): (String, i64) =
+        sqlx::query_as("SELECT plan, period_anchor FROM organizations WHERE id = $1")
+            .bind(billed_org)
+            .fetch_one(&db.pool)
+            .await?;
+    let period = limits::period(&plan, anchor, now);
+    if !limits::reserve(db, billed_org, period, tool.units).await? {
+        refuse(db, billed_org, token.id, tool.name, "quota_exceeded", now).await?;
+        // A trial does not renew: its units come back only with a plan.
+        let resets_at = (plan != "trial").then_some(period.end);
+        return Err(ToolError::QuotaExceeded { resets_at, now });
+    }
+
+    // Step 8: run; only a success is metered.
     let call = ToolCall {
         db: db.clone(),
-        token: caller.token.clone(),
+        token: token.clone(),
         org_id,
         workspace_id,
         args,
     };
-    let result = (tool.handler)(call).await?;
+    match (tool.handler)(call).await {
+        Ok(result) => {
+            sqlx::query(
+                "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(billed_org)
+            .bind(workspace_id)
+            .bind(token.id)
+            .bind(tool.name)
+            .bind(tool.units)
+            .bind(now)
+            .execute(&db.pool)
+            .await?;
+            Ok(result)
+        }
+        Err(err) => {
+            limits::release(db, billed_org, period, tool.units).await?;
+            Err(err)
+        }
+    }
+}
 
-    // Only successful calls are metered, against the organization the call acted on.
-    let metered_org = org_id.unwrap_or(caller.token.org_id);
-    sqlx::query(
-        "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(metered_org)
-    .bind(workspace_id)
-    .bind(caller.token.id)
-    .bind(tool.name)
-    .bind(tool.units)
-    .bind(now)
-    .execute(&db.pool)
-    .await?;
-    Ok(result)
+/// Records a rate or quota refusal for the usage page.
+async fn refuse(
+    db: &crate::storage::Db,
+    org_id: i64,
+    token_id: i64,
+    tool: &str,
+    code: &str,
+    now: i64,
+) -> Result<(), ToolError> {
+    sqlx::query("INSERT INTO refusals (org_id, token_id, tool, code, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(org_id)
+        .bind(token_id)
+        .bind(tool)
+        .bind(code)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 /// Step 2: the organization (and workspace) a call acts on, checked against the token's

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
@@ -51,8 +51,15 @@ pub async fn call_tool(
             }
         }
     };
-    match enforcement::call(&state, &caller, &name, args).await {
+    let outcome = enforcement::call(&state, &caller, &name, args).await;
+    let mut response = match outcome.result {
         Ok(result) => Json(result).into_response(),
         Err(err) => error_response(&err, &request_id),
+    };
+    if let Some(rate) = outcome.rate {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
     }
+    response
 }

@@ -142,7 +142,10 @@ impl ServerHandler for TollgateMcp {
             caller.client = Some(client);
         }
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let result = match enforcement::call(&self.state, &caller, &request.name, args).await {
+        let result = match enforcement::call(&self.state, &caller, &request.name, args)
+            .await
+            .result
+        {
             Ok(value) => {
                 let mut result = CallToolResult::structured(value.clone());
                 result.content = vec![ContentBlock::text(value.to_string())];

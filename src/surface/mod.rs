@@ -59,6 +59,11 @@ pub fn error_response(err: &ToolError, request_id: &str) -> Response {
             HeaderValue::from_static("Bearer realm=\"tollgate\", error=\"invalid_token\""),
         );
     }
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

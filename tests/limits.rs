@@ -1,0 +1,255 @@
+//! Rate limits and allowances hold exactly under concurrency, on SQLite and PostgreSQL.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+use support::{founder, on_each_engine, T0};
+use tollgate::config::Environment;
+use tollgate::enforcement::limits::{self, Admission};
+use tollgate::model::{Binding, Scope};
+use tollgate::services::organizations;
+use tollgate::services::tokens::{self, NewToken};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "http://127.0.0.1:3999";
+
+#[tokio::test]
+async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
+    on_each_engine(|db| async move {
+        let now = T0;
+        let calls = (0..500).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { limits::take_units(&db, 1, 1, 120, now).await.unwrap() })
+        });
+        let mut admitted = 0;
+        for call in calls {
+            if matches!(call.await.unwrap(), Admission::Admitted(_)) {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 120);
+        // Weighted: with the cap spent, a 5-unit call waits for 5 units to refill (2.5 s → 3 s).
+        match limits::take_units(&db, 1, 5, 120, now).await.unwrap() {
+            Admission::Refused { retry_after, state } => {
+                assert_eq!((retry_after, state.remaining), (3, 0))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Half a minute later 60 units are back.
+        assert!(matches!(
+            limits::take_units(&db, 1, 60, 120, now + 30_000)
+                .await
+                .unwrap(),
+            Admission::Admitted(_)
+        ));
+        assert!(matches!(
+            limits::take_units(&db, 1, 1, 120, now + 30_000)
+                .await
+                .unwrap(),
+            Admission::Refused { .. }
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn per_tool_windows_admit_exactly_their_limit() {
+    on_each_engine(|db| async move {
+        let calls = (0..60).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                limits::take_call(&db, 1, "send_meta_conversions", 20, T0)
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut refused = Vec::new();
+        for call in calls {
+            if let Some(retry) = call.await.unwrap() {
+                refused.push(retry);
+            }
+        }
+        assert_eq!(refused.len(), 40);
+        // Windows are aligned to the minute; T0 starts one, so its full 60 s remain.
+        assert!(refused.iter().all(|r| *r == 60), "{refused:?}");
+        assert!(
+            limits::take_call(&db, 1, "send_meta_conversions", 20, T0 + 59_999)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let next_window = T0 + 60_000;
+        assert_eq!(
+            limits::take_call(&db, 1, "send_meta_conversions", 20, next_window)
+                .await
+                .unwrap(),
+            None
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let period = limits::period("trial", T0, T0);
+        let reservations = (0..500).map(|_| {
+            let db = db.clone();
+            tokio::spawn(
+                async move { limits::reserve(&db, owner.org_id, period, 5).await.unwrap() },
+            )
+        });
+        let mut granted = 0;
+        for r in reservations {
+            granted += usize::from(r.await.unwrap());
+        }
+        assert_eq!(granted, 400, "2,000 units in 5-unit calls");
+        limits::release(&db, owner.org_id, period, 5).await.unwrap();
+        assert!(limits::reserve(&db, owner.org_id, period, 5).await.unwrap());
+        assert!(!limits::reserve(&db, owner.org_id, period, 1).await.unwrap());
+        // Free tools are never refused by the allowance.
+        assert!(limits::reserve(&db, owner.org_id, period, 0).await.unwrap());
+    })
+    .await;
+}
+
+async fn post(
+    app: &axum::Router,
+    token: &str,
+    tool: &str,
+    args: Value,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let request = Request::post(format!("/v1/tools/{tool}"))
+        .header(header::HOST, "127.0.0.1:3999")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(args.to_string()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn refusals_carry_retry_after_and_the_rate_headers() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let new = NewToken {
+            label: "l".into(),
+            scopes: Scope::ALL.to_vec(),
+            binding: Binding::Organization,
+            workspace_id: None,
+            expires_at: None,
+        };
+        let issued = tokens::create(&db, &owner, Environment::Live, new, None, T0)
+            .await
+            .unwrap();
+        let args = json!({ "workspace_id": ws });
+
+        let (status, headers, _) =
+            post(&app, &issued.token, "get_performance_summary", args.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["x-ratelimit-limit"], "120");
+        let remaining: i64 = headers["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((118..=119).contains(&remaining), "{remaining}");
+
+        // A failed call is not metered and gives its units back to the allowance.
+        let (status, _, _) = post(
+            &app,
+            &issued.token,
+            "explain_campaign",
+            json!({ "workspace_id": ws, "campaign_id": 999_999 }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (used,): (i64,) = sqlx::query_as("SELECT units FROM period_usage WHERE org_id = $1")
+            .bind(owner.org_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(used, 1);
+        let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM usage_events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 1);
+
+        // The cap spent (another instance's calls, say): 429 with Retry-After, retryable.
+        let far = tollgate::storage::now_ms() + 60_000;
+        sqlx::query("UPDATE rate_limits SET tat = $1")
+            .bind(far)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let (status, headers, body) =
+            post(&app, &issued.token, "get_performance_summary", args.clone()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"]["code"], "rate_limited");
+        assert_eq!(body["error"]["retryable"], true);
+        let retry: i64 = headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(body["error"]["retry_after"], retry);
+        assert!((1..=61).contains(&retry));
+        assert_eq!(headers["x-ratelimit-remaining"], "0");
+        sqlx::query("UPDATE rate_limits SET tat = 0")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        // The trial's allowance used up: quota_exceeded, which no wait cures.
+        sqlx::query("UPDATE period_usage SET units = 2000")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let (status, headers, body) =
+            post(&app, &issued.token, "get_performance_summary", args.clone()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"]["code"], "quota_exceeded");
+        assert_eq!(body["error"]["retryable"], false);
+        assert!(headers.get(header::RETRY_AFTER).is_none());
+        // Free tools still work; a paid plan's period names its reset time.
+        let (status, _, _) = post(&app, &issued.token, "list_workspaces", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        sqlx::query("UPDATE organizations SET plan = 'starter'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let period = limits::period("starter", T0, tollgate::storage::now_ms());
+        sqlx::query(
+            "INSERT INTO period_usage (org_id, period_start, units) VALUES ($1, $2, 20000) \
+             ON CONFLICT (org_id, period_start) DO UPDATE SET units = 20000",
+        )
+        .bind(owner.org_id)
+        .bind(period.start)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let (_, headers, body) = post(&app, &issued.token, "get_performance_summary", args).await;
+        assert_eq!(body["error"]["resets_at"], period.end);
+        assert!(headers.get(header::RETRY_AFTER).is_some());
+        let (refusals,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM refusals")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(refusals, 3);
+    })
+    .await;
+}
