@@ -544,3 +544,57 @@ pub fn day_string(day: i64) -> String {
 pub fn parse_day(date: &str) -> Option<i64> {
     end_of_date(date).map(|end| end.div_euclid(86_400_000))
 }
+
+/// One row of a usage breakdown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub name: String,
+    pub calls: i64,
+    pub units: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub at: i64,
+    pub kind: String,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub note: String,
+}
+
+/// Everything the Usage page shows, read from rollups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsagePage {
+    pub plan: String,
+    pub period_start: i64,
+    /// None: the trial has ended and no period runs.
+    pub period_end: Option<i64>,
+    /// None: unlimited.
+    pub allowance: Option<i64>,
+    pub used: i64,
+    pub now: i64,
+    /// (day, units) for each day of the period so far.
+    pub daily: Vec<(String, i64)>,
+    pub by_tool: Vec<UsageRow>,
+    pub by_token: Vec<UsageRow>,
+    pub rate_limited: i64,
+    pub quota_exceeded: i64,
+    pub credit_balance: i64,
+    pub ledger: Vec<LedgerRow>,
+}
+
+impl UsagePage {
+    /// Percent of the allowance used, when there is an allowance.
+    pub fn percent(&self) -> Option<i64> {
+        match self.allowance {
+            Some(0) => Some(100),
+            Some(a) => Some((self.used * 100 / a).min(999)),
+            None => None,
+        }
+    }
+
+    pub fn days_left(&self) -> Option<i64> {
+        self.period_end
+            .map(|end| ((end - self.now).max(0) + 86_399_999) / 86_400_000)
+    }
+}

@@ -253,3 +253,84 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_usage_page_reads_the_rollups() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let new = NewToken {
+            label: "cli".into(),
+            scopes: Scope::ALL.to_vec(),
+            binding: Binding::Organization,
+            workspace_id: None,
+            expires_at: None,
+        };
+        let issued = tokens::create(&db, &owner, Environment::Live, new, None, T0)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            post(
+                &app,
+                &issued.token,
+                "get_performance_summary",
+                json!({ "workspace_id": ws }),
+            )
+            .await;
+        }
+        post(
+            &app,
+            &issued.token,
+            "compare_attribution_models",
+            json!({ "workspace_id": ws }),
+        )
+        .await;
+        post(&app, &issued.token, "list_workspaces", json!({})).await;
+
+        let now = tollgate::storage::now_ms();
+        let page = tollgate::services::usage::usage_page(&db, &owner, now)
+            .await
+            .unwrap();
+        assert_eq!(page.used, 8);
+        assert_eq!(page.allowance, Some(2_000));
+        let today = tollgate::model::day_string(now.div_euclid(86_400_000));
+        assert_eq!(page.daily.iter().find(|(d, _)| *d == today).unwrap().1, 8);
+        assert_eq!(
+            page.daily.len(),
+            15,
+            "the trial's 14 days, the first one partial"
+        );
+        let tool = |name: &str| {
+            page.by_tool
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| (r.calls, r.units))
+        };
+        assert_eq!(tool("get_performance_summary"), Some((3, 3)));
+        assert_eq!(tool("compare_attribution_models"), Some((1, 5)));
+        assert_eq!(tool("list_workspaces"), Some((1, 0)));
+        assert_eq!(page.by_token.len(), 1);
+        assert!(page.by_token[0].name.starts_with("cli (tg_live_"));
+        assert_eq!((page.by_token[0].calls, page.by_token[0].units), (5, 8));
+        assert_eq!(page.credit_balance, 100);
+        assert_eq!(page.ledger[0].kind, "grant");
+        assert_eq!(page.percent(), Some(0));
+
+        // At 85 % the page warns; the figures come from the period counter, not the events.
+        sqlx::query("UPDATE period_usage SET units = 1700")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let page = tollgate::services::usage::usage_page(&db, &owner, now)
+            .await
+            .unwrap();
+        assert_eq!(page.percent(), Some(85));
+        assert!(page.days_left().unwrap() <= 14);
+    })
+    .await;
+}

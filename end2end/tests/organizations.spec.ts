@@ -107,7 +107,5 @@ test("workspaces and organization settings", async ({ page }) => {
   await expect(page.locator("#org-switcher-select")).toContainText("Beta Agency");
   await screenshot(page, "organization");
 
-  await page.goto("/usage");
-  await expect(page.getByText("The usage page is not built yet")).toBeVisible();
-  await screenshot(page, "usage");
+
 });

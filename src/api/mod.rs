@@ -6,3 +6,4 @@ pub mod auth;
 pub mod context;
 pub mod organizations;
 pub mod tokens;
+pub mod usage;

@@ -164,18 +164,7 @@ async fn run(
     };
     match (tool.handler)(call).await {
         Ok(result) => {
-            sqlx::query(
-                "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(billed_org)
-            .bind(workspace_id)
-            .bind(token.id)
-            .bind(tool.name)
-            .bind(tool.units)
-            .bind(now)
-            .execute(&db.pool)
-            .await?;
+            meter(db, billed_org, workspace_id, token.id, tool, now).await?;
             Ok(result)
         }
         Err(err) => {
@@ -183,6 +172,44 @@ async fn run(
             Err(err)
         }
     }
+}
+
+/// Records a successful call: the event and its daily rollup, together.
+async fn meter(
+    db: &crate::storage::Db,
+    org_id: i64,
+    workspace_id: Option<i64>,
+    token_id: i64,
+    tool: &ToolSpec,
+    now: i64,
+) -> Result<(), ToolError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(org_id)
+    .bind(workspace_id)
+    .bind(token_id)
+    .bind(tool.name)
+    .bind(tool.units)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO usage_daily (org_id, day, tool, token_id, calls, units) VALUES ($1, $2, $3, $4, 1, $5) \
+         ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET calls = usage_daily.calls + 1, \
+         units = usage_daily.units + excluded.units",
+    )
+    .bind(org_id)
+    .bind(crate::model::day_string(now.div_euclid(86_400_000)))
+    .bind(tool.name)
+    .bind(token_id)
+    .bind(tool.units)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records a rate or quota refusal for the usage page.

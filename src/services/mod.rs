@@ -10,6 +10,7 @@ pub mod organizations;
 pub mod secrets;
 pub mod throttle;
 pub mod tokens;
+pub mod usage;
 pub mod write_back;
 
 use crate::error::AppError;

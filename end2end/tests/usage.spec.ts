@@ -1,0 +1,37 @@
+import { test, expect } from "@playwright/test";
+import { createToken, expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+
+test("calls made with a token show on the usage page", async ({ page, request }) => {
+  await signUp(page, uniqueEmail("usage"));
+  await expectDashboard(page);
+  const token = await createToken(page, "usage-script");
+  const headers = { Authorization: `Bearer ${token}` };
+  const list = await request.post("/v1/tools/list_workspaces", { headers, data: {} });
+  expect(list.ok()).toBeTruthy();
+  expect(list.headers()["x-ratelimit-limit"]).toBe("120");
+  const workspace_id = (await list.json()).workspaces[0].id;
+  for (let i = 0; i < 4; i++) {
+    const r = await request.post("/v1/tools/get_performance_summary", { headers, data: { workspace_id } });
+    expect(r.status()).toBe(200);
+  }
+  const models = await request.post("/v1/tools/compare_attribution_models", { headers, data: { workspace_id } });
+  expect(models.status()).toBe(200);
+  // A refused call (bad range) is not metered.
+  const bad = await request.post("/v1/tools/get_performance_summary", {
+    headers,
+    data: { workspace_id, start_date: "2026-02-01", end_date: "2026-01-01" },
+  });
+  expect(bad.status()).toBe(400);
+
+  await page.getByRole("link", { name: "Usage" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
+  await expect(page.getByTestId("usage-meter")).toHaveText("9 / 2000 units · 0 %");
+  await expect(page.getByText(/days left/)).toBeVisible();
+  const byTool = page.getByTestId("by-tool");
+  await expect(byTool.locator("tr", { hasText: "get_performance_summary" })).toContainText("44");
+  await expect(byTool.locator("tr", { hasText: "compare_attribution_models" })).toContainText("15");
+  await expect(page.getByTestId("by-token").locator("tr", { hasText: "usage-script" })).toContainText("69");
+  await expect(page.getByTestId("credit-balance")).toHaveText("100");
+  await expect(page.getByTestId("usage-banner")).toHaveCount(0);
+  await screenshot(page, "usage");
+});
