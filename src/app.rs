@@ -13,7 +13,7 @@ use crate::pages::{
     not_found::NotFound,
     settings::{MembersSettings, OrganizationSettings, WorkspacesSettings},
     tokens::TokensPage,
-    usage::UsagePage,
+    usage::{BillingSettings, UsagePage},
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/organization") view=OrganizationSettings ssr=SsrMode::Async/>
                     <Route path=path!("settings/workspaces") view=WorkspacesSettings ssr=SsrMode::Async/>
                     <Route path=path!("settings/members") view=MembersSettings ssr=SsrMode::Async/>
+                    <Route path=path!("settings/billing") view=BillingSettings ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

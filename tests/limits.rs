@@ -334,3 +334,82 @@ async fn the_usage_page_reads_the_rollups() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
+    use tollgate::model::Role;
+    use tollgate::services::{billing, ServiceError};
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let admin = support::join(&db, &owner, "admin@example.com", Role::Admin).await;
+        assert!(matches!(
+            billing::change_plan(&db, &admin, "growth", None, T0).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            billing::grant_credits(&db, &admin, 5, "", None, T0).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            billing::change_plan(&db, &owner, "platinum", None, T0).await,
+            Err(ServiceError::Invalid(_))
+        ));
+        assert!(matches!(
+            billing::grant_credits(&db, &owner, 0, "", None, T0).await,
+            Err(ServiceError::Invalid(_))
+        ));
+
+        // A used-up trial: the new plan's period starts at the change, with its own allowance.
+        let trial = limits::period("trial", T0, T0);
+        assert!(limits::reserve(&db, owner.org_id, trial, 2_000)
+            .await
+            .unwrap());
+        let later = T0 + 86_400_000;
+        billing::change_plan(&db, &owner, "starter", None, later)
+            .await
+            .unwrap();
+        let starter = limits::period("starter", later, later);
+        assert_eq!(starter.allowance, Some(20_000));
+        assert!(limits::reserve(&db, owner.org_id, starter, 100)
+            .await
+            .unwrap());
+        assert_eq!(tokens::token_cap("growth"), Some(25));
+
+        let grants = (0..20).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                billing::grant_credits(&db, &owner, 5, &format!("g{i}"), None, T0)
+                    .await
+                    .unwrap()
+            })
+        });
+        for g in grants {
+            g.await.unwrap();
+        }
+        let (balance,): (i64,) =
+            sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
+                .bind(owner.org_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        let (ledger,): (i64,) = sqlx::query_as(
+            "SELECT CAST(SUM(amount) AS BIGINT) FROM credit_ledger WHERE org_id = $1",
+        )
+        .bind(owner.org_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!((balance, ledger), (200, 200));
+        let (max_after,): (i64,) =
+            sqlx::query_as("SELECT MAX(balance_after) FROM credit_ledger WHERE org_id = $1")
+                .bind(owner.org_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            max_after, 200,
+            "each row's balance_after is the balance it produced"
+        );
+    })
+    .await;
+}

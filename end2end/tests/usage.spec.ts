@@ -35,3 +35,23 @@ test("calls made with a token show on the usage page", async ({ page, request })
   await expect(page.getByTestId("usage-banner")).toHaveCount(0);
   await screenshot(page, "usage");
 });
+
+test("an owner changes the plan and grants credits", async ({ page }) => {
+  await signUp(page, uniqueEmail("billing"));
+  await expectDashboard(page);
+  await page.getByRole("link", { name: "Billing" }).click();
+  await expect(page.getByTestId("current-plan")).toHaveText("Trial");
+  const plan = page.getByRole("form", { name: "Change plan" });
+  await plan.getByLabel(/Growth/).check();
+  await plan.getByRole("button", { name: "Change plan" }).click();
+  await expect(page.getByTestId("current-plan")).toHaveText("Growth");
+  const grant = page.getByRole("form", { name: "Grant credits" });
+  await grant.getByLabel("Credits").fill("50");
+  await grant.getByLabel("Note").fill("Invoice 42");
+  await grant.getByRole("button", { name: "Grant" }).click();
+  await expect(page.getByTestId("billing-credits")).toHaveText("150");
+  await screenshot(page, "billing");
+  await page.getByRole("link", { name: "Usage" }).click();
+  await expect(page.getByTestId("usage-meter")).toHaveText("0 / 200000 units · 0 %");
+  await expect(page.locator("tr", { hasText: "Invoice 42" })).toContainText("+50");
+});

@@ -28,6 +28,10 @@ pub fn DashboardLayout() -> impl IntoView {
 fn Frame(info: SessionInfo) -> impl IntoView {
     let has_org = info.active.is_some();
     let is_admin = info.active.as_ref().is_some_and(|o| o.role.is_admin());
+    let is_owner = info
+        .active
+        .as_ref()
+        .is_some_and(|o| o.role == crate::model::Role::Owner);
     view! {
         <div class="frame">
             <header class="topbar">
@@ -54,6 +58,7 @@ fn Frame(info: SessionInfo) -> impl IntoView {
                     <A href="/settings/organization">"Organization"</A>
                     <A href="/settings/workspaces">"Workspaces"</A>
                     <A href="/settings/members">"Members"</A>
+                    {is_owner.then(|| view! { <A href="/settings/billing">"Billing"</A> })}
                 </nav>
                 <main class="content">
                     {if has_org {

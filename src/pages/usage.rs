@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::api::usage::get_usage;
-use crate::components::{page_error, PageHeader};
+use crate::api::usage::{get_usage, ChangePlan, GrantCredits};
+use crate::components::{action_error, page_error, FormError, PageHeader};
 use crate::model::{format_time, UsagePage, UsageRow};
 
 #[component]
@@ -166,6 +166,72 @@ fn Breakdown(title: &'static str, rows: Vec<UsageRow>, testid: &'static str) -> 
                 }
                 .into_any()
             }}
+        </section>
+    }
+}
+
+/// Settings › Billing: the plan (and the token cap it brings) and credit grants, for owners.
+#[component]
+pub fn BillingSettings() -> impl IntoView {
+    let change = ServerAction::<ChangePlan>::new();
+    let grant = ServerAction::<GrantCredits>::new();
+    let usage = Resource::new_blocking(
+        move || (change.version().get(), grant.version().get()),
+        |_| get_usage(),
+    );
+    let plans = [
+        ("starter", "Starter", "20,000 units a month · 10 tokens"),
+        ("growth", "Growth", "200,000 units a month · 25 tokens"),
+        ("agency", "Agency", "2,000,000 units a month · 100 tokens"),
+        (
+            "enterprise",
+            "Enterprise",
+            "Unlimited units · unlimited tokens",
+        ),
+    ];
+    view! {
+        <PageHeader title="Billing" lead="Your plan and credits. There is no payment provider: owners change them here."/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match usage.await {
+                    Err(e) => page_error(e),
+                    Ok(u) => view! {
+                        <section class="card">
+                            <dl class="facts">
+                                <div><dt>"Plan"</dt><dd data-testid="current-plan">{plan_name(&u.plan)}</dd></div>
+                                <div><dt>"Units this period"</dt><dd>{format!("{} / {}", u.used, u.allowance.map(|a| a.to_string()).unwrap_or_else(|| "unlimited".into()))}</dd></div>
+                                <div><dt>"Credits"</dt><dd data-testid="billing-credits">{u.credit_balance}</dd></div>
+                            </dl>
+                        </section>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Suspense>
+        <section class="card">
+            <h2>"Change plan"</h2>
+            <ActionForm action=change attr:class="stack" attr:aria-label="Change plan">
+                {plans
+                    .into_iter()
+                    .map(|(value, name, what)| view! {
+                        <label class="check">
+                            <input type="radio" name="plan" value=value/>
+                            <span><strong>{name}</strong><br/><span class="hint">{what}</span></span>
+                        </label>
+                    })
+                    .collect_view()}
+                <FormError message=action_error(change)/>
+                <button type="submit" class="button-primary">"Change plan"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Grant credits"</h2>
+            <ActionForm action=grant attr:class="inline-form" attr:aria-label="Grant credits">
+                <label>"Credits" <input type="number" name="amount" min="1" max="1000000" required/></label>
+                <label class="grow">"Note" <input name="note" maxlength="120" placeholder="e.g. Invoice 2026-11"/></label>
+                <button type="submit" class="button-primary">"Grant"</button>
+            </ActionForm>
+            <FormError message=action_error(grant)/>
         </section>
     }
 }

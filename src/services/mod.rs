@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod audit;
+pub mod billing;
 pub mod demo;
 pub mod invites;
 pub mod organizations;
