@@ -212,3 +212,140 @@ async fn an_endpoint_that_keeps_failing_ends_as_failed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        write_back::configure(
+            &db,
+            &owner,
+            ws,
+            true,
+            "http://127.0.0.1:9/hook",
+            SECRET,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
+        let new = NewToken {
+            label: "w".into(),
+            scopes: vec![Scope::ConversionsWrite],
+            binding: Binding::Workspace,
+            workspace_id: Some(ws),
+            expires_at: None,
+        };
+        let token = tokens::create(&db, &owner, Environment::Live, new, None, T0)
+            .await
+            .unwrap()
+            .token;
+        let body = json!({ "events": [event("once")], "idempotency_key": "retry-1" });
+
+        let calls = (0..50).map(|_| {
+            let (app, token, body) = (app.clone(), token.clone(), body.clone());
+            tokio::spawn(async move {
+                let request = Request::post("/v1/tools/send_meta_conversions")
+                    .header(header::HOST, "127.0.0.1:3999")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::from(body.to_string()))
+                    .unwrap();
+                let response = app.oneshot(request).await.unwrap();
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+            })
+        });
+        for call in calls {
+            let (status, body) = call.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(
+                (body["queued"].clone(), body["duplicates"].clone()),
+                (json!(1), json!(0)),
+                "every duplicate sees the first result"
+            );
+        }
+        let count = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query_as::<_, (i64,)>(sql)
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM usage_events").await,
+            1,
+            "one execution, metered once"
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 1);
+        assert_eq!(
+            count("SELECT CAST(SUM(units) AS BIGINT) FROM period_usage").await,
+            10
+        );
+
+        // The same key with other arguments is a conflict; the header form works alike.
+        let (status, body) = send(&app, &token, json!([event("other")])).await;
+        assert_eq!(status, StatusCode::OK, "no key: a plain call {body}");
+        let conflicting = json!({ "events": [event("different")], "idempotency_key": "retry-1" });
+        let request = Request::post("/v1/tools/send_meta_conversions")
+            .header(header::HOST, "127.0.0.1:3999")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(conflicting.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let header_call = |key: &'static str| {
+            Request::post("/v1/tools/send_meta_conversions")
+                .header(header::HOST, "127.0.0.1:3999")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header("idempotency-key", key)
+                .body(Body::from(
+                    json!({ "events": [event("via-header")] }).to_string(),
+                ))
+                .unwrap()
+        };
+        let first = app.clone().oneshot(header_call("h-1")).await.unwrap();
+        let again = app.clone().oneshot(header_call("h-1")).await.unwrap();
+        assert_eq!(
+            (first.status(), again.status()),
+            (StatusCode::OK, StatusCode::OK)
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM usage_events").await, 3);
+
+        // After 24 hours the key is forgotten.
+        use tollgate::enforcement::idempotency::{self, Claim};
+        let (token_id,): (i64,) = sqlx::query_as("SELECT id FROM tokens")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let (created,): (i64,) =
+            sqlx::query_as("SELECT created_at FROM idempotency_keys WHERE key = 'retry-1'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        let later = created + idempotency::WINDOW_MS;
+        let claim = idempotency::claim(
+            &db,
+            token_id,
+            "retry-1",
+            "send_meta_conversions",
+            "any",
+            later,
+        )
+        .await
+        .unwrap();
+        assert!(matches!(claim, Claim::Owner));
+    })
+    .await;
+}

@@ -26,6 +26,8 @@ pub enum ToolError {
     RateLimited { retry_after: i64 },
     #[error("{}", quota_message(*.resets_at))]
     QuotaExceeded { resets_at: Option<i64>, now: i64 },
+    #[error("idempotency conflict: this idempotency key was used with other arguments in the last 24 hours")]
+    IdempotencyConflict,
     #[error("unknown tool: {0}")]
     UnknownTool(String),
     #[error("internal error")]
@@ -54,6 +56,7 @@ impl ToolError {
             ToolError::InvalidDateRange(_) => "invalid_date_range",
             ToolError::RateLimited { .. } => "rate_limited",
             ToolError::QuotaExceeded { .. } => "quota_exceeded",
+            ToolError::IdempotencyConflict => "idempotency_conflict",
             ToolError::UnknownTool(_) => "unknown_tool",
             ToolError::Internal => "internal_error",
         }
@@ -71,6 +74,7 @@ impl ToolError {
             ToolError::RateLimited { .. } | ToolError::QuotaExceeded { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            ToolError::IdempotencyConflict => StatusCode::CONFLICT,
             ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
             ToolError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

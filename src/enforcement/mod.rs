@@ -2,6 +2,7 @@
 //! authenticate, resolve and check the target, check the scope, run, meter.
 
 mod error;
+pub mod idempotency;
 pub mod last_used;
 pub mod limits;
 
@@ -65,10 +66,17 @@ pub struct Outcome {
     pub rate: Option<limits::RateState>,
 }
 
-/// Steps 2 to 8 for one call of `name` with `args`.
-pub async fn call(state: &AppState, caller: &Caller, name: &str, args: Value) -> Outcome {
+/// Steps 2 to 8 for one call of `name` with `args`. The idempotency key comes from the
+/// `Idempotency-Key` header (`/v1`) or the `idempotency_key` argument (both surfaces).
+pub async fn call(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    args: Value,
+    idempotency_key: Option<String>,
+) -> Outcome {
     let mut rate = None;
-    let result = run(state, caller, name, args, &mut rate).await;
+    let result = run(state, caller, name, args, idempotency_key, &mut rate).await;
     Outcome { result, rate }
 }
 
@@ -77,10 +85,11 @@ async fn run(
     caller: &Caller,
     name: &str,
     args: Value,
+    header_key: Option<String>,
     rate: &mut Option<limits::RateState>,
 ) -> Result<Value, ToolError> {
     let tool = tools::find(name).ok_or_else(|| ToolError::UnknownTool(name.to_string()))?;
-    let args = match args {
+    let mut args = match args {
         Value::Null => Value::Object(Default::default()),
         Value::Object(_) => args,
         _ => {
@@ -89,6 +98,19 @@ async fn run(
             ))
         }
     };
+    let arg_key = match args
+        .as_object_mut()
+        .and_then(|a| a.remove("idempotency_key"))
+    {
+        None | Some(Value::Null) => None,
+        Some(Value::String(key)) => Some(key),
+        Some(_) => {
+            return Err(ToolError::InvalidParameter(
+                "idempotency_key must be a string".into(),
+            ))
+        }
+    };
+    let idempotency_key: Option<String> = arg_key.or(header_key);
     let db = &state.db;
     let token = &caller.token;
     let now = now_ms();
@@ -124,6 +146,54 @@ async fn run(
         }
     }
 
+    // Step 7 comes first in time: a replay answers without being charged again, and a
+    // conflict is refused before anything is taken.
+    let owned_key = match idempotency_key.filter(|_| !tool.read_only && tool.idempotent) {
+        Some(key) => {
+            idempotency::check_key(&key)?;
+            let hash = idempotency::request_hash(tool.name, &args);
+            match idempotency::claim(db, token.id, &key, tool.name, &hash, now).await? {
+                idempotency::Claim::Replay(result) => return Ok(result),
+                idempotency::Claim::Owner => Some(key),
+            }
+        }
+        None => None,
+    };
+    let result = charge_and_run(
+        state,
+        token,
+        tool,
+        org_id,
+        workspace_id,
+        billed_org,
+        args,
+        now,
+        rate,
+    )
+    .await;
+    if let Some(key) = owned_key {
+        match &result {
+            Ok(value) => idempotency::complete(db, token.id, &key, value).await?,
+            Err(_) => idempotency::abandon(db, token.id, &key).await?,
+        }
+    }
+    result
+}
+
+/// Steps 4, 5 and 8: rate limits, allowance, the tool itself and its metering.
+#[allow(clippy::too_many_arguments)]
+async fn charge_and_run(
+    state: &AppState,
+    token: &VerifiedToken,
+    tool: &ToolSpec,
+    org_id: Option<i64>,
+    workspace_id: Option<i64>,
+    billed_org: i64,
+    args: Value,
+    now: i64,
+    rate: &mut Option<limits::RateState>,
+) -> Result<Value, ToolError> {
+    let db = &state.db;
     // Step 4: the weighted per-minute cap (units are taken at admission), then the tool's own.
     match limits::take_units(db, token.id, tool.units, UNITS_PER_MINUTE, now).await? {
         limits::Admission::Admitted(state) => *rate = Some(state),

@@ -142,7 +142,7 @@ impl ServerHandler for TollgateMcp {
             caller.client = Some(client);
         }
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let result = match enforcement::call(&self.state, &caller, &request.name, args)
+        let result = match enforcement::call(&self.state, &caller, &request.name, args, None)
             .await
             .result
         {

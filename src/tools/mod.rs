@@ -276,6 +276,12 @@ impl ToolSpec {
     /// The input schema, with the `workspace_id` the pipeline resolves for targeted tools.
     pub fn schema(&self) -> Value {
         let mut schema = (self.input_schema)();
+        if !self.read_only && self.idempotent {
+            schema["properties"]["idempotency_key"] = serde_json::json!({
+                "type": "string",
+                "description": "Repeat a call safely: the same key within 24 hours returns the first result and charges nothing."
+            });
+        }
         if self.target != Target::None {
             let description = match self.target {
                 Target::Organization => {
