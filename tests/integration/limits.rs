@@ -1,19 +1,13 @@
 //! Rate limits and allowances hold exactly under concurrency, on SQLite and PostgreSQL.
 
-mod support;
-
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use crate::support::{founder, on_each_engine, ORIGIN, T0};
+use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
-use support::{founder, on_each_engine, T0};
 use tollgate::config::Environment;
 use tollgate::enforcement::limits::{self, Admission};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::organizations;
 use tollgate::services::tokens::{self, NewToken};
-use tower::ServiceExt;
-
-const ORIGIN: &str = "http://127.0.0.1:3999";
 
 #[tokio::test]
 async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
@@ -122,23 +116,13 @@ async fn post(
     tool: &str,
     args: Value,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let request = Request::post(format!("/v1/tools/{tool}"))
-        .header(header::HOST, "127.0.0.1:3999")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(args.to_string()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, headers, serde_json::from_slice(&bytes).unwrap())
+    crate::support::post_json(app, &format!("/v1/tools/{tool}"), Some(token), &[], args).await
 }
 
 #[tokio::test]
 async fn refusals_carry_retry_after_and_the_rate_headers() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = organizations::workspaces(&db, &owner)
             .await
@@ -257,7 +241,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
 #[tokio::test]
 async fn the_usage_page_reads_the_rollups() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = organizations::workspaces(&db, &owner)
             .await
@@ -341,7 +325,7 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
     use tollgate::services::{billing, ServiceError};
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let admin = support::join(&db, &owner, "admin@example.com", Role::Admin).await;
+        let admin = crate::support::join(&db, &owner, "admin@example.com", Role::Admin).await;
         assert!(matches!(
             billing::change_plan(&db, &admin, "growth", None, T0).await,
             Err(ServiceError::Forbidden(_))

@@ -1,18 +1,14 @@
 //! The HTTP surface as a browser meets it: the real router on a real database, driven through
 //! tower's `oneshot` (no mock): CSRF origin checks, headers, session cookie and sign-out.
 
-mod support;
-
+use crate::support::{TestDb, ORIGIN};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use support::TestDb;
 use tower::ServiceExt;
 
-const ORIGIN: &str = "http://127.0.0.1:3999";
-
 async fn app(test_db: &TestDb) -> Router {
-    tollgate::http::router(support::app_state(test_db.db(), ORIGIN))
+    tollgate::http::router(crate::support::app_state(test_db.db(), ORIGIN))
 }
 
 /// The URL of a server function, as the sign-in page's form posts it.

@@ -1,34 +1,20 @@
 //! The analytics tools' numbers against hand-computed values on a small fixed dataset, and
 //! the demo dataset's shape, on SQLite and PostgreSQL, through the real `/v1` surface.
 
-mod support;
-
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use crate::support::{founder, on_each_engine, ORIGIN, T0};
+use axum::http::StatusCode;
 use axum::Router;
 use serde_json::{json, Value};
-use support::{founder, on_each_engine, T0};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Scope};
 use tollgate::services::organizations::{self, Actor};
 use tollgate::services::tokens::{self, NewToken};
 use tollgate::storage::Db;
-use tower::ServiceExt;
-
-const ORIGIN: &str = "http://127.0.0.1:3999";
 
 async fn call(app: &Router, token: &str, tool: &str, args: Value) -> (StatusCode, Value) {
-    let request = Request::post(format!("/v1/tools/{tool}"))
-        .header(header::HOST, "127.0.0.1:3999")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(args.to_string()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let (status, _, body) =
+        crate::support::post_json(app, &format!("/v1/tools/{tool}"), Some(token), &[], args).await;
+    (status, body)
 }
 
 async fn insert(db: &Db, sql: &str, values: &[Value]) -> i64 {
@@ -117,7 +103,7 @@ async fn token(db: &Db, owner: &Actor, scopes: Vec<Scope>) -> String {
 #[tokio::test]
 async fn analytics_tools_compute_the_hand_computed_answers() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = fixture(&db, &owner).await;
         let all: Vec<Scope> = Scope::ALL.to_vec();
@@ -204,7 +190,7 @@ async fn analytics_tools_compute_the_hand_computed_answers() {
 #[tokio::test]
 async fn customer_journeys_mask_pii_unless_the_token_may_and_the_call_asks() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = fixture(&db, &owner).await;
         let (jane,): (i64,) =
@@ -284,7 +270,7 @@ async fn customer_journeys_mask_pii_unless_the_token_may_and_the_call_asks() {
 #[tokio::test]
 async fn the_demo_dataset_is_deterministic_and_believable() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let a = founder(&db, "a@example.com").await;
         let b = founder(&db, "b@example.com").await;
         let ws_a = organizations::workspaces(&db, &a).await.unwrap().workspaces[0].id;

@@ -1,8 +1,6 @@
 //! Domain rules on real databases: accounts, throttling, organizations, roles, invites.
 
-mod support;
-
-use support::{founder, join, on_each_engine, TestDb, PASSWORD, T0};
+use crate::support::{founder, join, on_each_engine, TestDb, PASSWORD, T0};
 use tollgate::model::{InviteState, Role, RotationGrace};
 use tollgate::services::organizations;
 use tollgate::services::throttle::{MAX_FAILURES_PER_ACCOUNT, WINDOW_MS};
@@ -465,7 +463,7 @@ async fn sessions_survive_a_restart_and_expire() {
     use tower_sessions::session::{Id, Record};
     use tower_sessions::SessionStore;
 
-    for engine in support::engines() {
+    for engine in crate::support::engines() {
         let test_db = if engine == "sqlite" {
             TestDb::sqlite().await
         } else {

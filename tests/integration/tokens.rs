@@ -1,9 +1,7 @@
 //! Token lifecycle on real databases: storage hygiene, verification, rotation grace with a
 //! controlled clock, caps, and who may do what.
 
-mod support;
-
-use support::{founder, join, on_each_engine, TestDb, T0};
+use crate::support::{founder, join, on_each_engine, TestDb, T0};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Role, RotationGrace, Scope, TokenStatus};
 use tollgate::services::organizations;
@@ -32,7 +30,7 @@ fn org_token(label: &str) -> NewToken {
 
 #[tokio::test]
 async fn the_database_never_holds_a_token_in_plaintext() {
-    for engine in support::engines() {
+    for engine in crate::support::engines() {
         let test_db = if engine == "sqlite" {
             TestDb::sqlite().await
         } else {

@@ -15,6 +15,52 @@ use tollgate::services::organizations::{self, Actor};
 use tollgate::services::{accounts, invites};
 use tollgate::storage::Db;
 
+/// Where the tests' router believes it is served.
+pub const ORIGIN: &str = "http://127.0.0.1:3999";
+
+/// POSTs a JSON body to the router as a client of `ORIGIN` would (with a bearer token and any
+/// `extra` headers); returns the status, the headers and the body as JSON (null if not JSON).
+pub async fn post_json(
+    app: &axum::Router,
+    path: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: serde_json::Value,
+) -> (
+    axum::http::StatusCode,
+    axum::http::HeaderMap,
+    serde_json::Value,
+) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::post(path)
+        .header(axum::http::header::HOST, "127.0.0.1:3999")
+        .header(axum::http::header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(
+            request
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// The server's state over `db`, as `main` builds it, reachable at `public_url`.
 pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
     let addr = public_url

@@ -1,21 +1,17 @@
 //! Write-back delivered to a real local receiver: signature verified, retried after a
 //! receiver failure, never duplicated; refused while write-back is off.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use crate::support::{founder, on_each_engine, ORIGIN, T0};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
-use support::{founder, on_each_engine, T0};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Scope};
 use tollgate::services::tokens::{self, NewToken};
 use tollgate::services::{organizations, secrets::sha256_hex, write_back};
-use tower::ServiceExt;
 
-const ORIGIN: &str = "http://127.0.0.1:3999";
 const SECRET: &str = "a-long-shared-signing-secret";
 
 #[derive(Default)]
@@ -60,17 +56,24 @@ async fn receiver() -> (String, Arc<Mutex<Receiver>>) {
 }
 
 async fn send(app: &axum::Router, token: &str, events: Value) -> (StatusCode, Value) {
-    let request = Request::post("/v1/tools/send_meta_conversions")
-        .header(header::HOST, "127.0.0.1:3999")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(json!({ "events": events }).to_string()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    send_with(app, token, json!({ "events": events }), &[]).await
+}
+
+async fn send_with(
+    app: &axum::Router,
+    token: &str,
+    body: Value,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let (status, _, body) = crate::support::post_json(
+        app,
+        "/v1/tools/send_meta_conversions",
+        Some(token),
+        extra,
+        body,
+    )
+    .await;
+    (status, body)
 }
 
 fn event(id: &str) -> Value {
@@ -80,7 +83,7 @@ fn event(id: &str) -> Value {
 #[tokio::test]
 async fn conversions_are_signed_retried_and_never_duplicated() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let (url, seen) = receiver().await;
         let owner = founder(&db, "owner@example.com").await;
         let ws = organizations::workspaces(&db, &owner)
@@ -216,7 +219,7 @@ async fn an_endpoint_that_keeps_failing_ends_as_failed() {
 #[tokio::test]
 async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = organizations::workspaces(&db, &owner)
             .await
@@ -250,19 +253,7 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
 
         let calls = (0..50).map(|_| {
             let (app, token, body) = (app.clone(), token.clone(), body.clone());
-            tokio::spawn(async move {
-                let request = Request::post("/v1/tools/send_meta_conversions")
-                    .header(header::HOST, "127.0.0.1:3999")
-                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                    .body(Body::from(body.to_string()))
-                    .unwrap();
-                let response = app.oneshot(request).await.unwrap();
-                let status = response.status();
-                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-                    .await
-                    .unwrap();
-                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-            })
+            tokio::spawn(async move { send_with(&app, &token, body, &[]).await })
         });
         for call in calls {
             let (status, body) = call.await.unwrap();
@@ -298,29 +289,21 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
         let (status, body) = send(&app, &token, json!([event("other")])).await;
         assert_eq!(status, StatusCode::OK, "no key: a plain call {body}");
         let conflicting = json!({ "events": [event("different")], "idempotency_key": "retry-1" });
-        let request = Request::post("/v1/tools/send_meta_conversions")
-            .header(header::HOST, "127.0.0.1:3999")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::from(conflicting.to_string()))
-            .unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::CONFLICT);
-        let header_call = |key: &'static str| {
-            Request::post("/v1/tools/send_meta_conversions")
-                .header(header::HOST, "127.0.0.1:3999")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .header("idempotency-key", key)
-                .body(Body::from(
-                    json!({ "events": [event("via-header")] }).to_string(),
-                ))
-                .unwrap()
-        };
-        let first = app.clone().oneshot(header_call("h-1")).await.unwrap();
-        let again = app.clone().oneshot(header_call("h-1")).await.unwrap();
+        let (status, body) = send_with(&app, &token, conflicting, &[]).await;
         assert_eq!(
-            (first.status(), again.status()),
-            (StatusCode::OK, StatusCode::OK)
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("idempotency_conflict"))
         );
+        let via_header = json!({ "events": [event("via-header")] });
+        let (first, _) = send_with(
+            &app,
+            &token,
+            via_header.clone(),
+            &[("idempotency-key", "h-1")],
+        )
+        .await;
+        let (again, _) = send_with(&app, &token, via_header, &[("idempotency-key", "h-1")]).await;
+        assert_eq!((first, again), (StatusCode::OK, StatusCode::OK));
         assert_eq!(count("SELECT COUNT(*) FROM usage_events").await, 3);
 
         // After 24 hours the key is forgotten.

@@ -1,13 +1,11 @@
 //! The tool surfaces through the real router on real databases: authentication, binding,
 //! scopes, metering, and the error shapes of spec §6 on `/v1` and `/mcp`.
 
-mod support;
-
+use crate::support::{founder, join, on_each_engine, ORIGIN, T0};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use support::{founder, join, on_each_engine, T0};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Role, Scope};
 use tollgate::services::organizations;
@@ -15,36 +13,20 @@ use tollgate::services::tokens::{self, NewToken};
 use tollgate::storage::Db;
 use tower::ServiceExt;
 
-const ORIGIN: &str = "http://127.0.0.1:3999";
-
 async fn post(
     app: &Router,
     path: &str,
     token: Option<&str>,
     body: Value,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let mut request = Request::post(path)
-        .header(header::HOST, "127.0.0.1:3999")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, "application/json, text/event-stream");
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    crate::support::post_json(
+        app,
+        path,
+        token,
+        &[("accept", "application/json, text/event-stream")],
+        body,
     )
+    .await
 }
 
 async fn personal_token(
@@ -76,7 +58,7 @@ async fn usage_count(db: &Db) -> i64 {
 #[tokio::test]
 async fn authentication_errors_are_401_with_the_bearer_challenge() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let token = personal_token(&db, &owner, vec![Scope::CreditsRead]).await;
         let revoked = personal_token(&db, &owner, vec![Scope::AnalyticsRead]).await;
@@ -130,7 +112,7 @@ async fn authentication_errors_are_401_with_the_bearer_challenge() {
 #[tokio::test]
 async fn binding_scopes_and_metering_on_v1() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let member = join(&db, &owner, "member@example.com", Role::Member).await;
         let other = founder(&db, "other@example.com").await;
@@ -242,7 +224,7 @@ async fn binding_scopes_and_metering_on_v1() {
 #[tokio::test]
 async fn organization_and_workspace_tokens_reach_only_their_own() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let first = organizations::workspaces(&db, &owner)
             .await
@@ -308,7 +290,7 @@ async fn organization_and_workspace_tokens_reach_only_their_own() {
 #[tokio::test]
 async fn mcp_tool_errors_are_results_with_is_error_and_the_error_object() {
     on_each_engine(|db| async move {
-        let app = tollgate::http::router(support::app_state(&db, ORIGIN));
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let token = personal_token(&db, &owner, vec![Scope::AnalyticsRead]).await;
         let ws = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
@@ -346,7 +328,7 @@ async fn mcp_tool_errors_are_results_with_is_error_and_the_error_object() {
 #[tokio::test]
 async fn the_stateless_2026_07_28_revision_calls_tools_without_initialize() {
     on_each_engine(|db| async move {
-        let state = support::app_state(&db, ORIGIN);
+        let state = crate::support::app_state(&db, ORIGIN);
         let app = tollgate::http::router(state.clone());
         let owner = founder(&db, "owner@example.com").await;
         let token = personal_token(&db, &owner, vec![Scope::AnalyticsRead]).await;
