@@ -323,18 +323,16 @@ pub fn explain_customer_journey(call: ToolCall) -> ToolFuture {
     })
 }
 
+async fn journeys(call: &ToolCall, q: &Query) -> Result<Vec<analytics::Journey>, ToolError> {
+    let (start, end) = (day_string(q.range.start), day_string(q.range.end));
+    Ok(analytics::converted_journeys(&call.db, q.workspace_id, q.profile_id, &start, &end).await?)
+}
+
 pub fn compare_attribution_models(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
-        let journeys = analytics::converted_journeys(
-            &call.db,
-            q.workspace_id,
-            q.profile_id,
-            &day_string(q.range.start),
-            &day_string(q.range.end),
-        )
-        .await?;
+        let journeys = journeys(&call, &q).await?;
         let models: Vec<_> = Model::ALL
             .into_iter()
             .map(|model| {
@@ -353,14 +351,7 @@ pub fn whatsapp_attribution_summary(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
-        let journeys = analytics::converted_journeys(
-            &call.db,
-            q.workspace_id,
-            q.profile_id,
-            &day_string(q.range.start),
-            &day_string(q.range.end),
-        )
-        .await?;
+        let journeys = journeys(&call, &q).await?;
         let total = journeys.len();
         let whatsapp: Vec<_> = journeys
             .iter()

@@ -3,11 +3,10 @@
 use crate::support::{founder, on_each_engine, ORIGIN, T0};
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
-use tollgate::config::Environment;
 use tollgate::enforcement::limits::{self, Admission};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::organizations;
-use tollgate::services::tokens::{self, NewToken};
+use tollgate::services::tokens::{self};
 
 #[tokio::test]
 async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
@@ -129,20 +128,18 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .unwrap()
             .workspaces[0]
             .id;
-        let new = NewToken {
-            label: "l".into(),
-            scopes: Scope::ALL.to_vec(),
-            binding: Binding::Organization,
-            workspace_id: None,
-            expires_at: None,
-        };
-        let issued = tokens::create(&db, &owner, Environment::Live, new, None, T0)
-            .await
-            .unwrap();
+        let issued = crate::support::issue_token(
+            &db,
+            &owner,
+            Scope::ALL.to_vec(),
+            Binding::Organization,
+            None,
+        )
+        .await;
         let args = json!({ "workspace_id": ws });
 
         let (status, headers, _) =
-            post(&app, &issued.token, "get_performance_summary", args.clone()).await;
+            post(&app, &issued, "get_performance_summary", args.clone()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers["x-ratelimit-limit"], "120");
         let remaining: i64 = headers["x-ratelimit-remaining"]
@@ -155,7 +152,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
         // A failed call is not metered and gives its units back to the allowance.
         let (status, _, _) = post(
             &app,
-            &issued.token,
+            &issued,
             "explain_campaign",
             json!({ "workspace_id": ws, "campaign_id": 999_999 }),
         )
@@ -181,7 +178,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .await
             .unwrap();
         let (status, headers, body) =
-            post(&app, &issued.token, "get_performance_summary", args.clone()).await;
+            post(&app, &issued, "get_performance_summary", args.clone()).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(body["error"]["code"], "rate_limited");
         assert_eq!(body["error"]["retryable"], true);
@@ -204,13 +201,13 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .await
             .unwrap();
         let (status, headers, body) =
-            post(&app, &issued.token, "get_performance_summary", args.clone()).await;
+            post(&app, &issued, "get_performance_summary", args.clone()).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(body["error"]["code"], "quota_exceeded");
         assert_eq!(body["error"]["retryable"], false);
         assert!(headers.get(header::RETRY_AFTER).is_none());
         // Free tools still work; a paid plan's period names its reset time.
-        let (status, _, _) = post(&app, &issued.token, "list_workspaces", json!({})).await;
+        let (status, _, _) = post(&app, &issued, "list_workspaces", json!({})).await;
         assert_eq!(status, StatusCode::OK);
         sqlx::query("UPDATE organizations SET plan = 'starter'")
             .execute(&db.pool)
@@ -226,7 +223,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
         .execute(&db.pool)
         .await
         .unwrap();
-        let (_, headers, body) = post(&app, &issued.token, "get_performance_summary", args).await;
+        let (_, headers, body) = post(&app, &issued, "get_performance_summary", args).await;
         assert_eq!(body["error"]["resets_at"], period.end);
         assert!(headers.get(header::RETRY_AFTER).is_some());
         let (refusals,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM refusals")
@@ -248,20 +245,18 @@ async fn the_usage_page_reads_the_rollups() {
             .unwrap()
             .workspaces[0]
             .id;
-        let new = NewToken {
-            label: "cli".into(),
-            scopes: Scope::ALL.to_vec(),
-            binding: Binding::Organization,
-            workspace_id: None,
-            expires_at: None,
-        };
-        let issued = tokens::create(&db, &owner, Environment::Live, new, None, T0)
-            .await
-            .unwrap();
+        let issued = crate::support::issue_token(
+            &db,
+            &owner,
+            Scope::ALL.to_vec(),
+            Binding::Organization,
+            None,
+        )
+        .await;
         for _ in 0..3 {
             post(
                 &app,
-                &issued.token,
+                &issued,
                 "get_performance_summary",
                 json!({ "workspace_id": ws }),
             )
@@ -269,12 +264,12 @@ async fn the_usage_page_reads_the_rollups() {
         }
         post(
             &app,
-            &issued.token,
+            &issued,
             "compare_attribution_models",
             json!({ "workspace_id": ws }),
         )
         .await;
-        post(&app, &issued.token, "list_workspaces", json!({})).await;
+        post(&app, &issued, "list_workspaces", json!({})).await;
 
         let now = tollgate::storage::now_ms();
         let page = tollgate::services::usage::usage_page(&db, &owner, now)

@@ -15,6 +15,34 @@ use tollgate::services::organizations::{self, Actor};
 use tollgate::services::{accounts, invites};
 use tollgate::storage::Db;
 
+/// A live token of `actor`'s with `scopes` and `binding` (and the workspace it is bound to).
+pub async fn issue_token(
+    db: &Db,
+    actor: &Actor,
+    scopes: Vec<tollgate::model::Scope>,
+    binding: tollgate::model::Binding,
+    workspace_id: Option<i64>,
+) -> String {
+    let new = tollgate::services::tokens::NewToken {
+        label: "test".into(),
+        scopes,
+        binding,
+        workspace_id,
+        expires_at: None,
+    };
+    tollgate::services::tokens::create(
+        db,
+        actor,
+        tollgate::config::Environment::Live,
+        new,
+        None,
+        T0,
+    )
+    .await
+    .unwrap()
+    .token
+}
+
 /// Where the tests' router believes it is served.
 pub const ORIGIN: &str = "http://127.0.0.1:3999";
 

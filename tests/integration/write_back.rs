@@ -7,9 +7,7 @@ use crate::support::{founder, on_each_engine, ORIGIN, T0};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
-use tollgate::config::Environment;
 use tollgate::model::{Binding, Scope};
-use tollgate::services::tokens::{self, NewToken};
 use tollgate::services::{organizations, secrets::sha256_hex, write_back};
 
 const SECRET: &str = "a-long-shared-signing-secret";
@@ -91,17 +89,14 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
             .unwrap()
             .workspaces[0]
             .id;
-        let new = NewToken {
-            label: "w".into(),
-            scopes: vec![Scope::ConversionsWrite],
-            binding: Binding::Workspace,
-            workspace_id: Some(ws),
-            expires_at: None,
-        };
-        let token = tokens::create(&db, &owner, Environment::Live, new, None, T0)
-            .await
-            .unwrap()
-            .token;
+        let token = crate::support::issue_token(
+            &db,
+            &owner,
+            vec![Scope::ConversionsWrite],
+            Binding::Workspace,
+            Some(ws),
+        )
+        .await;
 
         let (status, body) = send(&app, &token, json!([event("e1")])).await;
         assert_eq!(
@@ -238,17 +233,14 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
         )
         .await
         .unwrap();
-        let new = NewToken {
-            label: "w".into(),
-            scopes: vec![Scope::ConversionsWrite],
-            binding: Binding::Workspace,
-            workspace_id: Some(ws),
-            expires_at: None,
-        };
-        let token = tokens::create(&db, &owner, Environment::Live, new, None, T0)
-            .await
-            .unwrap()
-            .token;
+        let token = crate::support::issue_token(
+            &db,
+            &owner,
+            vec![Scope::ConversionsWrite],
+            Binding::Workspace,
+            Some(ws),
+        )
+        .await;
         let body = json!({ "events": [event("once")], "idempotency_key": "retry-1" });
 
         let calls = (0..50).map(|_| {
