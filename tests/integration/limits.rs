@@ -294,7 +294,7 @@ async fn the_usage_page_reads_the_rollups() {
         assert_eq!(tool("compare_attribution_models"), Some((1, 5)));
         assert_eq!(tool("list_workspaces"), Some((1, 0)));
         assert_eq!(page.by_token.len(), 1);
-        assert!(page.by_token[0].name.starts_with("cli (tg_live_"));
+        assert!(page.by_token[0].name.starts_with("test (tg_live_"));
         assert_eq!((page.by_token[0].calls, page.by_token[0].units), (5, 8));
         assert_eq!(page.credit_balance, 100);
         assert_eq!(page.ledger[0].kind, "grant");
