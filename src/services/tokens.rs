@@ -634,7 +634,21 @@ pub async fn verify(
         }),
         TokenStatus::Revoked { .. } => Err(VerifyError::Revoked),
         TokenStatus::Rotated { .. } => Err(VerifyError::Rotated),
-        TokenStatus::Expired { .. } => Err(VerifyError::Expired),
+        TokenStatus::Expired { at } => {
+            // The first refused use after expiry puts the expiry in the audit log, once.
+            sqlx::query(
+                "INSERT INTO audit_events (org_id, actor_user_id, action, subject, ip, token_id, created_at) \
+                 SELECT $1, NULL, 'token.expired', $2, NULL, $3, $4 WHERE NOT EXISTS \
+                 (SELECT 1 FROM audit_events WHERE token_id = $3 AND action = 'token.expired')",
+            )
+            .bind(org_id)
+            .bind(format!("expired at {}", crate::model::format_time(at)))
+            .bind(id)
+            .bind(now)
+            .execute(&db.pool)
+            .await?;
+            Err(VerifyError::Expired)
+        }
     }
 }
 

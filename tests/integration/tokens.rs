@@ -118,6 +118,13 @@ async fn verification_finds_tokens_by_hash_and_refuses_revoked_expired_and_forei
             tokens::verify(&db, &week.token, LIVE, T0 + 7 * 86_400_000).await,
             Err(VerifyError::Expired)
         ));
+        // The expiry is audited once, however often the expired token is tried.
+        let _ = tokens::verify(&db, &week.token, LIVE, T0 + 8 * 86_400_000).await;
+        let log = tokens::audit_log(&db, &owner, Some(week.id)).await.unwrap();
+        assert_eq!(
+            log.iter().filter(|r| r.action == "token.expired").count(),
+            1
+        );
 
         tokens::revoke(&db, &owner, issued.id, Some("127.0.0.1"), T0 + MINUTE)
             .await
