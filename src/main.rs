@@ -100,6 +100,20 @@ async fn main() -> std::process::ExitCode {
             }
         }
     });
+    // Background jobs (reports, exports) run on every instance; leases keep them apart and
+    // hand an interrupted job to another instance.
+    let jobs_db = state.db.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            if let Err(e) =
+                tollgate::services::jobs::run_due(&jobs_db, tollgate::storage::now_ms()).await
+            {
+                tracing::warn!(error = %e, "running background jobs");
+            }
+        }
+    });
     let app = tollgate::http::router(state.clone());
     let served = axum::serve(
         listener,

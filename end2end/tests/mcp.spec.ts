@@ -49,7 +49,13 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
   expect((summary.structuredContent as any).totals.spend).toBeGreaterThan(0);
   const top = await client.callTool({ name: "top_campaigns", arguments: { workspace_id, by: "spend", limit: 3 } });
   const campaign_id = (top.structuredContent as any).campaigns[0].id;
+  const writeScopes: Record<string, string> = {
+    send_meta_conversions: "conversions:write",
+    generate_report: "reports:write",
+    export_audience: "reports:write",
+  };
   const extra: Record<string, object> = {
+    get_report_status: { job_id: 999999 },
     explain_campaign: { campaign_id },
     explain_customer_journey: { email: "nobody@example.com" },
   };
@@ -58,9 +64,11 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
     const result = await client.callTool({ name: tool.name, arguments: { workspace_id, ...(extra[tool.name] ?? {}) } });
     if (tool.name === "explain_customer_journey") {
       expect((result.structuredContent as any).error.code).toBe("invalid_parameter");
-    } else if (tool.name === "send_meta_conversions") {
-      // The default scopes are read-only: write-back needs conversions:write.
-      expect((result.structuredContent as any).error).toMatchObject({ code: "missing_scope", required_scope: "conversions:write" });
+    } else if (tool.name in writeScopes) {
+      // The default scopes are read-only: writing and spending tools are refused, readably.
+      expect((result.structuredContent as any).error).toMatchObject({ code: "missing_scope", required_scope: writeScopes[tool.name] });
+    } else if (tool.name === "get_report_status") {
+      expect((result.structuredContent as any).error.code).toBe("invalid_parameter");
     } else {
       expect(result.isError, `${tool.name}: ${JSON.stringify(result.structuredContent)}`).toBeFalsy();
     }

@@ -55,3 +55,29 @@ test("an owner changes the plan and grants credits", async ({ page }) => {
   await expect(page.getByTestId("usage-meter")).toHaveText("0 / 200000 units · 0 %");
   await expect(page.locator("tr", { hasText: "Invoice 42" })).toContainText("+50");
 });
+
+test("a report is generated in the background and its credits show in the ledger", async ({ page, request }) => {
+  await signUp(page, uniqueEmail("report"));
+  await expectDashboard(page);
+  await page.goto("/tokens");
+  const form = page.getByRole("form", { name: "Create token" });
+  await form.getByLabel("Label").fill("reporter");
+  await form.getByRole("checkbox", { name: /reports:write/ }).check();
+  await form.getByRole("button", { name: "Create token" }).click();
+  const token = await page.getByTestId("new-token").inputValue();
+  const headers = { Authorization: `Bearer ${token}` };
+  const workspace_id = (await (await request.post("/v1/tools/list_workspaces", { headers, data: {} })).json()).workspaces[0].id;
+
+  const started = await request.post("/v1/tools/generate_report", { headers, data: { workspace_id } });
+  expect(started.status()).toBe(200);
+  const { job_id } = await started.json();
+  await expect(async () => {
+    const status = await (await request.post("/v1/tools/get_report_status", { headers, data: { workspace_id, job_id } })).json();
+    expect(status.status).toBe("succeeded");
+    expect(status.result.markdown).toContain("# Performance report");
+  }).toPass({ timeout: 15_000 });
+
+  await page.goto("/usage");
+  await expect(page.getByTestId("credit-balance")).toHaveText("90");
+  await expect(page.locator("tr", { hasText: "charge · Report" })).toContainText("-10");
+});

@@ -26,6 +26,8 @@ pub enum ToolError {
     RateLimited { retry_after: i64 },
     #[error("{}", quota_message(*.resets_at))]
     QuotaExceeded { resets_at: Option<i64>, now: i64 },
+    #[error("insufficient credits: requires {required}, available {available}")]
+    InsufficientCredits { required: i64, available: i64 },
     #[error("idempotency conflict: this idempotency key was used with other arguments in the last 24 hours")]
     IdempotencyConflict,
     #[error("unknown tool: {0}")]
@@ -56,6 +58,7 @@ impl ToolError {
             ToolError::InvalidDateRange(_) => "invalid_date_range",
             ToolError::RateLimited { .. } => "rate_limited",
             ToolError::QuotaExceeded { .. } => "quota_exceeded",
+            ToolError::InsufficientCredits { .. } => "insufficient_credits",
             ToolError::IdempotencyConflict => "idempotency_conflict",
             ToolError::UnknownTool(_) => "unknown_tool",
             ToolError::Internal => "internal_error",
@@ -74,6 +77,7 @@ impl ToolError {
             ToolError::RateLimited { .. } | ToolError::QuotaExceeded { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            ToolError::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             ToolError::IdempotencyConflict => StatusCode::CONFLICT,
             ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
             ToolError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,6 +89,13 @@ impl ToolError {
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
         match self {
             ToolError::MissingScope(scope) => body["required_scope"] = json!(scope),
+            ToolError::InsufficientCredits {
+                required,
+                available,
+            } => {
+                body["required"] = json!(required);
+                body["available"] = json!(available);
+            }
             ToolError::RateLimited { retry_after } => {
                 body["retry_after"] = json!(retry_after);
                 body["retryable"] = json!(true);

@@ -224,6 +224,23 @@ async fn charge_and_run(
         return Err(ToolError::QuotaExceeded { resets_at, now });
     }
 
+    // Step 6: credits pre-flight, so a call that cannot pay fails fast (the tool charges
+    // atomically itself: at dispatch or on completion).
+    if let Some(required) = tool.credits {
+        let (available,): (i64,) =
+            sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
+                .bind(billed_org)
+                .fetch_one(&db.pool)
+                .await?;
+        if available < required {
+            limits::release(db, billed_org, period, tool.units).await?;
+            return Err(ToolError::InsufficientCredits {
+                required,
+                available,
+            });
+        }
+    }
+
     // Step 8: run; only a success is metered.
     let call = ToolCall {
         db: db.clone(),

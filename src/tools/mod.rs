@@ -4,6 +4,7 @@
 mod analytics;
 mod credits;
 mod discovery;
+mod reports;
 mod write_back;
 
 use std::future::Future;
@@ -55,6 +56,8 @@ pub struct ToolSpec {
     pub write_back: bool,
     /// The tool's own calls-per-minute limit per token, on top of the unit cap.
     pub limit_per_minute: Option<i64>,
+    /// Credits the tool bills (checked before it runs; charged by the tool itself).
+    pub credits: Option<i64>,
     pub input_schema: fn() -> Value,
     pub handler: fn(ToolCall) -> ToolFuture,
 }
@@ -202,9 +205,52 @@ pub static TOOLS: &[ToolSpec] = &[
         idempotent: true,
         write_back: true,
         limit_per_minute: Some(20),
+        credits: None,
         input_schema: schema::<write_back::SendConversionsArgs>,
         handler: write_back::send_meta_conversions,
     },
+    ToolSpec {
+        name: "generate_report",
+        title: "Generate a report",
+        description: "Starts a performance report (Markdown and CSV) over a date range as a background job. Costs 10 credits, charged at dispatch and refunded if the report fails. Poll get_report_status.",
+        scope: Some(Scope::ReportsWrite),
+        units: 1,
+        target: Target::Workspace,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        write_back: false,
+        limit_per_minute: Some(10),
+        credits: Some(crate::services::jobs::REPORT_CREDITS),
+        input_schema: schema::<reports::JobArgs>,
+        handler: reports::generate_report,
+    },
+    ToolSpec {
+        name: "export_audience",
+        title: "Export an audience",
+        description: "Starts an export of a customer segment (hashed emails) as a background job. Costs 4 credits, charged when it completes. Poll get_report_status.",
+        scope: Some(Scope::ReportsWrite),
+        units: 1,
+        target: Target::Workspace,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        write_back: false,
+        limit_per_minute: Some(5),
+        credits: Some(crate::services::jobs::EXPORT_CREDITS),
+        input_schema: schema::<reports::ExportArgs>,
+        handler: reports::export_audience,
+    },
+    ToolSpec::read_only(
+        "get_report_status",
+        "Report or export status",
+        "The status of a report or audience export job, and its result once it has succeeded.",
+        Some(Scope::ReportsRead),
+        0,
+        Target::Workspace,
+        schema::<reports::StatusArgs>,
+        reports::get_report_status,
+    ),
 ];
 
 impl ToolSpec {
@@ -232,6 +278,7 @@ impl ToolSpec {
             idempotent: true,
             write_back: false,
             limit_per_minute: None,
+            credits: None,
             input_schema,
             handler,
         }

@@ -4,6 +4,7 @@
 mod analytics;
 mod domain;
 mod http;
+mod jobs;
 mod limits;
 mod support;
 mod surface;

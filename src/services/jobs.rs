@@ -1,0 +1,266 @@
+//! Durable background jobs: reports (billed at dispatch, refunded if they fail) and audience
+//! exports (billed on completion). A running job holds a lease; if its instance dies, another
+//! picks it up when the lease ends. Billing happens in the same transaction as the state
+//! change it pays for, so no job is lost or billed twice.
+
+use serde_json::{json, Value};
+
+use crate::storage::Db;
+
+use super::analytics;
+use super::credits::{self, Insufficient};
+use super::secrets::sha256_hex;
+use super::ServiceResult;
+
+pub const REPORT_CREDITS: i64 = 10;
+pub const EXPORT_CREDITS: i64 = 4;
+const LEASE_MS: i64 = 120_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Report,
+    AudienceExport,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Report => "report",
+            Kind::AudienceExport => "audience_export",
+        }
+    }
+
+    fn credits(self) -> i64 {
+        match self {
+            Kind::Report => REPORT_CREDITS,
+            Kind::AudienceExport => EXPORT_CREDITS,
+        }
+    }
+
+    fn billed_at_dispatch(self) -> bool {
+        self == Kind::Report
+    }
+}
+
+/// Queues a job; a report is charged now, atomically with its creation.
+pub async fn dispatch(
+    db: &Db,
+    org_id: i64,
+    workspace_id: i64,
+    token_id: Option<i64>,
+    kind: Kind,
+    args: &Value,
+    now: i64,
+) -> ServiceResult<Result<i64, Insufficient>> {
+    let mut tx = db.pool.begin().await?;
+    if kind.billed_at_dispatch() {
+        if let Err(short) = credits::charge(&mut tx, org_id, kind.credits(), "Report", now).await? {
+            return Ok(Err(short));
+        }
+    }
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO jobs (org_id, workspace_id, token_id, kind, args, credits, billed_at_dispatch, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(org_id)
+    .bind(workspace_id)
+    .bind(token_id)
+    .bind(kind.as_str())
+    .bind(args.to_string())
+    .bind(kind.credits())
+    .bind(i64::from(kind.billed_at_dispatch()))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// A job as `get_report_status` shows it; None when it is not in this workspace.
+pub async fn status(db: &Db, workspace_id: i64, job_id: i64) -> ServiceResult<Option<Value>> {
+    type Row = (
+        i64,
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<i64>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, kind, status, credits, result, error, created_at, finished_at FROM jobs WHERE id = $1 AND workspace_id = $2",
+    )
+    .bind(job_id)
+    .bind(workspace_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(
+        |(id, kind, status, credits, result, error, created_at, finished_at)| {
+            json!({
+                "job_id": id, "kind": kind, "status": status, "credits": credits,
+                "result": result.and_then(|r| serde_json::from_str::<Value>(&r).ok()),
+                "error": error, "created_at": created_at, "finished_at": finished_at,
+            })
+        },
+    ))
+}
+
+/// One worker pass: claims due jobs (queued, or running with an ended lease) and runs them.
+pub async fn run_due(db: &Db, now: i64) -> ServiceResult<usize> {
+    let claimed: Vec<(i64, i64, i64, String, String, i64, i64)> = sqlx::query_as(
+        "UPDATE jobs SET status = 'running', leased_until = $1 WHERE id IN (SELECT id FROM jobs WHERE \
+         (status = 'queued' OR status = 'running') AND leased_until <= $2 ORDER BY id LIMIT 5) AND leased_until <= $2 \
+         RETURNING id, org_id, workspace_id, kind, args, credits, billed_at_dispatch",
+    )
+    .bind(now + LEASE_MS)
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?;
+    for (id, org_id, workspace_id, kind, args, credits_due, billed_at_dispatch) in &claimed {
+        let args: Value = serde_json::from_str(args).unwrap_or_default();
+        let outcome = match kind.as_str() {
+            "report" => report(db, *workspace_id, &args).await,
+            _ => audience(db, *workspace_id, &args).await,
+        };
+        let mut tx = db.pool.begin().await?;
+        let outcome = match outcome {
+            // Billed on completion: the charge and the success are one transaction.
+            Ok(result) if *billed_at_dispatch == 0 => {
+                match credits::charge(&mut tx, *org_id, *credits_due, "Audience export", now)
+                    .await?
+                {
+                    Ok(_) => Ok(result),
+                    Err(short) => Err(format!(
+                        "insufficient credits: requires {}, available {}",
+                        short.required, short.available
+                    )),
+                }
+            }
+            other => other,
+        };
+        match outcome {
+            Ok(result) => {
+                sqlx::query("UPDATE jobs SET status = 'succeeded', result = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
+                    .bind(result.to_string())
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Err(error) => {
+                if *billed_at_dispatch == 1 {
+                    credits::refund(
+                        &mut tx,
+                        *org_id,
+                        *credits_due,
+                        &format!("Refund: report {id} failed"),
+                        now,
+                    )
+                    .await?;
+                }
+                sqlx::query("UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
+                    .bind(error)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(claimed.len())
+}
+
+fn range(args: &Value) -> (String, String) {
+    let text = |k: &str| {
+        args.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    (text("start_date"), text("end_date"))
+}
+
+async fn check_profile(db: &Db, workspace_id: i64, profile_id: Option<i64>) -> Result<(), String> {
+    if let Some(profile_id) = profile_id {
+        let found = analytics::profiles(db, workspace_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !found.iter().any(|p| p.id == profile_id) {
+            return Err(format!("no profile {profile_id} in this workspace"));
+        }
+    }
+    Ok(())
+}
+
+/// A performance report: Markdown for people, CSV for spreadsheets.
+async fn report(db: &Db, workspace_id: i64, args: &Value) -> Result<Value, String> {
+    let profile_id = args.get("profile_id").and_then(Value::as_i64);
+    check_profile(db, workspace_id, profile_id).await?;
+    let (start, end) = range(args);
+    let rows = analytics::metrics(db, workspace_id, profile_id, &start, &end)
+        .await
+        .map_err(|e| e.to_string())?;
+    let totals = analytics::totals(&rows);
+    let mut campaigns = analytics::group(&rows, |r| (r.campaign_id, r.campaign.clone()));
+    campaigns.sort_by(|a, b| b.2.revenue.total_cmp(&a.2.revenue));
+    let mut markdown = format!(
+        "# Performance report {start} – {end}\n\nSpend {:.2} · Revenue {:.2} · ROAS {} · Conversions {} · CTR {}\n\n| Campaign | Spend | Revenue | ROAS | Conversions |\n|---|---:|---:|---:|---:|\n",
+        totals.spend,
+        totals.revenue,
+        totals.roas.map(|r| r.to_string()).unwrap_or_else(|| "n/a".into()),
+        totals.conversions,
+        totals.ctr.map(|c| format!("{:.2} %", c * 100.0)).unwrap_or_else(|| "n/a".into())
+    );
+    let mut csv =
+        String::from("campaign_id,campaign,spend,revenue,roas,conversions,clicks,impressions\n");
+    for (id, name, t) in &campaigns {
+        let roas = t.roas.map(|r| r.to_string()).unwrap_or_default();
+        markdown.push_str(&format!(
+            "| {name} | {:.2} | {:.2} | {roas} | {} |\n",
+            t.spend, t.revenue, t.conversions
+        ));
+        csv.push_str(&format!(
+            "{id},\"{}\",{:.2},{:.2},{roas},{},{},{}\n",
+            name.replace('"', "\"\""),
+            t.spend,
+            t.revenue,
+            t.conversions,
+            t.clicks,
+            t.impressions
+        ));
+    }
+    Ok(json!({ "markdown": markdown, "csv": csv, "campaigns": campaigns.len() }))
+}
+
+/// A customer segment for ad platforms: hashed emails only, never plaintext PII.
+async fn audience(db: &Db, workspace_id: i64, args: &Value) -> Result<Value, String> {
+    let profile_id = args.get("profile_id").and_then(Value::as_i64);
+    check_profile(db, workspace_id, profile_id).await?;
+    let (start, end) = range(args);
+    let whatsapp_only = args.get("segment").and_then(Value::as_str) == Some("whatsapp_converters");
+    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT c.id, c.email, c.first_seen, COUNT(v.id), CAST(SUM(v.value_cents) AS BIGINT) FROM customers c \
+         JOIN profiles p ON p.id = c.profile_id JOIN conversions v ON v.customer_id = c.id \
+         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND v.day >= $3 AND v.day <= $4 AND ($5 = 0 OR v.source = 'whatsapp') \
+         GROUP BY c.id, c.email, c.first_seen ORDER BY c.id",
+    )
+    .bind(workspace_id)
+    .bind(profile_id.unwrap_or_default())
+    .bind(&start)
+    .bind(&end)
+    .bind(i64::from(whatsapp_only))
+    .fetch_all(&db.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut csv = String::from("customer_id,email_sha256,first_seen,conversions,revenue\n");
+    for (id, email, first_seen, conversions, revenue) in &rows {
+        csv.push_str(&format!(
+            "{id},{},{first_seen},{conversions},{:.2}\n",
+            sha256_hex(&email.to_lowercase()),
+            *revenue as f64 / 100.0
+        ));
+    }
+    Ok(json!({ "customers": rows.len(), "csv": csv, "generated_for": format!("{start} – {end}") }))
+}

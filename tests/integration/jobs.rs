@@ -1,0 +1,240 @@
+//! Reports and audience exports as durable jobs: credits charged exactly once (at dispatch or
+//! on completion), refunds on failure, leases that hand an interrupted job on.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{founder, issue_token, on_each_engine, post_json, ORIGIN};
+use tollgate::model::{Binding, Scope};
+use tollgate::services::jobs::{self, Kind};
+use tollgate::services::organizations;
+use tollgate::storage::Db;
+
+async fn balance(db: &Db, org_id: i64) -> i64 {
+    let (b,): (i64,) = sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    b
+}
+
+async fn ledger_sum(db: &Db, org_id: i64) -> i64 {
+    let (s,): (i64,) = sqlx::query_as(
+        "SELECT CAST(SUM(CASE WHEN kind = 'charge' THEN -amount ELSE amount END) AS BIGINT) FROM credit_ledger WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    s
+}
+
+#[tokio::test]
+async fn a_report_is_charged_at_dispatch_and_delivered() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let token = issue_token(
+            &db,
+            &owner,
+            vec![Scope::ReportsWrite, Scope::ReportsRead],
+            Binding::Organization,
+            None,
+        )
+        .await;
+        let (status, _, body) = post_json(
+            &app,
+            "/v1/tools/generate_report",
+            Some(&token),
+            &[],
+            json!({ "workspace_id": ws }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let job_id = body["job_id"].as_i64().unwrap();
+        assert_eq!(balance(&db, owner.org_id).await, 90);
+        let (_, _, status_body) = post_json(
+            &app,
+            "/v1/tools/get_report_status",
+            Some(&token),
+            &[],
+            json!({ "workspace_id": ws, "job_id": job_id }),
+        )
+        .await;
+        assert_eq!(status_body["status"], "queued");
+
+        assert_eq!(
+            jobs::run_due(&db, tollgate::storage::now_ms())
+                .await
+                .unwrap(),
+            1
+        );
+        let (_, _, done) = post_json(
+            &app,
+            "/v1/tools/get_report_status",
+            Some(&token),
+            &[],
+            json!({ "workspace_id": ws, "job_id": job_id }),
+        )
+        .await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert!(done["result"]["markdown"]
+            .as_str()
+            .unwrap()
+            .starts_with("# Performance report"));
+        assert!(done["result"]["csv"]
+            .as_str()
+            .unwrap()
+            .starts_with("campaign_id,campaign,spend"));
+        assert_eq!(
+            balance(&db, owner.org_id).await,
+            90,
+            "delivery charges nothing more"
+        );
+        assert_eq!(
+            ledger_sum(&db, owner.org_id).await,
+            90,
+            "the ledger sums to the balance"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_balance_never_goes_negative_under_concurrent_dispatches() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let attempts = (0..30).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                jobs::dispatch(&db, owner.org_id, ws, None, Kind::Report, &json!({}), 0)
+                    .await
+                    .unwrap()
+                    .is_ok()
+            })
+        });
+        let mut dispatched = 0;
+        for a in attempts {
+            dispatched += usize::from(a.await.unwrap());
+        }
+        assert_eq!(dispatched, 10);
+        assert_eq!(balance(&db, owner.org_id).await, 0);
+        assert_eq!(ledger_sum(&db, owner.org_id).await, 0);
+        let token = issue_token(
+            &db,
+            &owner,
+            vec![Scope::ReportsWrite],
+            Binding::Organization,
+            None,
+        )
+        .await;
+        let (status, _, body) = post_json(
+            &app,
+            "/v1/tools/generate_report",
+            Some(&token),
+            &[],
+            json!({ "workspace_id": ws }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(body["error"]["code"], "insufficient_credits");
+        assert_eq!(
+            body["error"]["message"],
+            "insufficient credits: requires 10, available 0"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failed_reports_are_refunded_and_exports_are_billed_on_completion_only() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
+        let now = tollgate::storage::now_ms();
+        let failing = jobs::dispatch(&db, owner.org_id, ws, None, Kind::Report, &json!({ "profile_id": 999_999 }), now).await.unwrap().unwrap();
+        assert_eq!(balance(&db, owner.org_id).await, 90);
+        let range = json!({ "start_date": "2026-08-25", "end_date": "2026-11-22", "segment": "whatsapp_converters" });
+        let export = jobs::dispatch(&db, owner.org_id, ws, None, Kind::AudienceExport, &range, now).await.unwrap().unwrap();
+        assert_eq!(balance(&db, owner.org_id).await, 90, "exports are not charged at dispatch");
+        assert_eq!(jobs::run_due(&db, now).await.unwrap(), 2);
+
+        let failed = jobs::status(&db, ws, failing).await.unwrap().unwrap();
+        assert_eq!(failed["status"], "failed");
+        assert_eq!(failed["error"], "no profile 999999 in this workspace");
+        let exported = jobs::status(&db, ws, export).await.unwrap().unwrap();
+        assert_eq!(exported["status"], "succeeded", "{exported}");
+        let csv = exported["result"]["csv"].as_str().unwrap();
+        assert!(csv.starts_with("customer_id,email_sha256"));
+        assert!(!csv.contains('@'), "no plaintext email leaves in an export");
+        assert!(exported["result"]["customers"].as_i64().unwrap() > 0);
+        // 100 − 10 + 10 (refund) − 4 (export) = 96, and the ledger agrees.
+        assert_eq!(balance(&db, owner.org_id).await, 96);
+        assert_eq!(ledger_sum(&db, owner.org_id).await, 96);
+        assert!(jobs::status(&db, ws + 1000, export).await.unwrap().is_none(), "jobs are per workspace");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_interrupted_job_is_resumed_after_its_lease_and_billed_once() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = organizations::workspaces(&db, &owner)
+            .await
+            .unwrap()
+            .workspaces[0]
+            .id;
+        let now = tollgate::storage::now_ms();
+        let id = jobs::dispatch(
+            &db,
+            owner.org_id,
+            ws,
+            None,
+            Kind::AudienceExport,
+            &json!({ "start_date": "2026-08-25", "end_date": "2026-11-22" }),
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        // An instance took the job and died: its lease still holds, so nobody runs it yet.
+        sqlx::query("UPDATE jobs SET status = 'running', leased_until = $1 WHERE id = $2")
+            .bind(now + 60_000)
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(jobs::run_due(&db, now).await.unwrap(), 0);
+        assert_eq!(jobs::run_due(&db, now + 60_000).await.unwrap(), 1);
+        assert_eq!(
+            jobs::status(&db, ws, id).await.unwrap().unwrap()["status"],
+            "succeeded"
+        );
+        assert_eq!(
+            jobs::run_due(&db, now + 600_000).await.unwrap(),
+            0,
+            "a finished job never runs again"
+        );
+        let (charges,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM credit_ledger WHERE kind = 'charge'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(charges, 1);
+        assert_eq!(balance(&db, owner.org_id).await, 96);
+    })
+    .await;
+}
