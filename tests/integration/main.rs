@@ -2,6 +2,7 @@
 //! databases of its own (see `support`).
 
 mod analytics;
+mod crash;
 mod domain;
 mod http;
 mod jobs;

@@ -204,6 +204,16 @@ impl TestDb {
         }
     }
 
+    /// The URL the database is reached at, for a server process of its own.
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { dir, .. } => format!("sqlite://{}/tollgate.db", dir.display()),
+            TestDb::Postgres { name, .. } => {
+                format!("{}/{name}", pg_admin_url().rsplit_once('/').unwrap().0)
+            }
+        }
+    }
+
     /// A second pool on the same database: what another instance (or a restart) would see.
     pub async fn reopen(&self) -> Db {
         match self {

@@ -1,0 +1,191 @@
+//! The real server killed with SIGKILL while calls and jobs run: after a restart the ledger
+//! sums to the balance, every call answered with success is metered, and every job that was
+//! dispatched finishes, billed exactly once.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{founder, issue_token, TestDb};
+use tollgate::model::{Binding, Scope};
+use tollgate::services::organizations;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(db_url: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env("DATABASE_URL", db_url)
+        .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server")
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) {
+    for _ in 0..200 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/v1/tools"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up");
+}
+
+async fn count(db: &tollgate::storage::Db, sql: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>(sql)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn sigkill_loses_nothing_and_bills_nothing_twice() {
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db().clone();
+    let url = test_db.url();
+    let owner = founder(&db, "owner@example.com").await;
+    let ws = organizations::workspaces(&db, &owner)
+        .await
+        .unwrap()
+        .workspaces[0]
+        .id;
+    let token = issue_token(
+        &db,
+        &owner,
+        Scope::ALL.to_vec(),
+        Binding::Organization,
+        None,
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let port = free_port();
+    let mut server = start(&url, port);
+    wait_ready(&client, port).await;
+
+    // Calls and report dispatches in flight; the server dies under them.
+    let calls = (0..40).map(|i| {
+        let (client, token) = (client.clone(), token.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i * 15)).await;
+            let tool = if i % 4 == 0 {
+                "generate_report"
+            } else {
+                "get_performance_summary"
+            };
+            let response = client
+                .post(format!("http://127.0.0.1:{port}/v1/tools/{tool}"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(json!({ "workspace_id": ws }).to_string())
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status().is_success() => Some((
+                    tool,
+                    serde_json::from_slice::<Value>(&r.bytes().await.ok()?).ok()?,
+                )),
+                _ => None,
+            }
+        })
+    });
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.kill().expect("SIGKILL");
+        server.wait().ok();
+    });
+    let mut answered = Vec::new();
+    for call in calls {
+        if let Some(ok) = call.await.unwrap() {
+            answered.push(ok);
+        }
+    }
+    killer.await.unwrap();
+    assert!(
+        !answered.is_empty(),
+        "some calls were answered before the kill"
+    );
+
+    let mut server = start(&url, port);
+    wait_ready(&client, port).await;
+    // The restarted server's worker finishes every dispatched job (leases end after 2 minutes
+    // at most; jobs that never started run at once).
+    let reports: Vec<i64> = answered
+        .iter()
+        .filter(|(t, _)| *t == "generate_report")
+        .filter_map(|(_, v)| v["job_id"].as_i64())
+        .collect();
+    sqlx::query("UPDATE jobs SET leased_until = 0 WHERE status = 'running'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if count(
+            &db,
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
+        )
+        .await
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().ok();
+    server.wait().ok();
+
+    let succeeded = answered.len() as i64;
+    eprintln!(
+        "{succeeded} of 40 calls answered before the kill; {} reports dispatched",
+        reports.len()
+    );
+    let metered = count(&db, "SELECT COUNT(*) FROM usage_events").await;
+    assert!(
+        metered >= succeeded,
+        "every answered call is metered ({metered} events, {succeeded} answers)"
+    );
+    let jobs = count(&db, "SELECT COUNT(*) FROM jobs").await;
+    assert!(jobs >= reports.len() as i64, "no answered dispatch is lost");
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM jobs WHERE status <> 'succeeded'").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM credit_ledger WHERE kind = 'charge'"
+        )
+        .await,
+        jobs,
+        "one charge per job"
+    );
+    let balance = count(
+        &db,
+        &format!(
+            "SELECT credit_balance FROM organizations WHERE id = {}",
+            owner.org_id
+        ),
+    )
+    .await;
+    let ledger = count(
+        &db,
+        &format!("SELECT CAST(SUM(CASE WHEN kind = 'charge' THEN -amount ELSE amount END) AS BIGINT) FROM credit_ledger WHERE org_id = {}", owner.org_id),
+    )
+    .await;
+    assert_eq!(balance, ledger, "the ledger sums to the balance");
+    assert_eq!(balance, 100 - 10 * jobs);
+}
