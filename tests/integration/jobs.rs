@@ -116,7 +116,7 @@ async fn the_balance_never_goes_negative_under_concurrent_dispatches() {
             .unwrap()
             .workspaces[0]
             .id;
-        let attempts = (0..30).map(|_| {
+        let attempts = (0..500).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
                 jobs::dispatch(&db, owner.org_id, ws, None, Kind::Report, &json!({}), 0)

@@ -243,7 +243,7 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
         .await;
         let body = json!({ "events": [event("once")], "idempotency_key": "retry-1" });
 
-        let calls = (0..50).map(|_| {
+        let calls = (0..500).map(|_| {
             let (app, token, body) = (app.clone(), token.clone(), body.clone());
             tokio::spawn(async move { send_with(&app, &token, body, &[]).await })
         });
