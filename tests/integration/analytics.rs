@@ -250,11 +250,7 @@ async fn customer_journeys_mask_pii_unless_the_token_may_and_the_call_asks() {
         .await;
         assert_eq!(body["customer"]["pii_masked"], true);
         // A customer of another workspace is not found here.
-        let demo_ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let demo_ws = crate::support::first_workspace(&db, &owner).await;
         let (status, _) = call(
             &app,
             &reader,
@@ -273,8 +269,8 @@ async fn the_demo_dataset_is_deterministic_and_believable() {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let a = founder(&db, "a@example.com").await;
         let b = founder(&db, "b@example.com").await;
-        let ws_a = organizations::workspaces(&db, &a).await.unwrap().workspaces[0].id;
-        let ws_b = organizations::workspaces(&db, &b).await.unwrap().workspaces[0].id;
+        let ws_a = crate::support::first_workspace(&db, &a).await;
+        let ws_b = crate::support::first_workspace(&db, &b).await;
         let ta = token(&db, &a, Scope::ALL.to_vec()).await;
         let tb = token(&db, &b, Scope::ALL.to_vec()).await;
 

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::support::{founder, issue_token, TestDb};
 use tollgate::model::{Binding, Scope};
-use tollgate::services::organizations;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -59,11 +58,7 @@ async fn sigkill_loses_nothing_and_bills_nothing_twice() {
     let db = test_db.db().clone();
     let url = test_db.url();
     let owner = founder(&db, "owner@example.com").await;
-    let ws = organizations::workspaces(&db, &owner)
-        .await
-        .unwrap()
-        .workspaces[0]
-        .id;
+    let ws = crate::support::first_workspace(&db, &owner).await;
     let token = issue_token(
         &db,
         &owner,
@@ -173,19 +168,8 @@ async fn sigkill_loses_nothing_and_bills_nothing_twice() {
         jobs,
         "one charge per job"
     );
-    let balance = count(
-        &db,
-        &format!(
-            "SELECT credit_balance FROM organizations WHERE id = {}",
-            owner.org_id
-        ),
-    )
-    .await;
-    let ledger = count(
-        &db,
-        &format!("SELECT CAST(SUM(CASE WHEN kind = 'charge' THEN -amount ELSE amount END) AS BIGINT) FROM credit_ledger WHERE org_id = {}", owner.org_id),
-    )
-    .await;
+    let balance = crate::support::credit_balance(&db, owner.org_id).await;
+    let ledger = crate::support::ledger_sum(&db, owner.org_id).await;
     assert_eq!(balance, ledger, "the ledger sums to the balance");
     assert_eq!(balance, 100 - 10 * jobs);
 }

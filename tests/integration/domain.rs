@@ -401,7 +401,7 @@ async fn ids_from_another_organization_reach_nothing() {
     on_each_engine(|db| async move {
         let a = founder(&db, "a@example.com").await;
         let b = founder(&db, "b@example.com").await;
-        let b_workspace = organizations::workspaces(&db, &b).await.unwrap().workspaces[0].id;
+        let b_workspace = crate::support::first_workspace(&db, &b).await;
         let rename =
             organizations::rename_workspace(&db, &a, b_workspace, "Mine now", None, T0).await;
         assert!(matches!(rename, Err(ServiceError::NotFound(_))));

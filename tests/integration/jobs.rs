@@ -7,39 +7,13 @@ use serde_json::json;
 use crate::support::{founder, issue_token, on_each_engine, post_json, ORIGIN};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::jobs::{self, Kind};
-use tollgate::services::organizations;
-use tollgate::storage::Db;
-
-async fn balance(db: &Db, org_id: i64) -> i64 {
-    let (b,): (i64,) = sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
-        .bind(org_id)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    b
-}
-
-async fn ledger_sum(db: &Db, org_id: i64) -> i64 {
-    let (s,): (i64,) = sqlx::query_as(
-        "SELECT CAST(SUM(CASE WHEN kind = 'charge' THEN -amount ELSE amount END) AS BIGINT) FROM credit_ledger WHERE org_id = $1",
-    )
-    .bind(org_id)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    s
-}
 
 #[tokio::test]
 async fn a_report_is_charged_at_dispatch_and_delivered() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let token = issue_token(
             &db,
             &owner,
@@ -58,7 +32,7 @@ async fn a_report_is_charged_at_dispatch_and_delivered() {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let job_id = body["job_id"].as_i64().unwrap();
-        assert_eq!(balance(&db, owner.org_id).await, 90);
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 90);
         let (_, _, status_body) = post_json(
             &app,
             "/v1/tools/get_report_status",
@@ -93,12 +67,12 @@ async fn a_report_is_charged_at_dispatch_and_delivered() {
             .unwrap()
             .starts_with("campaign_id,campaign,spend"));
         assert_eq!(
-            balance(&db, owner.org_id).await,
+            crate::support::credit_balance(&db, owner.org_id).await,
             90,
             "delivery charges nothing more"
         );
         assert_eq!(
-            ledger_sum(&db, owner.org_id).await,
+            crate::support::ledger_sum(&db, owner.org_id).await,
             90,
             "the ledger sums to the balance"
         );
@@ -111,11 +85,7 @@ async fn the_balance_never_goes_negative_under_concurrent_dispatches() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let attempts = (0..500).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
@@ -130,8 +100,8 @@ async fn the_balance_never_goes_negative_under_concurrent_dispatches() {
             dispatched += usize::from(a.await.unwrap());
         }
         assert_eq!(dispatched, 10);
-        assert_eq!(balance(&db, owner.org_id).await, 0);
-        assert_eq!(ledger_sum(&db, owner.org_id).await, 0);
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 0);
+        assert_eq!(crate::support::ledger_sum(&db, owner.org_id).await, 0);
         let token = issue_token(
             &db,
             &owner,
@@ -162,13 +132,13 @@ async fn the_balance_never_goes_negative_under_concurrent_dispatches() {
 async fn failed_reports_are_refunded_and_exports_are_billed_on_completion_only() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let now = tollgate::storage::now_ms();
         let failing = jobs::dispatch(&db, owner.org_id, ws, None, Kind::Report, &json!({ "profile_id": 999_999 }), now).await.unwrap().unwrap();
-        assert_eq!(balance(&db, owner.org_id).await, 90);
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 90);
         let range = json!({ "start_date": "2026-08-25", "end_date": "2026-11-22", "segment": "whatsapp_converters" });
         let export = jobs::dispatch(&db, owner.org_id, ws, None, Kind::AudienceExport, &range, now).await.unwrap().unwrap();
-        assert_eq!(balance(&db, owner.org_id).await, 90, "exports are not charged at dispatch");
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 90, "exports are not charged at dispatch");
         assert_eq!(jobs::run_due(&db, now).await.unwrap(), 2);
 
         let failed = jobs::status(&db, ws, failing).await.unwrap().unwrap();
@@ -181,8 +151,8 @@ async fn failed_reports_are_refunded_and_exports_are_billed_on_completion_only()
         assert!(!csv.contains('@'), "no plaintext email leaves in an export");
         assert!(exported["result"]["customers"].as_i64().unwrap() > 0);
         // 100 − 10 + 10 (refund) − 4 (export) = 96, and the ledger agrees.
-        assert_eq!(balance(&db, owner.org_id).await, 96);
-        assert_eq!(ledger_sum(&db, owner.org_id).await, 96);
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 96);
+        assert_eq!(crate::support::ledger_sum(&db, owner.org_id).await, 96);
         assert!(jobs::status(&db, ws + 1000, export).await.unwrap().is_none(), "jobs are per workspace");
     })
     .await;
@@ -192,11 +162,7 @@ async fn failed_reports_are_refunded_and_exports_are_billed_on_completion_only()
 async fn an_interrupted_job_is_resumed_after_its_lease_and_billed_once() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let now = tollgate::storage::now_ms();
         let id = jobs::dispatch(
             &db,
@@ -234,7 +200,7 @@ async fn an_interrupted_job_is_resumed_after_its_lease_and_billed_once() {
                 .await
                 .unwrap();
         assert_eq!(charges, 1);
-        assert_eq!(balance(&db, owner.org_id).await, 96);
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 96);
     })
     .await;
 }

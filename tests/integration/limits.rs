@@ -5,7 +5,6 @@ use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
 use tollgate::enforcement::limits::{self, Admission};
 use tollgate::model::{Binding, Scope};
-use tollgate::services::organizations;
 use tollgate::services::tokens::{self};
 
 #[tokio::test]
@@ -123,11 +122,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let issued = crate::support::issue_token(
             &db,
             &owner,
@@ -240,11 +235,7 @@ async fn the_usage_page_reads_the_rollups() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let issued = crate::support::issue_token(
             &db,
             &owner,

@@ -43,6 +43,37 @@ pub async fn issue_token(
     .token
 }
 
+/// The first workspace of `actor`'s organization (the one with the demo data).
+pub async fn first_workspace(db: &Db, actor: &Actor) -> i64 {
+    organizations::workspaces(db, actor)
+        .await
+        .unwrap()
+        .workspaces[0]
+        .id
+}
+
+pub async fn credit_balance(db: &Db, org_id: i64) -> i64 {
+    let (balance,): (i64,) =
+        sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
+            .bind(org_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    balance
+}
+
+/// What the ledger says the balance is: grants and refunds minus charges.
+pub async fn ledger_sum(db: &Db, org_id: i64) -> i64 {
+    let (sum,): (i64,) = sqlx::query_as(
+        "SELECT CAST(SUM(CASE WHEN kind = 'charge' THEN -amount ELSE amount END) AS BIGINT) FROM credit_ledger WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    sum
+}
+
 /// Where the tests' router believes it is served.
 pub const ORIGIN: &str = "http://127.0.0.1:3999";
 

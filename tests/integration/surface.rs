@@ -116,16 +116,8 @@ async fn binding_scopes_and_metering_on_v1() {
         let owner = founder(&db, "owner@example.com").await;
         let member = join(&db, &owner, "member@example.com", Role::Member).await;
         let other = founder(&db, "other@example.com").await;
-        let own_ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
-        let other_ws = organizations::workspaces(&db, &other)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let own_ws = crate::support::first_workspace(&db, &owner).await;
+        let other_ws = crate::support::first_workspace(&db, &other).await;
         let token = personal_token(&db, &member, vec![Scope::CreditsRead]).await;
         let no_scope = personal_token(&db, &member, vec![Scope::AnalyticsRead]).await;
 
@@ -226,11 +218,7 @@ async fn organization_and_workspace_tokens_reach_only_their_own() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let first = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let first = crate::support::first_workspace(&db, &owner).await;
         let second = organizations::create_workspace(&db, &owner, "Second", None, T0)
             .await
             .unwrap();
@@ -293,7 +281,7 @@ async fn mcp_tool_errors_are_results_with_is_error_and_the_error_object() {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let token = personal_token(&db, &owner, vec![Scope::AnalyticsRead]).await;
-        let ws = organizations::workspaces(&db, &owner).await.unwrap().workspaces[0].id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let rpc = |id: i64, method: &str, params: Value| json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         let init = rpc(1, "initialize", json!({
             "protocolVersion": "2025-11-25",

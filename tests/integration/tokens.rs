@@ -4,7 +4,6 @@
 use crate::support::{founder, join, on_each_engine, TestDb, T0};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Role, RotationGrace, Scope, TokenStatus};
-use tollgate::services::organizations;
 use tollgate::services::tokens::{self, NewToken, VerifyError};
 use tollgate::services::ServiceError;
 
@@ -319,11 +318,7 @@ async fn permission_matrix_role_by_action_by_binding() {
         let org2 = tokens::create(&db, &admin, LIVE, org_token("shared 2"), None, T0)
             .await
             .unwrap();
-        let workspace_id = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let workspace_id = crate::support::first_workspace(&db, &owner).await;
         let ws = tokens::create(
             &db,
             &owner,
@@ -339,11 +334,7 @@ async fn permission_matrix_role_by_action_by_binding() {
         .await
         .unwrap();
         // A workspace of another organization cannot be bound.
-        let foreign_ws = organizations::workspaces(&db, &outsider)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let foreign_ws = crate::support::first_workspace(&db, &outsider).await;
         let foreign = NewToken {
             binding: Binding::Workspace,
             workspace_id: Some(foreign_ws),

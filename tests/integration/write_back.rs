@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use tollgate::model::{Binding, Scope};
-use tollgate::services::{organizations, secrets::sha256_hex, write_back};
+use tollgate::services::{secrets::sha256_hex, write_back};
 
 const SECRET: &str = "a-long-shared-signing-secret";
 
@@ -84,11 +84,7 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let (url, seen) = receiver().await;
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         let token = crate::support::issue_token(
             &db,
             &owner,
@@ -176,11 +172,7 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
 async fn an_endpoint_that_keeps_failing_ends_as_failed() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         // Nothing listens on port 9 of loopback: every attempt fails to connect.
         write_back::configure(
             &db,
@@ -216,11 +208,7 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let ws = organizations::workspaces(&db, &owner)
-            .await
-            .unwrap()
-            .workspaces[0]
-            .id;
+        let ws = crate::support::first_workspace(&db, &owner).await;
         write_back::configure(
             &db,
             &owner,
