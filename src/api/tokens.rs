@@ -103,7 +103,7 @@ pub async fn create_token(
     };
     let actor = ctx.actor().await?;
     let new = NewToken {
-        label: label.clone(),
+        label,
         scopes,
         binding,
         workspace_id,
@@ -120,7 +120,7 @@ pub async fn create_token(
     .await?;
     Ok(RevealedToken {
         token: issued.token,
-        label: label.trim().to_string(),
+        label: issued.label,
         public_url: ctx.state.config.public_url.clone(),
     })
 }
@@ -147,15 +147,9 @@ pub async fn rotate_token(token_id: i64, grace: String) -> Result<RevealedToken,
         now,
     )
     .await?;
-    let label = tokens::list(ctx.db(), &actor, now)
-        .await?
-        .into_iter()
-        .find(|t| t.id == issued.id)
-        .map(|t| t.label)
-        .unwrap_or_default();
     Ok(RevealedToken {
         token: issued.token,
-        label,
+        label: issued.label,
         public_url: ctx.state.config.public_url.clone(),
     })
 }

@@ -35,7 +35,7 @@ impl LastUsed {
     }
 
     /// Writes what was recorded since the last flush.
-    pub async fn flush(&self, db: &Db) -> Result<(), sqlx::Error> {
+    pub async fn flush(&self, db: &Db) -> crate::services::ServiceResult<()> {
         let batch: Vec<_> = match self.pending.lock() {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(()),
@@ -67,12 +67,7 @@ impl LastUsed {
                     ip: None,
                     token_id: Some(token_id),
                 };
-                crate::services::audit::record(&db.pool, entry, at)
-                    .await
-                    .map_err(|e| match e {
-                        crate::services::ServiceError::Database(e) => e,
-                        other => sqlx::Error::Protocol(other.to_string()),
-                    })?;
+                crate::services::audit::record(&db.pool, entry, at).await?;
             }
         }
         Ok(())

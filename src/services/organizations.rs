@@ -206,9 +206,9 @@ pub async fn members_page(
     })
 }
 
-/// Serializes changes to one organization's memberships on both engines: PostgreSQL locks the
+/// Serializes changes to one organization (memberships, token caps) on both engines: PostgreSQL locks the
 /// row, SQLite takes its write lock on this first write.
-async fn lock_org(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<()> {
+pub(crate) async fn lock_org(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<()> {
     sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
         .bind(org_id)
         .execute(conn)

@@ -6,7 +6,7 @@ use crate::model::{AuditRow, Binding, Role, RotationGrace, Scope, TokenStatus, T
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
-use super::organizations::Actor;
+use super::organizations::{lock_org, Actor};
 use super::secrets::{random_base62, sha256_hex, BASE62};
 use super::{ServiceError, ServiceResult};
 
@@ -110,6 +110,8 @@ pub struct NewToken {
 pub struct Issued {
     pub id: i64,
     pub token: String,
+    /// The label as stored (trimmed), for the page that shows the token once.
+    pub label: String,
 }
 
 /// Debug output never contains the secret (it may end up in logs or panic messages).
@@ -243,17 +245,11 @@ pub async fn create(
             None
         }
         Binding::Organization => {
-            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
-                .bind(actor.org_id)
-                .execute(&mut *tx)
-                .await?;
+            lock_org(&mut tx, actor.org_id).await?;
             None
         }
         Binding::Workspace => {
-            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
-                .bind(actor.org_id)
-                .execute(&mut *tx)
-                .await?;
+            lock_org(&mut tx, actor.org_id).await?;
             let id = new.workspace_id.ok_or_else(|| {
                 ServiceError::Invalid("Choose the workspace the token is for.".into())
             })?;
@@ -350,7 +346,11 @@ async fn issue(
     .bind(spec.expires_at)
     .fetch_one(conn)
     .await?;
-    Ok(Issued { id, token })
+    Ok(Issued {
+        id,
+        token,
+        label: spec.label.clone(),
+    })
 }
 
 /// The token and its hint, if the actor may manage it.
