@@ -30,6 +30,9 @@ pub struct Config {
     pub public_url: String,
     /// `TOLLGATE_TRUST_FORWARDED=1`: take the client IP from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded: bool,
+    /// `TOLLGATE_MAX_IN_FLIGHT` (default 512): requests served at once; more are refused with
+    /// 503 and `Retry-After` instead of queueing without bound.
+    pub max_in_flight: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +78,21 @@ impl Config {
                 why: "expected an http:// or https:// URL",
             });
         }
+        let max_in_flight = match var("TOLLGATE_MAX_IN_FLIGHT") {
+            None => 512,
+            Some(value) => value
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "TOLLGATE_MAX_IN_FLIGHT",
+                    value,
+                    why: "expected a positive number of requests",
+                })?,
+        };
         Ok(Config {
             addr,
+            max_in_flight,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/tollgate.db".into()),
             environment,
             public_url,

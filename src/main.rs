@@ -66,7 +66,9 @@ async fn main() -> std::process::ExitCode {
         },
         config.environment.as_str()
     );
+    db.start_token_cache();
     let state = AppState {
+        meter: tollgate::enforcement::meter::Meter::start(db.clone()),
         db,
         config: Arc::new(config),
         leptos_options,

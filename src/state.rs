@@ -5,6 +5,7 @@ use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 use crate::enforcement::last_used::LastUsed;
+use crate::enforcement::meter::Meter;
 use crate::storage::Db;
 
 /// Everything a request handler or server function needs; cheap to clone.
@@ -15,6 +16,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Token last-use times, batched in memory and flushed by a background task.
     pub last_used: Arc<LastUsed>,
+    /// The usage writer: group commits of successful calls.
+    pub meter: Meter,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -32,6 +32,12 @@ pub enum ToolError {
     IdempotencyConflict,
     #[error("unknown tool: {0}")]
     UnknownTool(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("send the arguments as JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the server is busy: retry in a moment")]
+    Overloaded,
     #[error("internal error")]
     Internal,
 }
@@ -61,6 +67,9 @@ impl ToolError {
             ToolError::InsufficientCredits { .. } => "insufficient_credits",
             ToolError::IdempotencyConflict => "idempotency_conflict",
             ToolError::UnknownTool(_) => "unknown_tool",
+            ToolError::PayloadTooLarge { .. } => "payload_too_large",
+            ToolError::UnsupportedMediaType => "unsupported_media_type",
+            ToolError::Overloaded => "overloaded",
             ToolError::Internal => "internal_error",
         }
     }
@@ -80,6 +89,9 @@ impl ToolError {
             ToolError::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             ToolError::IdempotencyConflict => StatusCode::CONFLICT,
             ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
+            ToolError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ToolError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ToolError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ToolError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +112,10 @@ impl ToolError {
                 body["retry_after"] = json!(retry_after);
                 body["retryable"] = json!(true);
             }
+            ToolError::Overloaded => {
+                body["retry_after"] = json!(1);
+                body["retryable"] = json!(true);
+            }
             ToolError::QuotaExceeded { resets_at, .. } => {
                 body["resets_at"] = json!(resets_at);
                 body["retryable"] = json!(resets_at.is_some());
@@ -116,6 +132,7 @@ impl ToolError {
     pub fn retry_after(&self) -> Option<i64> {
         match self {
             ToolError::RateLimited { retry_after } => Some(*retry_after),
+            ToolError::Overloaded => Some(1),
             ToolError::QuotaExceeded {
                 resets_at: Some(at),
                 now,

@@ -41,15 +41,12 @@ pub async fn take_units(
         let tat = current_tat(db, &key).await?.unwrap_or(now);
         return Ok(Admission::Admitted(state(cap, per_unit, tat, now)));
     }
-    sqlx::query("INSERT INTO rate_limits (key, tat) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-        .bind(&key)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
+    // One statement: the first call inserts, later ones move the arrival time if it fits.
     let cost = units * per_unit;
     let admitted: Option<(i64,)> = sqlx::query_as(
-        "UPDATE rate_limits SET tat = (CASE WHEN tat > $2 THEN tat ELSE $2 END) + $3 \
-         WHERE key = $1 AND (CASE WHEN tat > $2 THEN tat ELSE $2 END) + $3 - $2 <= $4 RETURNING tat",
+        "INSERT INTO rate_limits (key, tat) SELECT $1, $2 + $3 WHERE $3 <= $4 \
+         ON CONFLICT (key) DO UPDATE SET tat = (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 \
+         WHERE (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 - $2 <= $4 RETURNING tat",
     )
     .bind(&key)
     .bind(now)
@@ -208,13 +205,10 @@ pub async fn reserve(
     if units == 0 {
         return Ok(true);
     }
-    sqlx::query("INSERT INTO period_usage (org_id, period_start, units) VALUES ($1, $2, 0) ON CONFLICT (org_id, period_start) DO NOTHING")
-        .bind(org_id)
-        .bind(period.start)
-        .execute(&db.pool)
-        .await?;
     let reserved = sqlx::query(
-        "UPDATE period_usage SET units = units + $3 WHERE org_id = $1 AND period_start = $2 AND ($4 < 0 OR units + $3 <= $4)",
+        "INSERT INTO period_usage (org_id, period_start, units) SELECT $1, $2, $3 WHERE $4 < 0 OR $3 <= $4 \
+         ON CONFLICT (org_id, period_start) DO UPDATE SET units = period_usage.units + $3 \
+         WHERE $4 < 0 OR period_usage.units + $3 <= $4",
     )
     .bind(org_id)
     .bind(period.start)

@@ -5,6 +5,7 @@ mod error;
 pub mod idempotency;
 pub mod last_used;
 pub mod limits;
+pub mod meter;
 
 pub use error::ToolError;
 
@@ -25,8 +26,8 @@ pub struct Caller {
     pub client: Option<String>,
 }
 
-/// Step 1: `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ToolError> {
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ToolError> {
     let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
     let value = values.next().ok_or(ToolError::MissingToken)?;
     if values.next().is_some() {
@@ -44,7 +45,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ToolError::MissingToken);
     }
-    let token = tokens::verify(&state.db, token.trim(), state.config.environment, now_ms())
+    Ok(token.trim())
+}
+
+/// Step 1: the bearer token, verified.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ToolError> {
+    let token = bearer_token(headers)?;
+    let token = tokens::verify(&state.db, token, state.config.environment, now_ms())
         .await
         .map_err(|e| match e {
             VerifyError::Database(e) => ToolError::from(e),
@@ -251,7 +258,18 @@ async fn charge_and_run(
     };
     match (tool.handler)(call).await {
         Ok(result) => {
-            meter(db, billed_org, workspace_id, token.id, tool, now).await?;
+            let event = meter::UsageEvent {
+                org_id: billed_org,
+                workspace_id,
+                token_id: token.id,
+                tool: tool.name,
+                units: tool.units,
+                at: now,
+            };
+            if let Err(e) = state.meter.record(event).await {
+                tracing::error!(error = %e, "metering a call");
+                return Err(ToolError::Internal);
+            }
             Ok(result)
         }
         Err(err) => {
@@ -259,44 +277,6 @@ async fn charge_and_run(
             Err(err)
         }
     }
-}
-
-/// Records a successful call: the event and its daily rollup, together.
-async fn meter(
-    db: &crate::storage::Db,
-    org_id: i64,
-    workspace_id: Option<i64>,
-    token_id: i64,
-    tool: &ToolSpec,
-    now: i64,
-) -> Result<(), ToolError> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(org_id)
-    .bind(workspace_id)
-    .bind(token_id)
-    .bind(tool.name)
-    .bind(tool.units)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO usage_daily (org_id, day, tool, token_id, calls, units) VALUES ($1, $2, $3, $4, 1, $5) \
-         ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET calls = usage_daily.calls + 1, \
-         units = usage_daily.units + excluded.units",
-    )
-    .bind(org_id)
-    .bind(crate::model::day_string(now.div_euclid(86_400_000)))
-    .bind(tool.name)
-    .bind(token_id)
-    .bind(tool.units)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Records a rate or quota refusal for the usage page.
@@ -339,6 +319,10 @@ async fn resolve_target(
             )),
         };
     };
+    // A workspace token's own workspace is in its organization: nothing to look up.
+    if token.binding == Binding::Workspace && token.workspace_id == Some(workspace_id) {
+        return Ok((Some(token.org_id), Some(workspace_id)));
+    }
     let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM workspaces WHERE id = $1")
         .bind(workspace_id)
         .fetch_optional(&state.db.pool)

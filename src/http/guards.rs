@@ -110,6 +110,7 @@ mod tests {
             environment: crate::config::Environment::Live,
             public_url: "https://tollgate.example.com".into(),
             trust_forwarded: false,
+            max_in_flight: 1,
         }
     }
 
@@ -153,4 +154,21 @@ mod tests {
         assert!(!is_same_origin(&headers(&[("origin", "null")]), &c));
         assert!(!is_same_origin(&headers(&[]), &c));
     }
+}
+
+/// What the overload layers refuse with: shed load and timeouts are 503 with `Retry-After`, in
+/// the tool surfaces' error shape (browsers get the same JSON; there is no page to render).
+pub async fn overloaded(headers: HeaderMap, err: tower::BoxError) -> Response {
+    use crate::enforcement::ToolError;
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        tracing::warn!("overloaded: request shed");
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        tracing::warn!("request timed out");
+    } else {
+        tracing::error!(error = %err, "request failed in the overload layers");
+    }
+    crate::surface::error_response(
+        &ToolError::Overloaded,
+        &crate::surface::request_id(&headers),
+    )
 }

@@ -3,9 +3,12 @@
 
 pub mod guards;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::{middleware, Extension, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -21,6 +24,8 @@ use crate::state::AppState;
 use crate::storage::session_store::DbSessionStore;
 
 pub const SESSION_COOKIE: &str = "tollgate_session";
+/// The longest any request may take; tool calls are far quicker, reports run as jobs.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Clone, Copy)]
@@ -73,6 +78,15 @@ pub fn router(state: AppState) -> Router {
         ))
         // A bug in one request answers 500 instead of leaving the connection hanging.
         .layer(CatchPanicLayer::new())
+        // Overload is refused at once (503 + Retry-After) and no request runs forever; one
+        // semaphore for all routes.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(guards::overloaded))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(state.config.max_in_flight))
+                .timeout(REQUEST_TIMEOUT),
+        )
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))

@@ -21,11 +21,19 @@ pub fn random_base62(len: usize) -> String {
     out
 }
 
+pub fn sha256(value: &str) -> [u8; 32] {
+    Sha256::digest(value.as_bytes()).into()
+}
+
 pub fn sha256_hex(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
+    hex(&sha256(value))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(hex, "{byte:02x}");
     }
     hex
 }

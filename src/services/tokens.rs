@@ -452,7 +452,9 @@ pub async fn rotate(
         token_id: Some(token_id),
     };
     audit::record(&mut *tx, entry, now).await?;
+    let announced = db.announce_token_change(&mut tx, token_id).await?;
     tx.commit().await?;
+    db.token_changed(token_id, announced).await;
     Ok(issued)
 }
 
@@ -486,7 +488,9 @@ pub async fn revoke(
         token_id: Some(token_id),
     };
     audit::record(&mut *tx, entry, now).await?;
+    let announced = db.announce_token_change(&mut tx, token_id).await?;
     tx.commit().await?;
+    db.token_changed(token_id, announced).await;
     Ok(())
 }
 
@@ -603,6 +607,15 @@ pub async fn verify(
             server: server_env.as_str(),
         });
     }
+    let hash = super::secrets::sha256(token);
+    if let Some(cached) = db.token_cache.get(&hash, now) {
+        // Revocation evicts; the expiry and the grace period are checked here.
+        if let TokenStatus::Active | TokenStatus::InGrace { .. } =
+            TokenStatus::of(None, cached.grace_until, cached.expires_at, now)
+        {
+            return Ok(cached.token);
+        }
+    }
     type Row = (
         i64,
         i64,
@@ -614,24 +627,36 @@ pub async fn verify(
         Option<i64>,
         Option<i64>,
     );
+    let generation = db.token_cache.generation();
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until \
          FROM tokens WHERE token_hash = $1",
     )
-    .bind(sha256_hex(token))
+    .bind(super::secrets::hex(&hash))
     .fetch_optional(&db.pool)
     .await?;
     let (id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until) =
         row.ok_or(VerifyError::Unknown)?;
     match TokenStatus::of(revoked_at, grace_until, expires_at, now) {
-        TokenStatus::Active | TokenStatus::InGrace { .. } => Ok(VerifiedToken {
-            id,
-            org_id,
-            binding: Binding::parse(&binding).ok_or(VerifyError::Unknown)?,
-            user_id,
-            workspace_id,
-            scopes: scopes_from_text(&scopes),
-        }),
+        TokenStatus::Active | TokenStatus::InGrace { .. } => {
+            let verified = VerifiedToken {
+                id,
+                org_id,
+                binding: Binding::parse(&binding).ok_or(VerifyError::Unknown)?,
+                user_id,
+                workspace_id,
+                scopes: scopes_from_text(&scopes),
+            };
+            db.token_cache.insert(
+                hash,
+                verified.clone(),
+                expires_at,
+                grace_until,
+                generation,
+                now,
+            );
+            Ok(verified)
+        }
         TokenStatus::Revoked { .. } => Err(VerifyError::Revoked),
         TokenStatus::Rotated { .. } => Err(VerifyError::Rotated),
         TokenStatus::Expired { at } => {

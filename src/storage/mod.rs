@@ -5,8 +5,10 @@
 //! because the `Any` driver has no NUMERIC type.
 
 pub mod session_store;
+pub mod token_cache;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -22,11 +24,14 @@ pub enum Engine {
     Postgres,
 }
 
-/// Cheap to clone: the pool is reference-counted.
+/// Cheap to clone: the pool and the cache are reference-counted.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: AnyPool,
     pub engine: Engine,
+    /// Verified tokens; off until [`Db::start_token_cache`].
+    pub token_cache: Arc<token_cache::TokenCache>,
+    url: Arc<str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +84,54 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        let db = Db { pool, engine };
+        let db = Db {
+            pool,
+            engine,
+            token_cache: Default::default(),
+            url: url.into(),
+        };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// Turns the verified-token cache on: at once on SQLite (one process owns the file), on
+    /// PostgreSQL once the invalidation listener is subscribed (and only while it is).
+    pub fn start_token_cache(&self) {
+        match self.engine {
+            Engine::Sqlite => self.token_cache.enable_single_instance(),
+            Engine::Postgres => {
+                token_cache::spawn_listener(&self.token_cache, self.url.to_string())
+            }
+        }
+    }
+
+    /// Within a transaction that revokes or rotates `token_id`: tells every instance to forget
+    /// it. Returns what [`Db::token_changed`] needs once the transaction has committed.
+    pub async fn announce_token_change(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        token_id: i64,
+    ) -> Result<Option<tokio::sync::oneshot::Receiver<()>>, sqlx::Error> {
+        let (payload, waiter) = self.token_cache.announcement(token_id);
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(token_cache::CHANNEL)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await?;
+            Ok(waiter)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// After the commit: evicts locally and waits until the notification went out.
+    pub async fn token_changed(
+        &self,
+        token_id: i64,
+        waiter: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) {
+        self.token_cache.announced(token_id, waiter).await;
     }
 
     async fn migrate(&self) -> Result<(), StorageError> {

@@ -1,5 +1,7 @@
 //! `GET /v1/tools` (the catalog) and `POST /v1/tools/{name}` (a call, same arguments as MCP).
 
+use std::sync::LazyLock;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -13,23 +15,26 @@ use crate::state::AppState;
 use crate::tools::TOOLS;
 
 pub async fn catalog() -> Json<Value> {
-    let tools: Vec<Value> = TOOLS
-        .iter()
-        .map(|t| {
-            json!({
-                "name": t.name,
-                "title": t.title,
-                "description": t.description,
-                "scope": t.scope.map(|s| s.as_str()),
-                "units": t.units,
-                "read_only": t.read_only,
-                "destructive": t.destructive,
-                "idempotent": t.idempotent,
-                "input_schema": t.schema(),
+    static CATALOG: LazyLock<Value> = LazyLock::new(|| {
+        let tools: Vec<Value> = TOOLS
+            .iter()
+            .map(|t| {
+                json!({
+                    "name": t.name,
+                    "title": t.title,
+                    "description": t.description,
+                    "scope": t.scope.map(|s| s.as_str()),
+                    "units": t.units,
+                    "read_only": t.read_only,
+                    "destructive": t.destructive,
+                    "idempotent": t.idempotent,
+                    "input_schema": t.schema(),
+                })
             })
-        })
-        .collect();
-    Json(json!({ "tools": tools }))
+            .collect();
+        json!({ "tools": tools })
+    });
+    Json(CATALOG.clone())
 }
 
 pub async fn call_tool(
@@ -40,6 +45,9 @@ pub async fn call_tool(
     body: Bytes,
 ) -> Response {
     let request_id = request_id(&headers);
+    if headers.contains_key(axum::http::header::CONTENT_TYPE) && !super::is_json(&headers) {
+        return error_response(&ToolError::UnsupportedMediaType, &request_id);
+    }
     let args = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {

@@ -2,7 +2,7 @@
 //! The bearer token was verified by `surface::guard`; the caller rides in the request's
 //! extensions, which rmcp hands to the handler with the HTTP request parts.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -31,6 +31,7 @@ pub fn service(state: &AppState) -> StreamableHttpService<TollgateMcp, NeverSess
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
+        .with_max_request_body_bytes(super::MAX_BODY_BYTES)
         .with_allowed_hosts(super::allowed_hosts(state))
         .with_allowed_origins([state.config.public_origin().to_string()]);
     StreamableHttpService::new(
@@ -40,13 +41,13 @@ pub fn service(state: &AppState) -> StreamableHttpService<TollgateMcp, NeverSess
     )
 }
 
-/// The MCP form of each registry entry: input schema and annotations.
-fn mcp_tools() -> Vec<Tool> {
+/// The MCP form of each registry entry: input schema and annotations (built once).
+pub(super) static MCP_TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
     TOOLS
         .iter()
         .map(|t| {
             let schema = match t.schema() {
-                Value::Object(map) => map,
+                Value::Object(map) => map.clone(),
                 _ => Default::default(),
             };
             let annotations = ToolAnnotations::with_title(t.title)
@@ -57,7 +58,7 @@ fn mcp_tools() -> Vec<Tool> {
             Tool::new(t.name, t.description, Arc::new(schema)).with_annotations(annotations)
         })
         .collect()
-}
+});
 
 fn client_label(info: &Implementation) -> String {
     format!("{} {}", info.name, info.version)
@@ -66,21 +67,33 @@ fn client_label(info: &Implementation) -> String {
         .collect()
 }
 
+/// A tool's answer: structured content, and the same JSON as text for older clients.
+pub(super) fn success_result(value: Value) -> CallToolResult {
+    let text = value.to_string();
+    let mut result = CallToolResult::structured(value);
+    result.content = vec![ContentBlock::text(text)];
+    result
+}
+
 /// Tool errors are results the model can read: `isError` with the error object.
-fn error_result(err: &ToolError) -> CallToolResult {
+pub(super) fn error_result(err: &ToolError) -> CallToolResult {
     let mut result = CallToolResult::structured_error(serde_json::json!({ "error": err.body() }));
     result.content = vec![ContentBlock::text(err.to_string())];
     result
 }
 
+pub(super) fn server_config() -> ServerConfig {
+    ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Marketing analytics behind scoped tokens. Call list_workspaces first, then pass \
+             workspace_id to the other tools.",
+        )
+}
+
 impl ServerHandler for TollgateMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Marketing analytics behind scoped tokens. Call list_workspaces first, then pass \
-                 workspace_id to the other tools.",
-            )
+        server_config()
     }
 
     async fn initialize(
@@ -111,7 +124,7 @@ impl ServerHandler for TollgateMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(mcp_tools()))
+        Ok(ListToolsResult::with_all_items(MCP_TOOLS.clone()))
     }
 
     async fn call_tool(
@@ -146,11 +159,7 @@ impl ServerHandler for TollgateMcp {
             .await
             .result
         {
-            Ok(value) => {
-                let mut result = CallToolResult::structured(value.clone());
-                result.content = vec![ContentBlock::text(value.to_string())];
-                result
-            }
+            Ok(value) => success_result(value),
             Err(err) => error_result(&err),
         };
         Ok(result.into())

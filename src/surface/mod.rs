@@ -1,6 +1,8 @@
 //! The tool surfaces: MCP (`/mcp`) and plain HTTP (`/v1/tools`), both over the one registry
 //! and the one enforcement pipeline. Bearer-authenticated: no cookies, no sessions, no CSRF.
 
+#[cfg(feature = "bench")]
+mod bench;
 pub mod http;
 pub mod mcp;
 
@@ -10,15 +12,28 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{middleware, routing, Json, Router};
 
+use tower_http::limit::RequestBodyLimitLayer;
+
 use crate::enforcement::ToolError;
 use crate::state::AppState;
 
+/// The largest request body either surface reads (a tool call's arguments are small).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/v1/tools", routing::get(http::catalog))
         .route("/v1/tools/{name}", routing::post(http::call_tool))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // rmcp reads the body itself and stops at the same limit.
         .nest_service("/mcp", mcp::service(&state))
-        .layer(middleware::from_fn_with_state(state, guard))
+        .layer(middleware::from_fn_with_state(state.clone(), guard));
+    #[cfg(feature = "bench")]
+    let router = match bench::service(&state) {
+        Some(bare) => router.nest_service("/bench/bare/mcp", bare),
+        None => router,
+    };
+    router
 }
 
 /// `Origin` and `Host` are checked before authentication (DNS-rebinding defence); then the
@@ -36,9 +51,49 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     match crate::enforcement::authenticate(&state, request.headers()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            let declared_json = is_json(request.headers());
+            let response = next.run(request).await;
+            plain_errors_as_json(response, declared_json, &request_id).await
         }
         Err(err) => error_response(&err, &request_id),
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The body limit and rmcp answer some refusals in plain text; clients get JSON: the error
+/// object for a body over the limit, and for a JSON body rmcp could not decode (rmcp says 415)
+/// the JSON-RPC parse error.
+async fn plain_errors_as_json(
+    response: Response,
+    declared_json: bool,
+    request_id: &str,
+) -> Response {
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            let err = ToolError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            };
+            error_response(&err, request_id)
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE if declared_json => {
+            let detail = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap_or_default();
+            let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": {
+                "code": -32700,
+                "message": format!("Parse error: the body is not a JSON-RPC message ({})",
+                    String::from_utf8_lossy(&detail)),
+            } });
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+        }
+        _ => response,
     }
 }
 

@@ -28,7 +28,8 @@ impl DateRange {
     ) -> Result<DateRange, ToolError> {
         let day = |name: &str, value: &str| {
             parse_day(value).ok_or_else(|| {
-                ToolError::InvalidDateRange(format!("{name} {value:?} is not a date (YYYY-MM-DD)"))
+                let shown: String = value.chars().take(40).collect();
+                ToolError::InvalidDateRange(format!("{name} {shown:?} is not a date (YYYY-MM-DD)"))
             })
         };
         let end = match end {

@@ -7,12 +7,16 @@ mod discovery;
 mod reports;
 mod write_back;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+pub use analytics::{DateRange, RangeArgs};
 
 use crate::enforcement::ToolError;
 use crate::model::Scope;
@@ -284,8 +288,15 @@ impl ToolSpec {
         }
     }
 
-    /// The input schema, with the `workspace_id` the pipeline resolves for targeted tools.
-    pub fn schema(&self) -> Value {
+    /// The input schema, with the `workspace_id` the pipeline resolves for targeted tools;
+    /// built once per tool.
+    pub fn schema(&self) -> &'static Value {
+        static SCHEMAS: LazyLock<HashMap<&'static str, Value>> =
+            LazyLock::new(|| TOOLS.iter().map(|t| (t.name, t.build_schema())).collect());
+        &SCHEMAS[self.name]
+    }
+
+    fn build_schema(&self) -> Value {
         let mut schema = (self.input_schema)();
         if !self.read_only && self.idempotent {
             schema["properties"]["idempotency_key"] = serde_json::json!({

@@ -2,47 +2,12 @@
 //! sums to the balance, every call answered with success is metered, and every job that was
 //! dispatched finishes, billed exactly once.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{founder, issue_token, TestDb};
+use crate::support::{founder, free_port, issue_token, start_server as start, wait_ready, TestDb};
 use tollgate::model::{Binding, Scope};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(db_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .env("DATABASE_URL", db_url)
-        .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server")
-}
-
-async fn wait_ready(client: &reqwest::Client, port: u16) {
-    for _ in 0..200 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/v1/tools"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not come up");
-}
 
 async fn count(db: &tollgate::storage::Db, sql: &str) -> i64 {
     sqlx::query_as::<_, (i64,)>(sql)
@@ -58,6 +23,16 @@ async fn sigkill_loses_nothing_and_bills_nothing_twice() {
     let db = test_db.db().clone();
     let url = test_db.url();
     let owner = founder(&db, "owner@example.com").await;
+    // A monthly plan starting now: the real server runs on the real clock, not the tests' T0.
+    tollgate::services::billing::change_plan(
+        &db,
+        &owner,
+        "growth",
+        None,
+        tollgate::storage::now_ms(),
+    )
+    .await
+    .unwrap();
     let ws = crate::support::first_workspace(&db, &owner).await;
     let token = issue_token(
         &db,

@@ -233,3 +233,161 @@ async fn refused_input_answers_with_its_own_status_not_500() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert!(text.contains("That email and password do not match an account."));
 }
+
+/// Signs up `email` through the real sign-up form; returns the session cookie pair.
+async fn signed_up(app: &Router, email: &str) -> String {
+    let sign_up = action_url(app, "/signup", "sign_up").await;
+    let form = format!(
+        "email={}&password=correct+horse+battery&invite=",
+        email.replace('@', "%40")
+    );
+    let response = app
+        .clone()
+        .oneshot(form_post(&sign_up, Some(ORIGIN), None, &form))
+        .await
+        .unwrap();
+    let cookie = session_cookie(&response).expect("signed up");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn page(app: &Router, path: &str, cookie: &str) -> (axum::http::HeaderMap, String) {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    (response.headers().clone(), body(response).await)
+}
+
+const DASHBOARD: [&str; 7] = [
+    "/tokens",
+    "/usage",
+    "/audit",
+    "/settings/organization",
+    "/settings/workspaces",
+    "/settings/members",
+    "/settings/billing",
+];
+
+#[tokio::test]
+async fn every_form_of_the_dashboard_refuses_cross_site_posts() {
+    let test_db = TestDb::sqlite().await;
+    let app = app(&test_db).await;
+    let cookie = signed_up(&app, "owner@example.com").await;
+    let mut actions = std::collections::BTreeSet::new();
+    for path in DASHBOARD {
+        let (_, html) = page(&app, path, &cookie).await;
+        for part in html.split("action=\"/api/").skip(1) {
+            actions.insert(format!("/api/{}", part.split('"').next().unwrap()));
+        }
+    }
+    assert!(actions.len() >= 12, "the dashboard's forms: {actions:?}");
+    let before: (String,) = sqlx::query_as("SELECT name FROM organizations")
+        .fetch_one(&test_db.db().pool)
+        .await
+        .unwrap();
+    for action in &actions {
+        for origin in [Some("https://evil.example"), None] {
+            let response = app
+                .clone()
+                .oneshot(form_post(
+                    action,
+                    origin,
+                    Some(&cookie),
+                    "name=pwned&token_id=1",
+                ))
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{action} from {origin:?}"
+            );
+        }
+    }
+    let after: (String,) = sqlx::query_as("SELECT name FROM organizations")
+        .fetch_one(&test_db.db().pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn user_provided_text_is_rendered_inert_on_every_page() {
+    use tollgate::model::{Binding, RotationGrace, Scope};
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db();
+    let app = app(&test_db).await;
+    let cookie = signed_up(&app, "owner@example.com").await;
+    let (user_id, org_id): (i64, i64) = sqlx::query_as("SELECT user_id, org_id FROM memberships")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let owner = tollgate::services::organizations::actor(db, user_id, org_id)
+        .await
+        .unwrap();
+    let payloads = [
+        "<script>alert('xss')</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "javascript:alert(1)//</title>",
+    ];
+    use tollgate::services::{organizations, tokens};
+    organizations::update_settings(db, &owner, payloads[1], RotationGrace::None, None, 0)
+        .await
+        .unwrap();
+    for (i, payload) in payloads.iter().enumerate() {
+        organizations::create_workspace(db, &owner, &format!("{payload} {i}"), None, 0)
+            .await
+            .unwrap();
+        let new = tokens::NewToken {
+            label: payload.to_string(),
+            scopes: vec![Scope::AnalyticsRead],
+            binding: Binding::Organization,
+            workspace_id: None,
+            expires_at: None,
+        };
+        tokens::create(
+            db,
+            &owner,
+            tollgate::config::Environment::Live,
+            new,
+            None,
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    for path in DASHBOARD {
+        let (headers, html) = page(&app, path, &cookie).await;
+        for raw in ["<script>alert", "<img src=x", "\"><img"] {
+            assert!(!html.contains(raw), "{path} renders {raw:?} as markup");
+        }
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        // The only inline scripts are the hydration bootstrap, carrying this response's nonce.
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("a nonce");
+        for script in html.split("<script").skip(1) {
+            let tag = script.split('>').next().unwrap();
+            assert!(
+                tag.contains("src=") || tag.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: inline script without the nonce: <script{tag}>"
+            );
+        }
+    }
+    let (_, tokens_html) = page(&app, "/tokens", &cookie).await;
+    assert!(
+        tokens_html.contains("&lt;script&gt;alert"),
+        "the label is shown, escaped"
+    );
+}

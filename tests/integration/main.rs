@@ -2,11 +2,15 @@
 //! databases of its own (see `support`).
 
 mod analytics;
+mod bad_input;
 mod crash;
 mod domain;
 mod http;
+mod hygiene;
+mod instances;
 mod jobs;
 mod limits;
+mod overload;
 mod support;
 mod surface;
 mod tokens;

@@ -132,15 +132,18 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         environment: tollgate::config::Environment::Live,
         public_url: public_url.into(),
         trust_forwarded: false,
+        max_in_flight: 512,
     };
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("tollgate")
         .build();
+    db.start_token_cache();
     tollgate::state::AppState {
         db: db.clone(),
         config: std::sync::Arc::new(config),
         leptos_options,
         last_used: Default::default(),
+        meter: tollgate::enforcement::meter::Meter::start(db.clone()),
     }
 }
 
@@ -354,4 +357,40 @@ where
         eprintln!("-- on {engine}");
         test(test_db.db().clone()).await;
     }
+}
+
+/// A free port on 127.0.0.1 for a server of the test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real server binary on `db_url`, listening on 127.0.0.1:`port`.
+pub fn start_server(db_url: &str, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env("DATABASE_URL", db_url)
+        .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server")
+}
+
+pub async fn wait_ready(client: &reqwest::Client, port: u16) {
+    for _ in 0..200 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/v1/tools"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up");
 }

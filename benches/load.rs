@@ -1,0 +1,589 @@
+//! `scripts/bench`: Tollgate's performance figures, printed in one run on this machine.
+//!
+//! For each engine (SQLite, PostgreSQL) it seeds a fresh database (an Enterprise organization
+//! with the demo workspace and many workspace tokens, so that the per-token cap of 120 units a
+//! minute is enforced but not hit), starts the real server of the benchmark build, and drives
+//! it with `wrk` on 127.0.0.1:
+//! - `tools/call` of `get_performance_summary` (1 unit, analytics:read, one day) through `/mcp`
+//!   with full enforcement, at maximum throughput and again paced to half of it;
+//! - the same tool on `/bench/bare/mcp` (no enforcement; benchmark build only);
+//! - token verification per call, cache hit and miss (in process);
+//! - the usage page's server render with 1 and 10 million usage events.
+//!
+//! Then a reference server on the official TypeScript SDK (`end2end/bench/reference-server.mjs`,
+//! one trivial tool, no auth) under the same load generator.
+//!
+//! Options: `--engines sqlite,postgres` `--seconds 10` `--connections 32` `--events 1000000,10000000`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tollgate::config::Environment;
+use tollgate::model::{Binding, Scope};
+use tollgate::services::organizations::{self, Actor};
+use tollgate::services::{accounts, billing, tokens};
+use tollgate::storage::{now_ms, Db, Engine};
+
+const TOKENS: usize = 5_000;
+const PASSWORD: &str = "benchmark password";
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// wrk's threads (one is plenty for these rates); the server gets the rest of the machine.
+const WRK_THREADS: u32 = 1;
+
+struct Options {
+    engines: Vec<Engine>,
+    seconds: u32,
+    connections: u32,
+    events: Vec<i64>,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        engines: vec![Engine::Sqlite, Engine::Postgres],
+        seconds: 10,
+        connections: 32,
+        events: vec![1_000_000, 10_000_000],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--engines" => {
+                options.engines = value
+                    .split(',')
+                    .map(|e| match e {
+                        "sqlite" => Engine::Sqlite,
+                        "postgres" => Engine::Postgres,
+                        other => panic!("unknown engine {other}"),
+                    })
+                    .collect()
+            }
+            "--seconds" => options.seconds = value.parse().expect("--seconds N"),
+            "--connections" => options.connections = value.parse().expect("--connections N"),
+            "--events" => {
+                options.events = value
+                    .split(',')
+                    .map(|n| n.parse().expect("--events N,M"))
+                    .collect()
+            }
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    options
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    assert!(
+        Command::new("wrk").arg("--version").output().is_ok(),
+        "wrk is needed: scripts/bench installs it"
+    );
+    let work = std::env::temp_dir().join(format!("tollgate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut report = String::new();
+    let mut best_enforced = 0.0f64;
+    for engine in &options.engines {
+        let figures = bench_engine(*engine, &options, &work).await;
+        best_enforced = best_enforced.max(figures);
+        println!();
+    }
+    let reference = bench_reference(&options, &work);
+    if let Some(reference) = reference {
+        let _ = writeln!(
+            report,
+            "TypeScript SDK reference (stateless, one trivial tool, no auth): {:.0} req/s, p50 {}, p99 {}",
+            reference.rps, reference.p50, reference.p99
+        );
+        let _ = writeln!(
+            report,
+            "Tollgate enforced (best engine) / TypeScript reference: {:.2}x",
+            best_enforced / reference.rps
+        );
+    }
+    println!("{report}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Prints the figures of one engine; returns its enforced maximum throughput.
+async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
+    let name = match engine {
+        Engine::Sqlite => "SQLite",
+        Engine::Postgres => "PostgreSQL",
+    };
+    println!("== {name}");
+    let (url, drop_pg) = fresh_database(engine, work).await;
+    let db = Db::connect(&url)
+        .await
+        .expect("open the benchmark database");
+    let fixture = seed(&db).await;
+    let port = free_port();
+    let mut server = start_server(&url, port, &fixture);
+    wait_ready(port).await;
+
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_performance_summary","arguments":{{"workspace_id":{},"start_date":"{day}","end_date":"{day}"}}}}}}"#,
+        fixture.workspace_id,
+        day = yesterday()
+    );
+    let script = wrk_script(work, &fixture.tokens, &body);
+    let enforced_url = format!("http://127.0.0.1:{port}/mcp");
+    let bare_url = format!("http://127.0.0.1:{port}/bench/bare/mcp");
+    // Warm both paths (connections, caches, SQLite pages) before measuring.
+    run_wrk(&enforced_url, &script, options.connections, 2, None);
+    run_wrk(&bare_url, &script, options.connections, 2, None);
+
+    let enforced = run_wrk(
+        &enforced_url,
+        &script,
+        options.connections,
+        options.seconds,
+        None,
+    );
+    let bare = run_wrk(
+        &bare_url,
+        &script,
+        options.connections,
+        options.seconds,
+        None,
+    );
+    let half_rate = enforced.rps / 2.0;
+    let half = run_wrk(
+        &enforced_url,
+        &script,
+        options.connections,
+        options.seconds,
+        Some(half_rate),
+    );
+    println!(
+        "tools/call enforced, max:      {:>7.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
+        enforced.rps, enforced.p50, enforced.p99, enforced.errors
+    );
+    println!(
+        "tools/call bare, max:          {:>7.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
+        bare.rps, bare.p50, bare.p99, bare.errors
+    );
+    println!(
+        "enforced at half max ({:.0}/s): {:>7.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
+        half_rate, half.rps, half.p50, half.p99, half.errors
+    );
+    println!("enforced / bare: {:.2}x", enforced.rps / bare.rps);
+
+    verification_cost(&url, &fixture).await;
+    server.kill().ok();
+    server.wait().ok();
+    usage_page(engine, &db, &url, &fixture, &options.events).await;
+    db.pool.close().await;
+    if let Some(name) = drop_pg {
+        drop_database(&name).await;
+    }
+    enforced.rps
+}
+
+struct Fixture {
+    owner: Actor,
+    email: String,
+    workspace_id: i64,
+    tokens: Vec<String>,
+}
+
+async fn fresh_database(engine: Engine, work: &Path) -> (String, Option<String>) {
+    match engine {
+        Engine::Sqlite => (format!("sqlite://{}/bench.db", work.display()), None),
+        Engine::Postgres => {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let name = format!("tollgate_bench_{}", std::process::id());
+            let mut admin = sqlx::AnyConnection::connect(PG_ADMIN)
+                .await
+                .expect("PostgreSQL on 127.0.0.1:5432");
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            (
+                format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                Some(name),
+            )
+        }
+    }
+}
+
+async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut admin) = sqlx::AnyConnection::connect(PG_ADMIN).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
+/// An Enterprise organization (no allowance or token cap in the way) with many tokens.
+async fn seed(db: &Db) -> Fixture {
+    let now = now_ms();
+    let email = "bench@example.com".to_string();
+    let user_id = accounts::create_user(db, &email, PASSWORD, now)
+        .await
+        .unwrap();
+    let org_id = organizations::create_organization(db, user_id, "Bench", now)
+        .await
+        .unwrap();
+    let owner = organizations::actor(db, user_id, org_id).await.unwrap();
+    billing::change_plan(db, &owner, "enterprise", None, now)
+        .await
+        .unwrap();
+    let workspace_id = organizations::workspaces(db, &owner)
+        .await
+        .unwrap()
+        .workspaces[0]
+        .id;
+    let started = Instant::now();
+    let mut issued = Vec::with_capacity(TOKENS);
+    for i in 0..TOKENS {
+        let new = tokens::NewToken {
+            label: format!("bench {i}"),
+            scopes: vec![Scope::AnalyticsRead],
+            binding: Binding::Workspace,
+            workspace_id: Some(workspace_id),
+            expires_at: None,
+        };
+        let token = tokens::create(db, &owner, Environment::Live, new, None, now)
+            .await
+            .unwrap();
+        issued.push(token.token);
+    }
+    println!(
+        "seeded: {TOKENS} workspace tokens in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Fixture {
+        owner,
+        email,
+        workspace_id,
+        tokens: issued,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(url: &str, port: u16, fixture: &Fixture) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env("DATABASE_URL", url)
+        .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env(
+            "TOLLGATE_BENCH_BARE_TARGET",
+            format!("{}:{}", fixture.owner.org_id, fixture.workspace_id),
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the benchmark server")
+}
+
+async fn wait_ready(port: u16) {
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/v1/tools"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up on port {port}");
+}
+
+fn yesterday() -> String {
+    tollgate::model::day_string(now_ms().div_euclid(86_400_000) - 1)
+}
+
+/// A wrk script that sends `body` with the tokens in turn and counts failed calls (non-200 or
+/// an MCP error result); `WRK_RATE` paces each connection to a share of a target rate.
+fn wrk_script(work: &Path, tokens: &[String], body: &str) -> PathBuf {
+    let list: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"")).collect();
+    let script = format!(
+        r#"local tokens = {{{list}}}
+local body = [[{body}]]
+local counter = 0
+local errors = 0
+local threads = {{}}
+local pause = 0
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  counter = math.random(#tokens)
+  local rate = tonumber(os.getenv("WRK_RATE") or "0")
+  local connections = tonumber(os.getenv("WRK_CONNECTIONS") or "1")
+  if rate > 0 then pause = math.floor(1000 * connections / rate) end
+end
+function delay() return pause end
+function request()
+  counter = counter % #tokens + 1
+  return wrk.format("POST", nil, {{
+    ["Authorization"] = "Bearer " .. tokens[counter],
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json, text/event-stream",
+    ["MCP-Protocol-Version"] = "2025-11-25",
+  }}, body)
+end
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"isError":true', 1, true) then errors = errors + 1 end
+end
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
+  io.write(string.format("ERRORS %d\n", failed))
+  io.write(string.format("P50 %d\nP99 %d\n", latency:percentile(50), latency:percentile(99)))
+end
+"#,
+        list = list.join(","),
+    );
+    let path = work.join(format!("calls-{}.lua", tokens.len()));
+    std::fs::write(&path, script).unwrap();
+    path
+}
+
+struct Run {
+    rps: f64,
+    p50: String,
+    p99: String,
+    errors: u64,
+}
+
+/// One wrk run; `rate` paces the connections to about that many requests a second in all.
+fn run_wrk(url: &str, script: &Path, connections: u32, seconds: u32, rate: Option<f64>) -> Run {
+    let output = Command::new("wrk")
+        .args([
+            "-t",
+            &WRK_THREADS.to_string(),
+            "-c",
+            &connections.to_string(),
+            "-d",
+            &format!("{seconds}s"),
+            "-s",
+            &script.display().to_string(),
+            url,
+        ])
+        .env("WRK_RATE", rate.map(|r| r.to_string()).unwrap_or_default())
+        .env("WRK_CONNECTIONS", connections.to_string())
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |prefix: &str| -> Option<String> {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()))
+    };
+    let micros = |prefix: &str| -> String {
+        field(prefix)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|us| format!("{:.2} ms", us / 1000.0))
+            .unwrap_or_else(|| "?".into())
+    };
+    Run {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("wrk printed no throughput:\n{text}")),
+        p50: micros("P50"),
+        p99: micros("P99"),
+        errors: field("ERRORS").and_then(|v| v.parse().ok()).unwrap_or(0)
+            + field("Non-2xx or 3xx responses:")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0),
+    }
+}
+
+/// What `tokens::verify` costs per call: from the cache, and from the database.
+async fn verification_cost(url: &str, fixture: &Fixture) {
+    let cached = Db::connect(url).await.unwrap();
+    cached.start_token_cache();
+    for _ in 0..100 {
+        if cached.token_cache.is_live() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let uncached = Db::connect(url).await.unwrap();
+    let sample = &fixture.tokens[..1000];
+    let time = |db: &Db, rounds: usize| {
+        let db = db.clone();
+        async move {
+            let started = Instant::now();
+            for _ in 0..rounds {
+                for token in sample {
+                    tokens::verify(&db, token, Environment::Live, now_ms())
+                        .await
+                        .unwrap();
+                }
+            }
+            started.elapsed().as_secs_f64() * 1e6 / (rounds * sample.len()) as f64
+        }
+    };
+    time(&cached, 1).await; // fills the cache
+    let hit = time(&cached, 20).await;
+    let miss = time(&uncached, 2).await;
+    println!(
+        "token verification: cache hit {hit:.2} µs/call, miss (database lookup) {miss:.1} µs/call"
+    );
+    cached.pool.close().await;
+    uncached.pool.close().await;
+}
+
+/// Fills the organization's usage to each of `counts` events (rollups rebuilt from them, as
+/// the metering writes them) and times the page's server render.
+async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, counts: &[i64]) {
+    let port = free_port();
+    let mut server = start_server(url, port, fixture);
+    wait_ready(port).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = sign_in(&client, port, &fixture.email).await;
+    let mut have = 0;
+    for &count in counts {
+        let started = Instant::now();
+        add_events(engine, db, fixture, have, count).await;
+        have = count;
+        let filled = started.elapsed().as_secs_f64();
+        let mut times = Vec::new();
+        for round in 0..25 {
+            let started = Instant::now();
+            let page = client
+                .get(format!("http://127.0.0.1:{port}/usage"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert!(page.status().is_success(), "usage page: {}", page.status());
+            let html = page.text().await.unwrap();
+            assert!(html.contains("units"), "the usage page rendered");
+            if round >= 5 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "usage page, {count} events: median {:.1} ms, max {:.1} ms (20 renders; events added in {filled:.0} s)",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
+    server.kill().ok();
+    server.wait().ok();
+}
+
+async fn sign_in(client: &reqwest::Client, port: u16, email: &str) -> String {
+    let base = format!("http://127.0.0.1:{port}");
+    let form = client.get(format!("{base}/signin")).send().await.unwrap();
+    let html = form.text().await.unwrap();
+    let start = html.find("action=\"/api/sign_in").expect("sign-in form") + 8;
+    let action = &html[start..start + html[start..].find('"').unwrap()];
+    let response = client
+        .post(format!("{base}{action}"))
+        .header("origin", &base)
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(tollgate::http::SESSION_COOKIE))
+        .expect("signed in");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Events `from..to`, spread over the current period across 50 tokens and 5 tools.
+async fn add_events(engine: Engine, db: &Db, fixture: &Fixture, from: i64, to: i64) {
+    let (first_token,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM tokens WHERE org_id = $1")
+        .bind(fixture.owner.org_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let period_start = now_ms() - 29 * 86_400_000;
+    let columns = format!(
+        "SELECT {org}, {ws}, {first_token} + i % 50, \
+         CASE i % 5 WHEN 0 THEN 'get_performance_summary' WHEN 1 THEN 'top_campaigns' \
+         WHEN 2 THEN 'compare_periods' WHEN 3 THEN 'find_anomalies' ELSE 'explain_campaign' END, \
+         1 + i % 2, {period_start} + i * (29 * 86400000 / {to})",
+        org = fixture.owner.org_id,
+        ws = fixture.workspace_id,
+    );
+    let insert =
+        "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) ";
+    let (fill, day) = match engine {
+        Engine::Sqlite => (
+            format!(
+                "{insert} WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) {columns} FROM n"
+            ),
+            "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
+        ),
+        Engine::Postgres => (
+            format!("{insert} {columns} FROM generate_series({from}, {} ) AS n(i)", to - 1),
+            "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        ),
+    };
+    sqlx::query(&fill).execute(&db.pool).await.unwrap();
+    sqlx::query("DELETE FROM usage_daily WHERE org_id = $1")
+        .bind(fixture.owner.org_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO usage_daily (org_id, day, tool, token_id, calls, units) \
+         SELECT org_id, {day}, tool, token_id, COUNT(*), SUM(units) FROM usage_events \
+         WHERE org_id = $1 GROUP BY org_id, {day}, tool, token_id"
+    ))
+    .bind(fixture.owner.org_id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+fn bench_reference(options: &Options, work: &Path) -> Option<Run> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("end2end");
+    let port = free_port();
+    let mut server = Command::new("node")
+        .arg(root.join("bench/reference-server.mjs"))
+        .env("PORT", port.to_string())
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+    let script = wrk_script(work, &["reference".to_string()], body);
+    run_wrk(&url, &script, options.connections, 2, None);
+    let run = run_wrk(&url, &script, options.connections, options.seconds, None);
+    server.kill().ok();
+    server.wait().ok();
+    Some(run)
+}

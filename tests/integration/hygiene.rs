@@ -1,0 +1,233 @@
+//! Secret hygiene: the real server at debug logging (its own, sqlx's and tower-http's) goes
+//! through sign-up, a failed and a good sign-in, token creation and rotation, calls with good
+//! and mistyped tokens on both surfaces, and a write-back secret. Then its whole log, its error
+//! answers and every byte of its database are searched for each secret.
+
+use std::process::{Command, Stdio};
+
+use reqwest::Client;
+use serde_json::json;
+
+use crate::support::{free_port, wait_ready, TestDb};
+
+const PASSWORD: &str = "hygiene-password-7f3a9c";
+const WRONG_PASSWORD: &str = "wrong-password-1b2c3d";
+const WRITE_BACK_SECRET: &str = "whsec-hygiene-5e6f7a8b9c";
+
+struct Browser {
+    client: Client,
+    base: String,
+    cookie: String,
+}
+
+impl Browser {
+    async fn action(&self, page: &str, name: &str) -> String {
+        let html = self
+            .client
+            .get(format!("{}{page}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let start = html
+            .find(&format!("action=\"/api/{name}"))
+            .unwrap_or_else(|| panic!("{name} on {page}"))
+            + "action=\"".len();
+        html[start..].split('"').next().unwrap().to_string()
+    }
+
+    /// A server function called as the hydrated page calls it; returns the status and body.
+    async fn call(&self, page: &str, name: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let action = self.action(page, name).await;
+        let response = self
+            .client
+            .post(format!("{}{action}", self.base))
+            .header("origin", &self.base)
+            .header("cookie", &self.cookie)
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+fn token_in(text: &str) -> String {
+    let start = text.find("tg_live_").expect("a token in the answer");
+    text[start..start + 46].to_string()
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_the_answers_or_the_database() {
+    let test_db = TestDb::sqlite().await;
+    let log_path = std::env::temp_dir().join(format!("tollgate-hygiene-{}.log", free_port()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env("DATABASE_URL", test_db.url())
+        .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "debug,sqlx=debug,tower_http=debug")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    wait_ready(&client, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut answers = String::new();
+
+    let mut browser = Browser {
+        client: client.clone(),
+        base: base.clone(),
+        cookie: String::new(),
+    };
+    let email = "hygiene@example.com";
+    let (status, body) = browser
+        .call(
+            "/signup",
+            "sign_up",
+            &[("email", email), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(status < 400, "signed up: {status} {body}");
+    let (status, body) = browser
+        .call(
+            "/signin",
+            "sign_in",
+            &[("email", email), ("password", WRONG_PASSWORD)],
+        )
+        .await;
+    assert!(status >= 400, "a wrong password is refused");
+    answers.push_str(&body);
+    let sign_in = browser.action("/signin", "sign_in").await;
+    let response = client
+        .post(format!("{base}{sign_in}"))
+        .header("origin", &base)
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    browser.cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(tollgate::http::SESSION_COOKIE))
+        .expect("signed in")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let (status, body) = browser
+        .call(
+            "/tokens",
+            "create_token",
+            &[
+                ("label", "hygiene"),
+                ("scopes[0]", "analytics:read"),
+                ("binding", "organization"),
+                ("expiry", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let first = token_in(&body);
+    let db = test_db.db();
+    let (token_id, workspace_id): (i64, i64) = sqlx::query_as(
+        "SELECT t.id, w.id FROM tokens t JOIN workspaces w ON w.org_id = t.org_id ORDER BY w.id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let (status, body) = browser
+        .call(
+            "/tokens",
+            "rotate_token",
+            &[("token_id", &token_id.to_string()), ("grace", "15m")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let second = token_in(&body);
+    let (status, body) = browser
+        .call(
+            "/settings/workspaces",
+            "configure_write_back",
+            &[
+                ("workspace_id", &workspace_id.to_string()),
+                ("enabled", "on"),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("secret", WRITE_BACK_SECRET),
+            ],
+        )
+        .await;
+    assert!(status < 400, "write-back configured: {status} {body}");
+
+    let mistyped = format!("{}X", &second[..45]);
+    for token in [&first, &second, &mistyped] {
+        for (path, body) in [
+            ("/v1/tools/list_workspaces", json!({})),
+            (
+                "/mcp",
+                json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "list_workspaces" } }),
+            ),
+        ] {
+            let response = client
+                .post(format!("{base}{path}"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            answers.push_str(&response.text().await.unwrap());
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await; // a last-use flush
+    server.kill().ok();
+    server.wait().ok();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    std::fs::remove_file(&log_path).ok();
+    assert!(
+        log.contains("DEBUG") && log.contains("tools/call") || log.contains("/mcp"),
+        "the log is at debug level and saw the calls"
+    );
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(
+        std::path::Path::new(&test_db.url()["sqlite://".len()..])
+            .parent()
+            .unwrap(),
+    )
+    .unwrap()
+    {
+        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    for (what, secret) in [
+        ("password", PASSWORD),
+        ("wrong password", WRONG_PASSWORD),
+        ("write-back secret", WRITE_BACK_SECRET),
+        ("first token", first.as_str()),
+        ("rotated token", second.as_str()),
+        ("mistyped token", mistyped.as_str()),
+    ] {
+        assert!(!log.contains(secret), "the {what} is in the log");
+        assert!(!answers.contains(secret), "the {what} is in an answer");
+        if what != "write-back secret" {
+            // The write-back secret is stored (it signs deliveries); the rest never are.
+            assert!(
+                !stored.contains(secret),
+                "the {what} is in the database files"
+            );
+        }
+    }
+}
