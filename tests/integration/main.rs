@@ -2,6 +2,7 @@
 //! databases of its own (see `support`).
 
 mod analytics;
+mod authorization;
 mod bad_input;
 mod crash;
 mod domain;

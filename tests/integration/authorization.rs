@@ -1,0 +1,318 @@
+//! The authorization matrix of the dashboard: every server function (but the sign-in and
+//! invite flows, tested on their own), called over HTTP as the hydrated page calls it, by each
+//! kind of caller: owner, admin and member of organization A, the owner of another
+//! organization, a member removed from A, and nobody. Ids always point into A; a call either
+//! succeeds or is refused (401/403/404), and whatever the outsider and the removed member are
+//! refused leaves A exactly as it was.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use leptos::server_fn::ServerFn;
+use tower::ServiceExt;
+
+use crate::support::{first_workspace, founder, join, TestDb, ORIGIN, PASSWORD, T0};
+use tollgate::api::{auth, organizations as orgs, tokens as toks, usage};
+use tollgate::model::{Binding, Role, Scope};
+use tollgate::services::organizations::{self, Actor};
+use tollgate::storage::Db;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    Owner,
+    Admin,
+    Member,
+    Outsider,
+    Removed,
+    Anonymous,
+}
+use Caller::*;
+
+const CALLERS: [Caller; 6] = [Owner, Admin, Member, Outsider, Removed, Anonymous];
+
+struct World {
+    db: Db,
+    app: Router,
+    owner: Actor,
+    workspace: i64,
+    cookies: Vec<(Caller, Option<String>)>,
+    serial: std::cell::Cell<u32>,
+}
+
+impl World {
+    fn next(&self) -> u32 {
+        self.serial.set(self.serial.get() + 1);
+        self.serial.get()
+    }
+
+    async fn org_token(&self) -> i64 {
+        let token = crate::support::issue_token(
+            &self.db,
+            &self.owner,
+            vec![Scope::AnalyticsRead],
+            Binding::Organization,
+            None,
+        )
+        .await;
+        let hash = tollgate::services::secrets::sha256_hex(&token);
+        sqlx::query_as::<_, (i64,)>("SELECT id FROM tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+            .0
+    }
+
+    async fn fresh_member(&self) -> i64 {
+        let email = format!("m{}@example.com", self.next());
+        join(&self.db, &self.owner, &email, Role::Member)
+            .await
+            .user_id
+    }
+
+    async fn fresh_invite(&self) -> i64 {
+        let email = format!("i{}@example.com", self.next());
+        tollgate::services::invites::create(&self.db, &self.owner, &email, Role::Member, None, T0)
+            .await
+            .unwrap();
+        sqlx::query_as::<_, (i64,)>("SELECT MAX(id) FROM invites")
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// What organization A looks like: a call refused must leave all of it as it was.
+    async fn snapshot(&self) -> String {
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT name || ':' || plan || ':' || credit_balance FROM organizations WHERE id = $1",
+            "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(COALESCE(SUM(LENGTH(name)), 0) AS TEXT) FROM workspaces WHERE org_id = $1",
+            "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(COUNT(revoked_at) AS TEXT) || ':' || CAST(COUNT(grace_until) AS TEXT) FROM tokens WHERE org_id = $1",
+            "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(COUNT(revoked_at) AS TEXT) FROM invites WHERE org_id = $1",
+            "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(SUM(CASE WHEN role = 'admin' THEN 1 ELSE 0 END) AS TEXT) FROM memberships WHERE org_id = $1",
+            "SELECT CAST(COUNT(write_back_url) AS TEXT) || ':' || COALESCE(MAX(write_back_url), '') FROM workspaces WHERE org_id = $1",
+        ] {
+            let (row,): (String,) = sqlx::query_as(sql)
+                .bind(self.owner.org_id)
+                .fetch_one(&self.db.pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            rows.push(row);
+        }
+        rows.join(" | ")
+    }
+}
+
+async fn sign_in(app: &Router, email: &str) -> String {
+    let form = format!(
+        "email={}&password={}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post(auth::SignIn::PATH)
+                .header(header::HOST, "127.0.0.1:3999")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .find_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+        .unwrap_or_else(|| panic!("{email} signed in ({})", response.status()))
+}
+
+async fn call(app: &Router, path: &str, cookie: Option<&str>, form: &str) -> StatusCode {
+    let mut request = Request::post(path)
+        .header(header::HOST, "127.0.0.1:3999")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    app.clone()
+        .oneshot(request.body(Body::from(form.to_string())).unwrap())
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn every_server_function_by_every_kind_of_caller() {
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db().clone();
+    let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+    let owner = founder(&db, "owner@example.com").await;
+    join(&db, &owner, "admin@example.com", Role::Admin).await;
+    join(&db, &owner, "member@example.com", Role::Member).await;
+    founder(&db, "outsider@example.com").await;
+    let removed = join(&db, &owner, "removed@example.com", Role::Member).await;
+    organizations::remove_member(&db, &owner, removed.user_id, None, T0)
+        .await
+        .unwrap();
+    let mut cookies = Vec::new();
+    for (caller, email) in [
+        (Owner, "owner"),
+        (Admin, "admin"),
+        (Member, "member"),
+        (Outsider, "outsider"),
+        (Removed, "removed"),
+    ] {
+        cookies.push((
+            caller,
+            Some(sign_in(&app, &format!("{email}@example.com")).await),
+        ));
+    }
+    cookies.push((Anonymous, None));
+    let world = World {
+        workspace: first_workspace(&db, &owner).await,
+        db,
+        app,
+        owner,
+        cookies,
+        serial: Default::default(),
+    };
+
+    // (function, who may call it). "May" for the outsider means: on its own organization
+    // (calls without ids); with A's ids it is refused.
+    let admins_and_outsider = &[Owner, Admin, Outsider][..];
+    let owners_and_outsider = &[Owner, Outsider][..];
+    let everyone_in_an_org = &[Owner, Admin, Member, Outsider][..];
+    let a_admins = &[Owner, Admin][..];
+    let mut failures = Vec::new();
+    let mut calls = 0;
+    for function in [
+        "get_session",
+        "get_members",
+        "get_workspaces",
+        "get_organization",
+        "get_tokens",
+        "get_usage",
+        "get_audit_log",
+        "invite_member",
+        "revoke_invite",
+        "change_member_role",
+        "remove_member",
+        "create_workspace",
+        "rename_workspace",
+        "update_organization",
+        "configure_write_back",
+        "create_token",
+        "rotate_token",
+        "revoke_token",
+        "change_plan",
+        "grant_credits",
+        "switch_organization",
+        "create_organization",
+    ] {
+        let allowed: &[Caller] = match function {
+            "get_session" => &CALLERS,
+            "get_members" | "get_workspaces" | "get_organization" | "get_tokens" | "get_usage"
+            | "create_token" => everyone_in_an_org,
+            "get_audit_log" | "invite_member" | "create_workspace" | "update_organization" => {
+                admins_and_outsider
+            }
+            "change_plan" | "grant_credits" => owners_and_outsider,
+            "switch_organization" => &[Owner, Admin, Member],
+            "create_organization" => &[Owner, Admin, Member, Outsider, Removed],
+            _ => a_admins,
+        };
+        for (caller, cookie) in &world.cookies {
+            let n = world.next();
+            let (path, form) = match function {
+                "get_session" => (auth::GetSession::PATH, String::new()),
+                "get_members" => (orgs::GetMembers::PATH, String::new()),
+                "get_workspaces" => (orgs::GetWorkspaces::PATH, String::new()),
+                "get_organization" => (orgs::GetOrganization::PATH, String::new()),
+                "get_tokens" => (toks::GetTokens::PATH, String::new()),
+                "get_usage" => (usage::GetUsage::PATH, String::new()),
+                "get_audit_log" => (toks::GetAuditLog::PATH, String::new()),
+                "invite_member" => (
+                    orgs::InviteMember::PATH,
+                    format!("email=new{n}%40example.com&role=member"),
+                ),
+                "revoke_invite" => (
+                    orgs::RevokeInvite::PATH,
+                    format!("invite_id={}", world.fresh_invite().await),
+                ),
+                "change_member_role" => (
+                    orgs::ChangeMemberRole::PATH,
+                    format!("user_id={}&role=admin", world.fresh_member().await),
+                ),
+                "remove_member" => (
+                    orgs::RemoveMember::PATH,
+                    format!("user_id={}", world.fresh_member().await),
+                ),
+                "create_workspace" => (orgs::CreateWorkspace::PATH, format!("name=Space+{n}")),
+                "rename_workspace" => (
+                    orgs::RenameWorkspace::PATH,
+                    format!("workspace_id={}&name=Renamed+{n}", world.workspace),
+                ),
+                "update_organization" => (
+                    orgs::UpdateOrganization::PATH,
+                    format!("name=Org+{n}&default_rotation_grace=none"),
+                ),
+                "configure_write_back" => (
+                    orgs::ConfigureWriteBack::PATH,
+                    format!(
+                        "workspace_id={}&enabled=on&url=https%3A%2F%2Fhooks.example.com%2F{n}&secret=0123456789abcdef{n}",
+                        world.workspace
+                    ),
+                ),
+                "create_token" => (
+                    toks::CreateToken::PATH,
+                    format!("label=T{n}&scopes[0]=analytics:read&binding=user&expiry=none"),
+                ),
+                "rotate_token" => (
+                    toks::RotateToken::PATH,
+                    format!("token_id={}&grace=none", world.org_token().await),
+                ),
+                "revoke_token" => (
+                    toks::RevokeToken::PATH,
+                    format!("token_id={}", world.org_token().await),
+                ),
+                "change_plan" => (usage::ChangePlan::PATH, "plan=starter".to_string()),
+                "grant_credits" => (usage::GrantCredits::PATH, "amount=5&note=matrix".to_string()),
+                "switch_organization" => (
+                    auth::SwitchOrganization::PATH,
+                    format!("org_id={}", world.owner.org_id),
+                ),
+                "create_organization" => (auth::CreateOrganization::PATH, format!("name=New+{n}")),
+                other => unreachable!("{other}"),
+            };
+            let before = world.snapshot().await;
+            let status = call(&world.app, path, cookie.as_deref(), &form).await;
+            calls += 1;
+            let should = allowed.contains(caller);
+            let ok = if should {
+                status.is_success() || status.is_redirection()
+            } else {
+                [
+                    StatusCode::UNAUTHORIZED,
+                    StatusCode::FORBIDDEN,
+                    StatusCode::NOT_FOUND,
+                ]
+                .contains(&status)
+            };
+            if !ok {
+                failures.push(format!(
+                    "{function} by {caller:?}: {status} (allowed: {should})"
+                ));
+            }
+            if (!should || *caller == Outsider) && world.snapshot().await != before {
+                failures.push(format!("{function} by {caller:?} changed organization A"));
+            }
+        }
+    }
+    assert_eq!(calls, 22 * 6);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
