@@ -316,3 +316,131 @@ async fn every_server_function_by_every_kind_of_caller() {
     assert_eq!(calls, 22 * 6);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every tool, for each binding and where its target lies: own workspace, another workspace
+/// of the same organization, another organization's workspace, and (personal tokens) after the
+/// user left. Reachable targets get past steps 2 and 3; the rest are `workspace_not_accessible`.
+/// A token without a tool's scope gets `missing_scope` for exactly the tools that need one.
+#[tokio::test]
+async fn every_tool_by_binding_and_organization_relation() {
+    use serde_json::{json, Value};
+    use tollgate::tools::{Target, TOOLS};
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db().clone();
+    let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+    let owner = founder(&db, "owner@example.com").await;
+    tollgate::services::billing::change_plan(
+        &db,
+        &owner,
+        "growth",
+        None,
+        tollgate::storage::now_ms(),
+    )
+    .await
+    .unwrap();
+    let member = join(&db, &owner, "member@example.com", Role::Member).await;
+    let other = founder(&db, "other@example.com").await;
+    let a1 = first_workspace(&db, &owner).await;
+    let a2 = organizations::create_workspace(&db, &owner, "Second", None, T0)
+        .await
+        .unwrap();
+    let b1 = first_workspace(&db, &other).await;
+    let all = Scope::ALL.to_vec();
+    let token = |actor: Actor, scopes: Vec<Scope>, binding: Binding, ws: Option<i64>| {
+        let db = db.clone();
+        async move { crate::support::issue_token(&db, &actor, scopes, binding, ws).await }
+    };
+    // What a member may grant: the read scopes.
+    let member_scopes = vec![
+        Scope::AnalyticsRead,
+        Scope::CampaignsRead,
+        Scope::ConversionsRead,
+        Scope::CustomersRead,
+        Scope::CreditsRead,
+        Scope::ReportsRead,
+    ];
+    let personal = token(member, member_scopes.clone(), Binding::User, None).await;
+    let org = token(owner, all.clone(), Binding::Organization, None).await;
+    let bound = token(owner, all.clone(), Binding::Workspace, Some(a2)).await;
+    let credits_only = token(owner, vec![Scope::CreditsRead], Binding::Organization, None).await;
+
+    let call = |token: String, tool: &'static str, ws: i64| {
+        let app = app.clone();
+        async move {
+            let (status, _, body) = crate::support::post_json(
+                &app,
+                &format!("/v1/tools/{tool}"),
+                Some(&token),
+                &[],
+                json!({ "workspace_id": ws }),
+            )
+            .await;
+            let code = body["error"]["code"].as_str().unwrap_or("").to_string();
+            (status, code, body)
+        }
+    };
+    let refused = ["workspace_not_accessible", "missing_scope", "invalid_token"];
+    let mut failures = Vec::new();
+    let mut check = |what: String, code: String, expected: Option<&str>, body: &Value| {
+        let ok = match expected {
+            Some(expected) => code == expected,
+            None => !refused.contains(&code.as_str()),
+        };
+        if !ok {
+            failures.push(format!(
+                "{what}: got {code:?}, expected {expected:?} ({body})"
+            ));
+        }
+    };
+    let targeted: Vec<_> = TOOLS.iter().filter(|t| t.target != Target::None).collect();
+    for tool in &targeted {
+        for (who, token, reaches) in [
+            ("personal", &personal, vec![a1, a2]),
+            ("organization", &org, vec![a1, a2]),
+            ("workspace", &bound, vec![a2]),
+        ] {
+            if who == "personal" && tool.scope.is_some_and(|s| !member_scopes.contains(&s)) {
+                continue; // members cannot hold write scopes
+            }
+            for ws in [a1, a2, b1] {
+                let (_, code, body) = call(token.clone(), tool.name, ws).await;
+                let expected = (!reaches.contains(&ws)).then_some("workspace_not_accessible");
+                check(
+                    format!("{} by {who} token on {ws}", tool.name),
+                    code,
+                    expected,
+                    &body,
+                );
+            }
+        }
+        let (_, code, body) = call(credits_only.clone(), tool.name, a1).await;
+        let expected = match tool.scope {
+            Some(scope) if scope != Scope::CreditsRead => Some("missing_scope"),
+            _ => None,
+        };
+        check(
+            format!("{} without its scope", tool.name),
+            code,
+            expected,
+            &body,
+        );
+    }
+    // The member leaves: their personal token reaches nothing in A any more.
+    organizations::remove_member(&db, &owner, member.user_id, None, T0)
+        .await
+        .unwrap();
+    for tool in &targeted {
+        if tool.scope.is_some_and(|s| !member_scopes.contains(&s)) {
+            continue;
+        }
+        let (_, code, body) = call(personal.clone(), tool.name, a1).await;
+        check(
+            format!("{} by a removed member", tool.name),
+            code,
+            Some("workspace_not_accessible"),
+            &body,
+        );
+    }
+    assert!(targeted.len() >= 15);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
