@@ -329,15 +329,6 @@ async fn every_tool_by_binding_and_organization_relation() {
     let db = test_db.db().clone();
     let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
     let owner = founder(&db, "owner@example.com").await;
-    tollgate::services::billing::change_plan(
-        &db,
-        &owner,
-        "growth",
-        None,
-        tollgate::storage::now_ms(),
-    )
-    .await
-    .unwrap();
     let member = join(&db, &owner, "member@example.com", Role::Member).await;
     let other = founder(&db, "other@example.com").await;
     let a1 = first_workspace(&db, &owner).await;

@@ -23,16 +23,6 @@ async fn sigkill_loses_nothing_and_bills_nothing_twice() {
     let db = test_db.db().clone();
     let url = test_db.url();
     let owner = founder(&db, "owner@example.com").await;
-    // A monthly plan starting now: the real server runs on the real clock, not the tests' T0.
-    tollgate::services::billing::change_plan(
-        &db,
-        &owner,
-        "growth",
-        None,
-        tollgate::storage::now_ms(),
-    )
-    .await
-    .unwrap();
     let ws = crate::support::first_workspace(&db, &owner).await;
     let token = issue_token(
         &db,

@@ -109,10 +109,6 @@ async fn three_instances_share_limits_credits_keys_and_revocations() {
     let test_db = TestDb::postgres().await;
     let db = test_db.db().clone();
     let owner = founder(&db, "owner@example.com").await;
-    // A monthly plan starting now, so the allowance does not depend on the tests' fixed clock.
-    tollgate::services::billing::change_plan(&db, &owner, "growth", None, now_ms())
-        .await
-        .unwrap();
     let ws = first_workspace(&db, &owner).await;
     let workspace_token = |scopes: Vec<Scope>| {
         let (db, owner) = (db.clone(), owner.clone());

@@ -208,7 +208,11 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .execute(&db.pool)
             .await
             .unwrap();
-        let period = limits::period("starter", T0, tollgate::storage::now_ms());
+        let (anchor,): (i64,) = sqlx::query_as("SELECT period_anchor FROM organizations")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let period = limits::period("starter", anchor, tollgate::storage::now_ms());
         sqlx::query(
             "INSERT INTO period_usage (org_id, period_start, units) VALUES ($1, $2, 20000) \
              ON CONFLICT (org_id, period_start) DO UPDATE SET units = 20000",

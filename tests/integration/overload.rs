@@ -21,15 +21,6 @@ async fn calls_beyond_the_in_flight_limit_are_shed_with_503() {
     });
     let app = tollgate::http::router(state);
     let owner = founder(&db, "owner@example.com").await;
-    tollgate::services::billing::change_plan(
-        &db,
-        &owner,
-        "growth",
-        None,
-        tollgate::storage::now_ms(),
-    )
-    .await
-    .unwrap();
     let mut tokens = Vec::new();
     for _ in 0..4 {
         tokens.push(

@@ -159,6 +159,14 @@ pub async fn founder(db: &Db, email: &str) -> Actor {
     let org_id = organizations::create_organization(db, user_id, "Acme", T0)
         .await
         .unwrap();
+    // Calls through the pipeline run on the real clock: the trial starts today, whenever the
+    // suite runs (its fixed-clock tests pass `now` themselves).
+    sqlx::query("UPDATE organizations SET period_anchor = $1 WHERE id = $2")
+        .bind(tollgate::storage::now_ms().max(T0))
+        .bind(org_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     organizations::actor(db, user_id, org_id).await.unwrap()
 }
 
