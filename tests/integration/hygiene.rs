@@ -1,7 +1,7 @@
 //! Secret hygiene: the real server at debug logging (its own, sqlx's and tower-http's) goes
 //! through sign-up, a failed and a good sign-in, token creation and rotation, calls with good
 //! and mistyped tokens on both surfaces, and a write-back secret. Then its whole log, its error
-//! answers and every byte of its database are searched for each secret.
+//! answers and every byte of its database are searched for each secret (and the session id).
 
 use std::process::{Command, Stdio};
 
@@ -212,7 +212,9 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
         stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     let stored = String::from_utf8_lossy(&stored);
+    let session_id = browser.cookie.split_once('=').unwrap().1.to_string();
     for (what, secret) in [
+        ("session id", session_id.as_str()),
         ("password", PASSWORD),
         ("wrong password", WRONG_PASSWORD),
         ("write-back secret", WRITE_BACK_SECRET),
