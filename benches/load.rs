@@ -14,6 +14,8 @@
 //! one trivial tool, no auth) under the same load generator.
 //!
 //! Options: `--engines sqlite,postgres` `--seconds 10` `--connections 32` `--events 1000000,10000000`.
+//! `--soak SECONDS` instead runs enforced calls at full speed on SQLite for that long and prints
+//! the server's resident memory every 10 seconds.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,7 @@ struct Options {
     seconds: u32,
     connections: u32,
     events: Vec<i64>,
+    soak: Option<u32>,
 }
 
 fn options() -> Options {
@@ -45,6 +48,7 @@ fn options() -> Options {
         seconds: 10,
         connections: 32,
         events: vec![1_000_000, 10_000_000],
+        soak: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -69,6 +73,7 @@ fn options() -> Options {
                     .map(|n| n.parse().expect("--events N,M"))
                     .collect()
             }
+            "--soak" => options.soak = Some(value.parse().expect("--soak SECONDS")),
             "--bench" => {
                 i += 1;
                 continue;
@@ -89,6 +94,11 @@ async fn main() {
     );
     let work = std::env::temp_dir().join(format!("tollgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
+    if let Some(seconds) = options.soak {
+        soak(seconds, &options, &work).await;
+        let _ = std::fs::remove_dir_all(&work);
+        return;
+    }
     let mut report = String::new();
     let mut best_enforced = 0.0f64;
     for engine in &options.engines {
@@ -129,11 +139,7 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
     let mut server = start_server(&url, port, &fixture);
     wait_ready(port).await;
 
-    let body = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_performance_summary","arguments":{{"workspace_id":{},"start_date":"{day}","end_date":"{day}"}}}}}}"#,
-        fixture.workspace_id,
-        day = yesterday()
-    );
+    let body = call_body(&fixture);
     let script = wrk_script(work, &fixture.tokens, &body);
     let enforced_url = format!("http://127.0.0.1:{port}/mcp");
     let bare_url = format!("http://127.0.0.1:{port}/bench/bare/mcp");
@@ -560,6 +566,61 @@ async fn add_events(engine: Engine, db: &Db, fixture: &Fixture, from: i64, to: i
     .execute(&db.pool)
     .await
     .unwrap();
+}
+
+/// Enforced calls at full speed for `seconds`, the server's RSS after every 10 s.
+async fn soak(seconds: u32, options: &Options, work: &Path) {
+    let (url, _) = fresh_database(Engine::Sqlite, work).await;
+    let db = Db::connect(&url).await.expect("open the soak database");
+    let fixture = seed(&db).await;
+    let port = free_port();
+    let mut server = start_server(&url, port, &fixture);
+    wait_ready(port).await;
+    let script = wrk_script(work, &fixture.tokens, &call_body(&fixture));
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let rss = |pid: u32| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    println!("soak: {seconds} s of enforced calls on SQLite; RSS at start {} MiB", rss(server.id()) / 1024);
+    let mut samples = Vec::new();
+    for round in 0..seconds.div_ceil(10) {
+        let run = run_wrk(&url, &script, options.connections, 10, None);
+        let kib = rss(server.id());
+        samples.push(kib);
+        println!(
+            "{:>5} s: {:>7.0} req/s, p99 {:>8}, RSS {} MiB",
+            (round + 1) * 10,
+            run.rps,
+            run.p99,
+            kib / 1024
+        );
+    }
+    let first = samples.first().copied().unwrap_or(0);
+    let max = samples.iter().copied().max().unwrap_or(0);
+    let last = samples.last().copied().unwrap_or(0);
+    println!(
+        "RSS after the first 10 s {} MiB, at the end {} MiB, highest {} MiB",
+        first / 1024,
+        last / 1024,
+        max / 1024
+    );
+    server.kill().ok();
+    server.wait().ok();
+}
+
+fn call_body(fixture: &Fixture) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_performance_summary","arguments":{{"workspace_id":{},"start_date":"{day}","end_date":"{day}"}}}}}}"#,
+        fixture.workspace_id,
+        day = yesterday()
+    )
 }
 
 fn bench_reference(options: &Options, work: &Path) -> Option<Run> {
