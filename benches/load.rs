@@ -588,7 +588,10 @@ async fn soak(seconds: u32, options: &Options, work: &Path) {
             })
             .unwrap_or(0)
     };
-    println!("soak: {seconds} s of enforced calls on SQLite; RSS at start {} MiB", rss(server.id()) / 1024);
+    println!(
+        "soak: {seconds} s of enforced calls on SQLite; RSS at start {} MiB",
+        rss(server.id()) / 1024
+    );
     let mut samples = Vec::new();
     for round in 0..seconds.div_ceil(10) {
         let run = run_wrk(&url, &script, options.connections, 10, None);

@@ -163,3 +163,10 @@ impl From<crate::services::ServiceError> for ToolError {
         ToolError::Internal
     }
 }
+
+impl From<super::meter::MeterError> for ToolError {
+    fn from(err: super::meter::MeterError) -> Self {
+        tracing::error!(error = %err, "metering a call");
+        ToolError::Internal
+    }
+}

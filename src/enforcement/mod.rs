@@ -266,10 +266,7 @@ async fn charge_and_run(
                 units: tool.units,
                 at: now,
             };
-            if let Err(e) = state.meter.record(event).await {
-                tracing::error!(error = %e, "metering a call");
-                return Err(ToolError::Internal);
-            }
+            state.meter.record(event).await?;
             Ok(result)
         }
         Err(err) => {

@@ -66,14 +66,14 @@ pub fn parse(token: &str) -> Result<Environment, FormatError> {
     if token.len() != TOKEN_CHARS {
         return Err(FormatError::Length(token.chars().count()));
     }
-    let (body, sum) = token.split_at(PREFIX_CHARS + RANDOM_CHARS);
-    if !body[PREFIX_CHARS..]
-        .bytes()
-        .chain(sum.bytes())
-        .all(|b| b.is_ascii_alphanumeric())
+    // The alphabet first: only then is every byte a character, and the split safe.
+    if !token.as_bytes()[PREFIX_CHARS..]
+        .iter()
+        .all(u8::is_ascii_alphanumeric)
     {
         return Err(FormatError::Alphabet);
     }
+    let (body, sum) = token.split_at(PREFIX_CHARS + RANDOM_CHARS);
     if checksum(body) != sum {
         return Err(FormatError::Checksum);
     }
@@ -755,6 +755,14 @@ mod tests {
         );
         assert_eq!(parse(""), Err(FormatError::Prefix));
         assert_eq!(parse("tg_live_é"), Err(FormatError::Length(9)));
+    }
+
+    #[test]
+    fn multibyte_input_is_refused_not_a_panic() {
+        // 46 bytes whose 40th falls inside a two-byte character: splitting there panicked.
+        let token = format!("tg_live_{}é{}", "a".repeat(31), "b".repeat(5));
+        assert_eq!(token.len(), TOKEN_CHARS);
+        assert_eq!(parse(&token), Err(FormatError::Alphabet));
     }
 
     #[test]
