@@ -461,10 +461,17 @@ pub fn ago(then: i64, now: i64) -> String {
 
 /// Epoch milliseconds of the end (23:59:59.999 UTC) of a `YYYY-MM-DD` date.
 pub fn end_of_date(date: &str) -> Option<i64> {
-    let mut parts = date.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
+    // Exactly YYYY-MM-DD: four-digit years keep the arithmetic below far from overflow.
+    let date = date.trim().as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        date[range].iter().try_fold(0i64, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+        })
+    };
+    if date.len() != 10 || date[4] != b'-' || date[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
@@ -518,6 +525,11 @@ mod token_model_tests {
         assert_eq!(end_of_date("2026-02-30"), None);
         assert_eq!(end_of_date("2026-13-01"), None);
         assert_eq!(end_of_date("soon"), None);
+        // Found by fuzzing (fuzz/fuzz_targets/date_range.rs): a 12-digit year overflowed.
+        assert_eq!(end_of_date("999999999998-02-24"), None);
+        assert_eq!(end_of_date("+2026-01-05"), None);
+        assert_eq!(end_of_date("2026-1-5"), None);
+        assert_eq!(end_of_date(" 2026-01-05 "), end_of_date("2026-01-05"));
     }
 
     #[test]
