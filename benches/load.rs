@@ -136,7 +136,7 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
         .expect("open the benchmark database");
     let fixture = seed(&db).await;
     let port = free_port();
-    let mut server = start_server(&url, port, &fixture);
+    let server = start_server(&url, port, &fixture);
     wait_ready(port).await;
 
     let body = call_body(&fixture);
@@ -184,8 +184,7 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
     println!("enforced / bare: {:.2}x", enforced.rps / bare.rps);
 
     verification_cost(&url, &fixture).await;
-    server.kill().ok();
-    server.wait().ok();
+    drop(server);
     usage_page(engine, &db, &url, &fixture, &options.events).await;
     db.pool.close().await;
     if let Some(name) = drop_pg {
@@ -290,8 +289,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_server(url: &str, port: u16, fixture: &Fixture) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+/// A child process killed when dropped, also when the benchmark panics.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+fn start_server(url: &str, port: u16, fixture: &Fixture) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .env("DATABASE_URL", url)
         .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
@@ -301,7 +310,8 @@ fn start_server(url: &str, port: u16, fixture: &Fixture) -> Child {
         )
         .stdout(Stdio::null())
         .spawn()
-        .expect("start the benchmark server")
+        .expect("start the benchmark server");
+    Process(child)
 }
 
 async fn wait_ready(port: u16) {
@@ -338,8 +348,8 @@ local pause = 0
 function setup(thread) table.insert(threads, thread) end
 function init(args)
   counter = math.random(#tokens)
-  local rate = tonumber(os.getenv("WRK_RATE") or "0")
-  local connections = tonumber(os.getenv("WRK_CONNECTIONS") or "1")
+  local rate = tonumber(os.getenv("WRK_RATE") or "") or 0
+  local connections = tonumber(os.getenv("WRK_CONNECTIONS") or "") or 1
   if rate > 0 then pause = math.floor(1000 * connections / rate) end
 end
 function delay() return pause end
@@ -359,7 +369,7 @@ function done(summary, latency, requests)
   local failed = 0
   for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
   io.write(string.format("ERRORS %d\n", failed))
-  io.write(string.format("P50 %d\nP99 %d\n", latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("P50 %.0f\nP99 %.0f\n", latency:percentile(50), latency:percentile(99)))
 end
 "#,
         list = list.join(","),
@@ -458,7 +468,7 @@ async fn verification_cost(url: &str, fixture: &Fixture) {
 /// the metering writes them) and times the page's server render.
 async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, counts: &[i64]) {
     let port = free_port();
-    let mut server = start_server(url, port, fixture);
+    let server = start_server(url, port, fixture);
     wait_ready(port).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -468,8 +478,10 @@ async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, count
     let mut have = 0;
     for &count in counts {
         let started = Instant::now();
-        add_events(engine, db, fixture, have, count).await;
-        have = count;
+        if count > have {
+            add_events(engine, db, fixture, have, count).await;
+            have = count;
+        }
         let filled = started.elapsed().as_secs_f64();
         let mut times = Vec::new();
         for round in 0..25 {
@@ -494,8 +506,7 @@ async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, count
             times[times.len() - 1]
         );
     }
-    server.kill().ok();
-    server.wait().ok();
+    drop(server);
 }
 
 async fn sign_in(client: &reqwest::Client, port: u16, email: &str) -> String {
@@ -574,7 +585,7 @@ async fn soak(seconds: u32, options: &Options, work: &Path) {
     let db = Db::connect(&url).await.expect("open the soak database");
     let fixture = seed(&db).await;
     let port = free_port();
-    let mut server = start_server(&url, port, &fixture);
+    let server = start_server(&url, port, &fixture);
     wait_ready(port).await;
     let script = wrk_script(work, &fixture.tokens, &call_body(&fixture));
     let url = format!("http://127.0.0.1:{port}/mcp");
@@ -588,14 +599,15 @@ async fn soak(seconds: u32, options: &Options, work: &Path) {
             })
             .unwrap_or(0)
     };
+    let pid = server.0.id();
     println!(
         "soak: {seconds} s of enforced calls on SQLite; RSS at start {} MiB",
-        rss(server.id()) / 1024
+        rss(pid) / 1024
     );
     let mut samples = Vec::new();
     for round in 0..seconds.div_ceil(10) {
         let run = run_wrk(&url, &script, options.connections, 10, None);
-        let kib = rss(server.id());
+        let kib = rss(pid);
         samples.push(kib);
         println!(
             "{:>5} s: {:>7.0} req/s, p99 {:>8}, RSS {} MiB",
@@ -614,8 +626,6 @@ async fn soak(seconds: u32, options: &Options, work: &Path) {
         last / 1024,
         max / 1024
     );
-    server.kill().ok();
-    server.wait().ok();
 }
 
 fn call_body(fixture: &Fixture) -> String {
@@ -629,13 +639,15 @@ fn call_body(fixture: &Fixture) -> String {
 fn bench_reference(options: &Options, work: &Path) -> Option<Run> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("end2end");
     let port = free_port();
-    let mut server = Command::new("node")
-        .arg(root.join("bench/reference-server.mjs"))
-        .env("PORT", port.to_string())
-        .current_dir(&root)
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
+    let server = Process(
+        Command::new("node")
+            .arg(root.join("bench/reference-server.mjs"))
+            .env("PORT", port.to_string())
+            .current_dir(&root)
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?,
+    );
     let url = format!("http://127.0.0.1:{port}/mcp");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -647,7 +659,6 @@ fn bench_reference(options: &Options, work: &Path) -> Option<Run> {
     let script = wrk_script(work, &["reference".to_string()], body);
     run_wrk(&url, &script, options.connections, 2, None);
     let run = run_wrk(&url, &script, options.connections, options.seconds, None);
-    server.kill().ok();
-    server.wait().ok();
+    drop(server);
     Some(run)
 }

@@ -10,6 +10,9 @@ use super::ServiceResult;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// How many tokens the usage page names one by one.
+const TOP_TOKENS: i64 = 10;
+
 pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<UsagePage> {
     let (plan, anchor, credit_balance): (String, i64, i64) = sqlx::query_as(
         "SELECT plan, period_anchor, credit_balance FROM organizations WHERE id = $1",
@@ -66,12 +69,21 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
     let by_token: Vec<(Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
         "SELECT t.label, t.hint, CAST(SUM(d.calls) AS BIGINT), CAST(SUM(d.units) AS BIGINT) FROM usage_daily d \
          LEFT JOIN tokens t ON t.id = d.token_id WHERE d.org_id = $1 AND d.day >= $2 AND d.day <= $3 \
-         GROUP BY d.token_id, t.label, t.hint ORDER BY 4 DESC, 3 DESC",
+         GROUP BY d.token_id, t.label, t.hint ORDER BY 4 DESC, 3 DESC LIMIT $4",
     )
     .bind(actor.org_id)
     .bind(&from)
     .bind(&to)
+    .bind(TOP_TOKENS)
     .fetch_all(&db.pool)
+    .await?;
+    let (tokens_used,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(DISTINCT token_id) FROM usage_daily WHERE org_id = $1 AND day >= $2 AND day <= $3",
+    )
+    .bind(actor.org_id)
+    .bind(&from)
+    .bind(&to)
+    .fetch_one(&db.pool)
     .await?;
     let refusals: Vec<(String, i64)> = sqlx::query_as(
         "SELECT code, COUNT(*) FROM refusals WHERE org_id = $1 AND created_at >= $2 GROUP BY code",
@@ -102,20 +114,10 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
         used: used.map(|(u,)| u).unwrap_or(0),
         now,
         daily,
+        by_token: top_tokens(by_token, tokens_used, &by_tool),
         by_tool: by_tool
             .into_iter()
             .map(|(name, calls, units)| UsageRow { name, calls, units })
-            .collect(),
-        by_token: by_token
-            .into_iter()
-            .map(|(label, hint, calls, units)| UsageRow {
-                name: match (label, hint) {
-                    (Some(label), Some(hint)) => format!("{label} ({hint})"),
-                    _ => "Deleted token".into(),
-                },
-                calls,
-                units,
-            })
             .collect(),
         rate_limited: refused("rate_limited"),
         quota_exceeded: refused("quota_exceeded"),
@@ -131,4 +133,50 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
             })
             .collect(),
     })
+}
+
+/// The busiest tokens, then one row for all the others: the page stays the same size however
+/// many tokens an organization runs.
+fn top_tokens(
+    top: Vec<(Option<String>, Option<String>, i64, i64)>,
+    tokens_used: i64,
+    by_tool: &[(String, i64, i64)],
+) -> Vec<UsageRow> {
+    let mut rows: Vec<UsageRow> = top
+        .into_iter()
+        .map(|(label, hint, calls, units)| UsageRow {
+            name: match (label, hint) {
+                (Some(label), Some(hint)) => format!("{label} ({hint})"),
+                _ => "Deleted token".into(),
+            },
+            calls,
+            units,
+        })
+        .collect();
+    let others = tokens_used - rows.len() as i64;
+    if others > 0 {
+        let total = |pick: fn(&(String, i64, i64)) -> i64| by_tool.iter().map(pick).sum::<i64>();
+        let shown = |pick: fn(&UsageRow) -> i64| rows.iter().map(pick).sum::<i64>();
+        let row = UsageRow {
+            name: format!("{others} other token{}", if others == 1 { "" } else { "s" }),
+            calls: total(|t| t.1) - shown(|r| r.calls),
+            units: total(|t| t.2) - shown(|r| r.units),
+        };
+        rows.push(row);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_beyond_the_top_are_summed_in_one_row() {
+        let top = vec![(Some("a".into()), Some("tg_live_a…".into()), 5, 10)];
+        let by_tool = vec![("t".to_string(), 8, 15)];
+        let rows = super::top_tokens(top, 3, &by_tool);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].name, "2 other tokens");
+        assert_eq!((rows[1].calls, rows[1].units), (3, 5));
+        assert_eq!(super::top_tokens(vec![], 0, &[]).len(), 0);
+    }
 }
