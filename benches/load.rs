@@ -342,7 +342,7 @@ fn wrk_script(work: &Path, tokens: &[String], body: &str) -> PathBuf {
         r#"local tokens = {{{list}}}
 local body = [[{body}]]
 local counter = 0
-local errors = 0
+errors = 0 -- global: done() reads it from each thread
 local threads = {{}}
 local pause = 0
 function setup(thread) table.insert(threads, thread) end
@@ -540,11 +540,12 @@ async fn add_events(engine: Engine, db: &Db, fixture: &Fixture, from: i64, to: i
         .await
         .unwrap();
     let period_start = now_ms() - 29 * 86_400_000;
+    let step = 29 * 86_400_000 / to;
     let columns = format!(
         "SELECT {org}, {ws}, {first_token} + i % 50, \
          CASE i % 5 WHEN 0 THEN 'get_performance_summary' WHEN 1 THEN 'top_campaigns' \
          WHEN 2 THEN 'compare_periods' WHEN 3 THEN 'find_anomalies' ELSE 'explain_campaign' END, \
-         1 + i % 2, {period_start} + i * (29 * 86400000 / {to})",
+         1 + i % 2, {period_start} + CAST(i AS BIGINT) * {step}",
         org = fixture.owner.org_id,
         ws = fixture.workspace_id,
     );

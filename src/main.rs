@@ -68,7 +68,7 @@ async fn main() -> std::process::ExitCode {
     );
     db.start_token_cache();
     let state = AppState {
-        meter: tollgate::enforcement::meter::Meter::start(db.clone()),
+        writer: tollgate::enforcement::writer::Writer::start(db.clone()),
         db,
         config: Arc::new(config),
         leptos_options,

@@ -5,7 +5,7 @@ use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 use crate::enforcement::last_used::LastUsed;
-use crate::enforcement::meter::Meter;
+use crate::enforcement::writer::Writer;
 use crate::storage::Db;
 
 /// Everything a request handler or server function needs; cheap to clone.
@@ -16,8 +16,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Token last-use times, batched in memory and flushed by a background task.
     pub last_used: Arc<LastUsed>,
-    /// The usage writer: group commits of successful calls.
-    pub meter: Meter,
+    /// The hot path's writes (admissions, releases, usage) in batch transactions.
+    pub writer: Writer,
 }
 
 impl FromRef<AppState> for LeptosOptions {

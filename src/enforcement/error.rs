@@ -164,9 +164,9 @@ impl From<crate::services::ServiceError> for ToolError {
     }
 }
 
-impl From<super::meter::MeterError> for ToolError {
-    fn from(err: super::meter::MeterError) -> Self {
-        tracing::error!(error = %err, "metering a call");
+impl From<super::writer::WriteError> for ToolError {
+    fn from(err: super::writer::WriteError) -> Self {
+        tracing::error!(error = %err, "admitting or metering a call");
         ToolError::Internal
     }
 }

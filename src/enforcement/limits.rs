@@ -1,10 +1,15 @@
 //! Steps 4 and 5 of the pipeline: rate limits and the plan allowance, exact under
 //! concurrency and across instances because each decision is one conditional write.
 //!
+//! Each decision takes the connection it runs on: the pipeline's admissions run in the
+//! writer's batch transactions (`enforcement::writer`).
+//!
 //! The per-token cap is GCRA (the generic cell rate algorithm) over units: each unit costs
 //! `60 s / cap` of "theoretical arrival time", and a call is admitted while that time stays
 //! within one minute of now. It admits the full cap in a burst and refills smoothly. Tools with
 //! their own limit also count calls in fixed 60-second windows.
+
+use sqlx::AnyConnection;
 
 use crate::storage::Db;
 
@@ -27,18 +32,28 @@ pub enum Admission {
     },
 }
 
+/// The row of a token's cap.
+pub fn token_key(token_id: i64) -> String {
+    format!("token:{token_id}")
+}
+
+/// The row of a token's calls of `tool` in the window around `now`.
+pub fn window_key(token_id: i64, tool: &str, now: i64) -> String {
+    format!("tool:{token_id}:{tool}:{}", now - now.rem_euclid(WINDOW_MS))
+}
+
 /// Takes `units` from the token's per-minute cap, or refuses without taking anything.
 pub async fn take_units(
-    db: &Db,
+    conn: &mut AnyConnection,
     token_id: i64,
     units: i64,
     cap: i64,
     now: i64,
 ) -> Result<Admission, sqlx::Error> {
     let per_unit = WINDOW_MS / cap.max(1);
-    let key = format!("token:{token_id}");
+    let key = token_key(token_id);
     if units == 0 {
-        let tat = current_tat(db, &key).await?.unwrap_or(now);
+        let tat = current_tat(conn, &key).await?.unwrap_or(now);
         return Ok(Admission::Admitted(state(cap, per_unit, tat, now)));
     }
     // One statement: the first call inserts, later ones move the arrival time if it fits.
@@ -52,12 +67,12 @@ pub async fn take_units(
     .bind(now)
     .bind(cost)
     .bind(WINDOW_MS)
-    .fetch_optional(&db.pool)
+    .fetch_optional(&mut *conn)
     .await?;
     match admitted {
         Some((tat,)) => Ok(Admission::Admitted(state(cap, per_unit, tat, now))),
         None => {
-            let tat = current_tat(db, &key).await?.unwrap_or(now).max(now);
+            let tat = current_tat(conn, &key).await?.unwrap_or(now).max(now);
             let wait_ms = tat + cost - now - WINDOW_MS;
             Ok(Admission::Refused {
                 retry_after: ceil_seconds(wait_ms),
@@ -67,10 +82,10 @@ pub async fn take_units(
     }
 }
 
-async fn current_tat(db: &Db, key: &str) -> Result<Option<i64>, sqlx::Error> {
+async fn current_tat(conn: &mut AnyConnection, key: &str) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT tat FROM rate_limits WHERE key = $1")
         .bind(key)
-        .fetch_optional(&db.pool)
+        .fetch_optional(&mut *conn)
         .await?;
     Ok(row.map(|(tat,)| tat))
 }
@@ -90,14 +105,14 @@ fn ceil_seconds(ms: i64) -> i64 {
 /// Counts one call of `tool` in the token's current 60-second window, refusing past `limit`.
 /// Returns the seconds until the window ends when refused.
 pub async fn take_call(
-    db: &Db,
+    conn: &mut AnyConnection,
     token_id: i64,
     tool: &str,
     limit: i64,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let window_start = now - now.rem_euclid(WINDOW_MS);
-    let key = format!("tool:{token_id}:{tool}:{window_start}");
+    let key = window_key(token_id, tool, now);
     let counted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO rate_windows (key, count, expires_at) VALUES ($1, 1, $2) \
          ON CONFLICT (key) DO UPDATE SET count = rate_windows.count + 1 WHERE rate_windows.count < $3 RETURNING count",
@@ -105,7 +120,7 @@ pub async fn take_call(
     .bind(&key)
     .bind(window_start + WINDOW_MS)
     .bind(limit)
-    .fetch_optional(&db.pool)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(match counted {
         Some(_) => None,
@@ -197,7 +212,7 @@ fn add_months(at: i64, months: i64) -> i64 {
 
 /// Reserves `units` of the period's allowance, or refuses (false) without reserving.
 pub async fn reserve(
-    db: &Db,
+    conn: &mut AnyConnection,
     org_id: i64,
     period: Period,
     units: i64,
@@ -214,13 +229,18 @@ pub async fn reserve(
     .bind(period.start)
     .bind(units)
     .bind(period.allowance.unwrap_or(-1))
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(reserved.rows_affected() == 1)
 }
 
 /// Gives back what a failed call reserved: failed calls debit nothing.
-pub async fn release(db: &Db, org_id: i64, period: Period, units: i64) -> Result<(), sqlx::Error> {
+pub async fn release(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    period: Period,
+    units: i64,
+) -> Result<(), sqlx::Error> {
     if units > 0 {
         sqlx::query(
             "UPDATE period_usage SET units = units - $3 WHERE org_id = $1 AND period_start = $2",
@@ -228,7 +248,7 @@ pub async fn release(db: &Db, org_id: i64, period: Period, units: i64) -> Result
         .bind(org_id)
         .bind(period.start)
         .bind(units)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(())

@@ -5,7 +5,7 @@ mod error;
 pub mod idempotency;
 pub mod last_used;
 pub mod limits;
-pub mod meter;
+pub mod writer;
 
 pub use error::ToolError;
 
@@ -201,34 +201,39 @@ async fn charge_and_run(
     rate: &mut Option<limits::RateState>,
 ) -> Result<Value, ToolError> {
     let db = &state.db;
-    // Step 4: the weighted per-minute cap (units are taken at admission), then the tool's own.
-    match limits::take_units(db, token.id, tool.units, UNITS_PER_MINUTE, now).await? {
-        limits::Admission::Admitted(state) => *rate = Some(state),
-        limits::Admission::Refused { retry_after, state } => {
-            *rate = Some(state);
-            refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
-            return Err(ToolError::RateLimited { retry_after });
-        }
-    }
-    if let Some(limit) = tool.limit_per_minute {
-        if let Some(retry_after) = limits::take_call(db, token.id, tool.name, limit, now).await? {
-            refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
-            return Err(ToolError::RateLimited { retry_after });
-        }
-    }
-
-    // Step 5: the plan's allowance, reserved now and given back if the call fails.
+    // Steps 4 and 5, decided together in the writer's next batch: the weighted per-minute cap
+    // (units are taken at admission), the tool's own window, and the plan's allowance,
+    // reserved now and given back if the call fails.
     let (plan, anchor): (String, i64) =
         sqlx::query_as("SELECT plan, period_anchor FROM organizations WHERE id = $1")
             .bind(billed_org)
             .fetch_one(&db.pool)
             .await?;
     let period = limits::period(&plan, anchor, now);
-    if !limits::reserve(db, billed_org, period, tool.units).await? {
-        refuse(db, billed_org, token.id, tool.name, "quota_exceeded", now).await?;
-        // A trial does not renew: its units come back only with a plan.
-        let resets_at = (plan != "trial").then_some(period.end);
-        return Err(ToolError::QuotaExceeded { resets_at, now });
+    let request = writer::AdmitRequest {
+        token_id: token.id,
+        units: tool.units,
+        cap: UNITS_PER_MINUTE,
+        tool: tool.name,
+        tool_limit: tool.limit_per_minute,
+        org_id: billed_org,
+        period,
+        at: now,
+    };
+    match state.writer.admit(request).await? {
+        writer::Admission::Admitted(state) => *rate = Some(state),
+        writer::Admission::RateLimited { retry_after, state } => {
+            *rate = Some(state);
+            refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
+            return Err(ToolError::RateLimited { retry_after });
+        }
+        writer::Admission::QuotaExceeded { state } => {
+            *rate = Some(state);
+            refuse(db, billed_org, token.id, tool.name, "quota_exceeded", now).await?;
+            // A trial does not renew: its units come back only with a plan.
+            let resets_at = (plan != "trial").then_some(period.end);
+            return Err(ToolError::QuotaExceeded { resets_at, now });
+        }
     }
 
     // Step 6: credits pre-flight, so a call that cannot pay fails fast (the tool charges
@@ -240,7 +245,7 @@ async fn charge_and_run(
                 .fetch_one(&db.pool)
                 .await?;
         if available < required {
-            limits::release(db, billed_org, period, tool.units).await?;
+            state.writer.release(billed_org, period, tool.units).await?;
             return Err(ToolError::InsufficientCredits {
                 required,
                 available,
@@ -258,7 +263,7 @@ async fn charge_and_run(
     };
     match (tool.handler)(call).await {
         Ok(result) => {
-            let event = meter::UsageEvent {
+            let event = writer::UsageEvent {
                 org_id: billed_org,
                 workspace_id,
                 token_id: token.id,
@@ -266,11 +271,11 @@ async fn charge_and_run(
                 units: tool.units,
                 at: now,
             };
-            state.meter.record(event).await?;
+            state.writer.record(event).await?;
             Ok(result)
         }
         Err(err) => {
-            limits::release(db, billed_org, period, tool.units).await?;
+            state.writer.release(billed_org, period, tool.units).await?;
             Err(err)
         }
     }

@@ -94,6 +94,15 @@ impl Db {
         Ok(db)
     }
 
+    /// A transaction that will write: on SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that it never has to upgrade a read lock another writer is waiting on.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Turns the verified-token cache on: at once on SQLite (one process owns the file), on
     /// PostgreSQL once the invalidation listener is subscribed (and only while it is).
     pub fn start_token_cache(&self) {

@@ -13,7 +13,11 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
         let now = T0;
         let calls = (0..500).map(|_| {
             let db = db.clone();
-            tokio::spawn(async move { limits::take_units(&db, 1, 1, 120, now).await.unwrap() })
+            tokio::spawn(async move {
+                limits::take_units(&mut *db.pool.acquire().await.unwrap(), 1, 1, 120, now)
+                    .await
+                    .unwrap()
+            })
         });
         let mut admitted = 0;
         for call in calls {
@@ -23,7 +27,10 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
         }
         assert_eq!(admitted, 120);
         // Weighted: with the cap spent, a 5-unit call waits for 5 units to refill (2.5 s → 3 s).
-        match limits::take_units(&db, 1, 5, 120, now).await.unwrap() {
+        match limits::take_units(&mut *db.pool.acquire().await.unwrap(), 1, 5, 120, now)
+            .await
+            .unwrap()
+        {
             Admission::Refused { retry_after, state } => {
                 assert_eq!((retry_after, state.remaining), (3, 0))
             }
@@ -31,15 +38,27 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
         }
         // Half a minute later 60 units are back.
         assert!(matches!(
-            limits::take_units(&db, 1, 60, 120, now + 30_000)
-                .await
-                .unwrap(),
+            limits::take_units(
+                &mut *db.pool.acquire().await.unwrap(),
+                1,
+                60,
+                120,
+                now + 30_000
+            )
+            .await
+            .unwrap(),
             Admission::Admitted(_)
         ));
         assert!(matches!(
-            limits::take_units(&db, 1, 1, 120, now + 30_000)
-                .await
-                .unwrap(),
+            limits::take_units(
+                &mut *db.pool.acquire().await.unwrap(),
+                1,
+                1,
+                120,
+                now + 30_000
+            )
+            .await
+            .unwrap(),
             Admission::Refused { .. }
         ));
     })
@@ -52,9 +71,15 @@ async fn per_tool_windows_admit_exactly_their_limit() {
         let calls = (0..60).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
-                limits::take_call(&db, 1, "send_meta_conversions", 20, T0)
-                    .await
-                    .unwrap()
+                limits::take_call(
+                    &mut *db.pool.acquire().await.unwrap(),
+                    1,
+                    "send_meta_conversions",
+                    20,
+                    T0,
+                )
+                .await
+                .unwrap()
             })
         });
         let mut refused = Vec::new();
@@ -66,17 +91,27 @@ async fn per_tool_windows_admit_exactly_their_limit() {
         assert_eq!(refused.len(), 40);
         // Windows are aligned to the minute; T0 starts one, so its full 60 s remain.
         assert!(refused.iter().all(|r| *r == 60), "{refused:?}");
-        assert!(
-            limits::take_call(&db, 1, "send_meta_conversions", 20, T0 + 59_999)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(limits::take_call(
+            &mut *db.pool.acquire().await.unwrap(),
+            1,
+            "send_meta_conversions",
+            20,
+            T0 + 59_999
+        )
+        .await
+        .unwrap()
+        .is_some());
         let next_window = T0 + 60_000;
         assert_eq!(
-            limits::take_call(&db, 1, "send_meta_conversions", 20, next_window)
-                .await
-                .unwrap(),
+            limits::take_call(
+                &mut *db.pool.acquire().await.unwrap(),
+                1,
+                "send_meta_conversions",
+                20,
+                next_window
+            )
+            .await
+            .unwrap(),
             None
         );
     })
@@ -90,20 +125,55 @@ async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
         let period = limits::period("trial", T0, T0);
         let reservations = (0..500).map(|_| {
             let db = db.clone();
-            tokio::spawn(
-                async move { limits::reserve(&db, owner.org_id, period, 5).await.unwrap() },
-            )
+            tokio::spawn(async move {
+                limits::reserve(
+                    &mut *db.pool.acquire().await.unwrap(),
+                    owner.org_id,
+                    period,
+                    5,
+                )
+                .await
+                .unwrap()
+            })
         });
         let mut granted = 0;
         for r in reservations {
             granted += usize::from(r.await.unwrap());
         }
         assert_eq!(granted, 400, "2,000 units in 5-unit calls");
-        limits::release(&db, owner.org_id, period, 5).await.unwrap();
-        assert!(limits::reserve(&db, owner.org_id, period, 5).await.unwrap());
-        assert!(!limits::reserve(&db, owner.org_id, period, 1).await.unwrap());
+        limits::release(
+            &mut *db.pool.acquire().await.unwrap(),
+            owner.org_id,
+            period,
+            5,
+        )
+        .await
+        .unwrap();
+        assert!(limits::reserve(
+            &mut *db.pool.acquire().await.unwrap(),
+            owner.org_id,
+            period,
+            5
+        )
+        .await
+        .unwrap());
+        assert!(!limits::reserve(
+            &mut *db.pool.acquire().await.unwrap(),
+            owner.org_id,
+            period,
+            1
+        )
+        .await
+        .unwrap());
         // Free tools are never refused by the allowance.
-        assert!(limits::reserve(&db, owner.org_id, period, 0).await.unwrap());
+        assert!(limits::reserve(
+            &mut *db.pool.acquire().await.unwrap(),
+            owner.org_id,
+            period,
+            0
+        )
+        .await
+        .unwrap());
     })
     .await;
 }
@@ -335,18 +405,28 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
 
         // A used-up trial: the new plan's period starts at the change, with its own allowance.
         let trial = limits::period("trial", T0, T0);
-        assert!(limits::reserve(&db, owner.org_id, trial, 2_000)
-            .await
-            .unwrap());
+        assert!(limits::reserve(
+            &mut *db.pool.acquire().await.unwrap(),
+            owner.org_id,
+            trial,
+            2_000
+        )
+        .await
+        .unwrap());
         let later = T0 + 86_400_000;
         billing::change_plan(&db, &owner, "starter", None, later)
             .await
             .unwrap();
         let starter = limits::period("starter", later, later);
         assert_eq!(starter.allowance, Some(20_000));
-        assert!(limits::reserve(&db, owner.org_id, starter, 100)
-            .await
-            .unwrap());
+        assert!(limits::reserve(
+            &mut *db.pool.acquire().await.unwrap(),
+            owner.org_id,
+            starter,
+            100
+        )
+        .await
+        .unwrap());
         assert_eq!(tokens::token_cap("growth"), Some(25));
 
         let grants = (0..20).map(|i| {

@@ -143,7 +143,7 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         config: std::sync::Arc::new(config),
         leptos_options,
         last_used: Default::default(),
-        meter: tollgate::enforcement::meter::Meter::start(db.clone()),
+        writer: tollgate::enforcement::writer::Writer::start(db.clone()),
     }
 }
 
