@@ -510,13 +510,10 @@ async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, count
 }
 
 async fn sign_in(client: &reqwest::Client, port: u16, email: &str) -> String {
+    use leptos::server_fn::ServerFn;
     let base = format!("http://127.0.0.1:{port}");
-    let form = client.get(format!("{base}/signin")).send().await.unwrap();
-    let html = form.text().await.unwrap();
-    let start = html.find("action=\"/api/sign_in").expect("sign-in form") + 8;
-    let action = &html[start..start + html[start..].find('"').unwrap()];
     let response = client
-        .post(format!("{base}{action}"))
+        .post(format!("{base}{}", tollgate::api::auth::SignIn::PATH))
         .header("origin", &base)
         .form(&[("email", email), ("password", PASSWORD)])
         .send()

@@ -106,25 +106,7 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
         .await;
     assert!(status >= 400, "a wrong password is refused");
     answers.push_str(&body);
-    let sign_in = browser.action("/signin", "sign_in").await;
-    let response = client
-        .post(format!("{base}{sign_in}"))
-        .header("origin", &base)
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    browser.cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(tollgate::http::SESSION_COOKIE))
-        .expect("signed in")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    browser.cookie = crate::support::sign_in_http(&client, &base, email, PASSWORD).await;
 
     let (status, body) = browser
         .call(

@@ -51,27 +51,6 @@ async fn call(
     (status, serde_json::from_slice(&body).unwrap_or_default())
 }
 
-/// Signs in through the dashboard of the instance on `port`; returns the session cookie.
-async fn sign_in(client: &Client, port: u16, email: &str) -> String {
-    let base = format!("http://127.0.0.1:{port}");
-    let action = action_url(client, &base, "/signin", "sign_in", None).await;
-    let response = client
-        .post(format!("{base}{action}"))
-        .header("origin", &base)
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(tollgate::http::SESSION_COOKIE))
-        .expect("signed in");
-    cookie.split(';').next().unwrap().to_string()
-}
-
 async fn action_url(
     client: &Client,
     base: &str,
@@ -250,7 +229,7 @@ async fn three_instances_share_limits_credits_keys_and_revocations() {
         }
     }
     let base = format!("http://127.0.0.1:{}", ports[0]);
-    let cookie = sign_in(&client, ports[0], "owner@example.com").await;
+    let cookie = crate::support::sign_in_http(&client, &base, "owner@example.com", PASSWORD).await;
     let revoke = action_url(&client, &base, "/tokens", "revoke_token", Some(&cookie)).await;
     let id = token_id(&db, &revoked).await;
     let answer = client
