@@ -41,9 +41,15 @@ export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
 
+/** Waits until the page has hydrated: token creation and rotation need its scripts. */
+export async function hydrated(page: Page): Promise<void> {
+  await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
+}
+
 /** Creates a token in the dashboard with the default scopes, minus `uncheck`; returns it. */
 export async function createToken(page: Page, label: string, uncheck: string[] = []): Promise<string> {
   await page.goto("/tokens");
+  await hydrated(page);
   const form = page.getByRole("form", { name: "Create token" });
   await form.getByLabel("Label").fill(label);
   for (const scope of uncheck) {

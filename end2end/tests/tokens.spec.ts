@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+import { expectDashboard, hydrated, screenshot, signUp, uniqueEmail } from "./helpers";
 
 const TOKEN = /^tg_live_[0-9A-Za-z]{38}$/;
 
@@ -12,6 +12,7 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   await signUp(page, email);
   await expectDashboard(page);
   await expect(page.getByText("No tokens yet")).toBeVisible();
+  await hydrated(page);
 
   const form = page.getByRole("form", { name: "Create token" });
   await form.getByLabel("Label").fill("claude-laptop");
@@ -49,6 +50,7 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   await page.goBack();
   expect(await page.content()).not.toContain(token);
   await page.goto("/tokens");
+  await hydrated(page);
 
   // Rotate with a 15-minute grace: a successor is shown once, the old token is in grace.
   await row.getByText("Rotate", { exact: true }).click();

@@ -2,7 +2,7 @@ import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { dataDir } from "../playwright.config";
-import { createToken, expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+import { createToken, expectDashboard, hydrated, screenshot, signUp, uniqueEmail } from "./helpers";
 
 test("calls made with a token show on the usage page", async ({ page, request }) => {
   await signUp(page, uniqueEmail("usage"));
@@ -63,6 +63,7 @@ test("a report is generated in the background and its credits show in the ledger
   await signUp(page, uniqueEmail("report"));
   await expectDashboard(page);
   await page.goto("/tokens");
+  await hydrated(page);
   const form = page.getByRole("form", { name: "Create token" });
   await form.getByLabel("Label").fill("reporter");
   await form.getByRole("checkbox", { name: /reports:write/ }).check();
