@@ -121,17 +121,16 @@ impl Db {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         token_id: i64,
     ) -> Result<Option<tokio::sync::oneshot::Receiver<()>>, sqlx::Error> {
-        let (payload, waiter) = self.token_cache.announcement(token_id);
-        if self.engine == Engine::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(token_cache::CHANNEL)
-                .bind(payload)
-                .execute(&mut **tx)
-                .await?;
-            Ok(waiter)
-        } else {
-            Ok(None)
+        if self.engine == Engine::Sqlite {
+            return Ok(None); // one process: the local eviction after the commit is enough
         }
+        let (payload, waiter) = self.token_cache.announcement(token_id);
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(token_cache::CHANNEL)
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+        Ok(waiter)
     }
 
     /// After the commit: evicts locally and waits until the notification went out.
