@@ -1,22 +1,20 @@
-//! Steps 4 and 5 of the pipeline: rate limits and the plan allowance, exact under
-//! concurrency and across instances because each decision is one conditional write.
-//!
-//! Each decision takes the connection it runs on: the pipeline's admissions run in the
-//! writer's batch transactions (`enforcement::writer`).
+//! Steps 4 and 5 of the pipeline as plain rules: the per-token unit cap, the per-tool window and
+//! the plan allowance. Each rule takes the stored state of its row and returns the new state or
+//! a refusal; `enforcement::writer` reads and locks the rows, applies these rules to a batch of
+//! calls in arrival order, and writes the rows back in the same transaction, which keeps every
+//! limit exact under concurrency and across instances.
 //!
 //! The per-token cap is GCRA (the generic cell rate algorithm) over units: each unit costs
 //! `60 s / cap` of "theoretical arrival time", and a call is admitted while that time stays
 //! within one minute of now. It admits the full cap in a burst and refills smoothly. Tools with
 //! their own limit also count calls in fixed 60-second windows.
 
-use sqlx::AnyConnection;
-
 use crate::storage::Db;
 
 pub const WINDOW_MS: i64 = 60_000;
 
 /// What the rate limiter said, for the `X-RateLimit-*` headers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RateState {
     pub limit: i64,
     pub remaining: i64,
@@ -42,59 +40,28 @@ pub fn window_key(token_id: i64, tool: &str, now: i64) -> String {
     format!("tool:{token_id}:{tool}:{}", now - now.rem_euclid(WINDOW_MS))
 }
 
-/// Takes `units` from the token's per-minute cap, or refuses without taking anything.
-pub async fn take_units(
-    conn: &mut AnyConnection,
-    token_id: i64,
-    units: i64,
-    cap: i64,
-    now: i64,
-) -> Result<Admission, sqlx::Error> {
+/// A token's cap after a call asked for `units`: its new arrival time, or a refusal that
+/// takes nothing. `tat` is the stored arrival time (0 when the token has none yet).
+pub fn take_units(tat: i64, units: i64, cap: i64, now: i64) -> (i64, Admission) {
     let per_unit = WINDOW_MS / cap.max(1);
-    let key = token_key(token_id);
-    if units == 0 {
-        let tat = current_tat(conn, &key).await?.unwrap_or(now);
-        return Ok(Admission::Admitted(state(cap, per_unit, tat, now)));
-    }
-    // One statement: the first call inserts, later ones move the arrival time if it fits.
+    let start = tat.max(now);
     let cost = units * per_unit;
-    let admitted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO rate_limits (key, tat) SELECT $1, $2 + $3 WHERE $3 <= $4 \
-         ON CONFLICT (key) DO UPDATE SET tat = (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 \
-         WHERE (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 - $2 <= $4 RETURNING tat",
-    )
-    .bind(&key)
-    .bind(now)
-    .bind(cost)
-    .bind(WINDOW_MS)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match admitted {
-        Some((tat,)) => Ok(Admission::Admitted(state(cap, per_unit, tat, now))),
-        None => {
-            let tat = current_tat(conn, &key).await?.unwrap_or(now).max(now);
-            let wait_ms = tat + cost - now - WINDOW_MS;
-            Ok(Admission::Refused {
-                retry_after: ceil_seconds(wait_ms),
-                state: state(cap, per_unit, tat, now),
-            })
-        }
+    let after = start + cost;
+    if units == 0 || after - now <= WINDOW_MS {
+        let tat = if units == 0 { tat } else { after };
+        (tat, Admission::Admitted(state(cap, per_unit, tat, now)))
+    } else {
+        let retry_after = ceil_seconds(after - now - WINDOW_MS);
+        let state = state(cap, per_unit, start, now);
+        (tat, Admission::Refused { retry_after, state })
     }
-}
-
-async fn current_tat(conn: &mut AnyConnection, key: &str) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT tat FROM rate_limits WHERE key = $1")
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|(tat,)| tat))
 }
 
 fn state(cap: i64, per_unit: i64, tat: i64, now: i64) -> RateState {
     let used = (tat - now).max(0);
     RateState {
         limit: cap,
-        remaining: ((WINDOW_MS - used) / per_unit).clamp(0, cap),
+        remaining: ((WINDOW_MS - used) / per_unit.max(1)).clamp(0, cap),
     }
 }
 
@@ -102,30 +69,18 @@ fn ceil_seconds(ms: i64) -> i64 {
     ((ms.max(1) + 999) / 1000).max(1)
 }
 
-/// Counts one call of `tool` in the token's current 60-second window, refusing past `limit`.
-/// Returns the seconds until the window ends when refused.
-pub async fn take_call(
-    conn: &mut AnyConnection,
-    token_id: i64,
-    tool: &str,
-    limit: i64,
-    now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    let window_start = now - now.rem_euclid(WINDOW_MS);
-    let key = window_key(token_id, tool, now);
-    let counted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO rate_windows (key, count, expires_at) VALUES ($1, 1, $2) \
-         ON CONFLICT (key) DO UPDATE SET count = rate_windows.count + 1 WHERE rate_windows.count < $3 RETURNING count",
-    )
-    .bind(&key)
-    .bind(window_start + WINDOW_MS)
-    .bind(limit)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(match counted {
-        Some(_) => None,
-        None => Some(ceil_seconds(window_start + WINDOW_MS - now)),
-    })
+/// When the window holding `now` ends (the expiry of its row).
+pub fn window_end(now: i64) -> i64 {
+    now - now.rem_euclid(WINDOW_MS) + WINDOW_MS
+}
+
+/// A tool's window after one more call: the new count, or the seconds until the window ends.
+pub fn take_call(count: i64, limit: i64, now: i64) -> Result<i64, i64> {
+    if count < limit {
+        Ok(count + 1)
+    } else {
+        Err(ceil_seconds(window_end(now) - now))
+    }
 }
 
 /// Drops windows that have ended.
@@ -210,48 +165,17 @@ fn add_months(at: i64, months: i64) -> i64 {
     }
 }
 
-/// Reserves `units` of the period's allowance, or refuses (false) without reserving.
-pub async fn reserve(
-    conn: &mut AnyConnection,
-    org_id: i64,
-    period: Period,
-    units: i64,
-) -> Result<bool, sqlx::Error> {
-    if units == 0 {
-        return Ok(true);
+/// The period's units after reserving `units` more, or None when that passes the allowance.
+pub fn reserve(used: i64, period: Period, units: i64) -> Option<i64> {
+    match period.allowance {
+        Some(allowance) if used + units > allowance => None,
+        _ => Some(used + units),
     }
-    let reserved = sqlx::query(
-        "INSERT INTO period_usage (org_id, period_start, units) SELECT $1, $2, $3 WHERE $4 < 0 OR $3 <= $4 \
-         ON CONFLICT (org_id, period_start) DO UPDATE SET units = period_usage.units + $3 \
-         WHERE $4 < 0 OR period_usage.units + $3 <= $4",
-    )
-    .bind(org_id)
-    .bind(period.start)
-    .bind(units)
-    .bind(period.allowance.unwrap_or(-1))
-    .execute(&mut *conn)
-    .await?;
-    Ok(reserved.rows_affected() == 1)
 }
 
-/// Gives back what a failed call reserved: failed calls debit nothing.
-pub async fn release(
-    conn: &mut AnyConnection,
-    org_id: i64,
-    period: Period,
-    units: i64,
-) -> Result<(), sqlx::Error> {
-    if units > 0 {
-        sqlx::query(
-            "UPDATE period_usage SET units = units - $3 WHERE org_id = $1 AND period_start = $2",
-        )
-        .bind(org_id)
-        .bind(period.start)
-        .bind(units)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+/// When a used-up allowance comes back: a trial's never does (only a plan brings units back).
+pub fn resets_at(plan: &str, period: Period) -> Option<i64> {
+    (plan != "trial").then_some(period.end)
 }
 
 #[cfg(test)]
@@ -288,5 +212,68 @@ mod tests {
             period("enterprise", at("2026-01-15"), at("2026-06-01")).allowance,
             None
         );
+    }
+
+    #[test]
+    fn the_unit_cap_admits_a_burst_then_refills_by_the_unit() {
+        let now = at("2026-11-01");
+        let mut tat = 0;
+        let mut admitted = 0;
+        for _ in 0..500 {
+            let (next, admission) = take_units(tat, 1, 120, now);
+            tat = next;
+            admitted += usize::from(matches!(admission, Admission::Admitted(_)));
+        }
+        assert_eq!(admitted, 120);
+        // Weighted: with the cap spent, a 5-unit call waits for 5 units (2.5 s → 3 s) and takes nothing.
+        let refused = Admission::Refused {
+            retry_after: 3,
+            state: RateState {
+                limit: 120,
+                remaining: 0,
+            },
+        };
+        assert_eq!(take_units(tat, 5, 120, now), (tat, refused));
+        // Half a minute later 60 units are back, and no more.
+        let (tat, admission) = take_units(tat, 60, 120, now + 30_000);
+        assert!(matches!(admission, Admission::Admitted(RateState { remaining: 0, .. })));
+        assert!(matches!(
+            take_units(tat, 1, 120, now + 30_000).1,
+            Admission::Refused { .. }
+        ));
+        // A free call is never refused and takes nothing; it still reports the state.
+        assert_eq!(
+            take_units(tat, 0, 120, now + 30_000),
+            (tat, Admission::Admitted(RateState { limit: 120, remaining: 0 }))
+        );
+        assert_eq!(
+            take_units(0, 1, 120, now).1,
+            Admission::Admitted(RateState { limit: 120, remaining: 119 })
+        );
+    }
+
+    #[test]
+    fn tool_windows_count_calls_per_minute_aligned_to_the_minute() {
+        let start = at("2026-11-01");
+        assert_eq!(take_call(0, 20, start), Ok(1));
+        assert_eq!(take_call(19, 20, start), Ok(20));
+        assert_eq!(take_call(20, 20, start), Err(60));
+        assert_eq!(take_call(20, 20, start + 59_001), Err(1));
+        assert_eq!(window_key(7, "t", start + 59_999), window_key(7, "t", start));
+        assert_ne!(window_key(7, "t", start + 60_000), window_key(7, "t", start));
+        assert_eq!(window_end(start + 1), start + WINDOW_MS);
+    }
+
+    #[test]
+    fn allowances_reserve_up_to_the_last_unit() {
+        let trial = period("trial", at("2026-11-01"), at("2026-11-01"));
+        assert_eq!(reserve(1_995, trial, 5), Some(2_000));
+        assert_eq!(reserve(1_996, trial, 5), None);
+        assert_eq!(reserve(2_000, trial, 0), Some(2_000));
+        let unlimited = period("enterprise", at("2026-11-01"), at("2026-11-01"));
+        assert_eq!(reserve(i64::MAX / 2, unlimited, 5), Some(i64::MAX / 2 + 5));
+        assert_eq!(resets_at("trial", trial), None);
+        let starter = period("starter", at("2026-11-01"), at("2026-11-02"));
+        assert_eq!(resets_at("starter", starter), Some(at("2026-12-01")));
     }
 }

@@ -160,7 +160,15 @@ async fn run(
             idempotency::check_key(&key)?;
             let hash = idempotency::request_hash(tool.name, &args);
             match idempotency::claim(db, token.id, &key, tool.name, &hash, now).await? {
-                idempotency::Claim::Replay(result) => return Ok(result),
+                idempotency::Claim::Replay(result) => {
+                    // A replay skips admission, and with it the writer's check of the token.
+                    let mut conn = db.pool.acquire().await?;
+                    let statuses = tokens::stored_statuses(&mut conn, &[token.id]).await?;
+                    return match tokens::stored_refusal(&statuses, token.id, now) {
+                        Some(refusal) => Err(ToolError::InvalidToken(refusal.to_string())),
+                        None => Ok(result),
+                    };
+                }
                 idempotency::Claim::Owner => Some(key),
             }
         }
@@ -204,12 +212,6 @@ async fn charge_and_run(
     // Steps 4 and 5, decided together in the writer's next batch: the weighted per-minute cap
     // (units are taken at admission), the tool's own window, and the plan's allowance,
     // reserved now and given back if the call fails.
-    let (plan, anchor): (String, i64) =
-        sqlx::query_as("SELECT plan, period_anchor FROM organizations WHERE id = $1")
-            .bind(billed_org)
-            .fetch_one(&db.pool)
-            .await?;
-    let period = limits::period(&plan, anchor, now);
     let request = writer::AdmitRequest {
         token_id: token.id,
         units: tool.units,
@@ -217,24 +219,31 @@ async fn charge_and_run(
         tool: tool.name,
         tool_limit: tool.limit_per_minute,
         org_id: billed_org,
-        period,
         at: now,
     };
-    match state.writer.admit(request).await? {
-        writer::Admission::Admitted(state) => *rate = Some(state),
-        writer::Admission::RateLimited { retry_after, state } => {
-            *rate = Some(state);
+    let period = match state.writer.admit(request).await? {
+        writer::Admission::Admitted { rate: rate_state, period } => {
+            *rate = Some(rate_state);
+            period
+        }
+        writer::Admission::RateLimited {
+            retry_after,
+            rate: rate_state,
+        } => {
+            *rate = Some(rate_state);
             refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
             return Err(ToolError::RateLimited { retry_after });
         }
-        writer::Admission::QuotaExceeded { state } => {
-            *rate = Some(state);
+        writer::Admission::QuotaExceeded {
+            rate: rate_state,
+            resets_at,
+        } => {
+            *rate = Some(rate_state);
             refuse(db, billed_org, token.id, tool.name, "quota_exceeded", now).await?;
-            // A trial does not renew: its units come back only with a plan.
-            let resets_at = (plan != "trial").then_some(period.end);
             return Err(ToolError::QuotaExceeded { resets_at, now });
         }
-    }
+        writer::Admission::InvalidToken { reason } => return Err(ToolError::InvalidToken(reason)),
+    };
 
     // Step 6: credits pre-flight, so a call that cannot pay fails fast (the tool charges
     // atomically itself: at dispatch or on completion).

@@ -1,28 +1,33 @@
 //! The hot path's writes, done by one task per instance in batch transactions: admissions
 //! (steps 4 and 5: the unit cap, the tool's window, the allowance), releases of failed calls,
 //! and usage records (step 8). Whatever arrives while a batch is written goes into the next one,
-//! so under load one commit serves many calls, and on SQLite the writes of concurrent calls
-//! never wait on each other's locks. Each decision is still the conditional write of
-//! `limits`, in order, so every limit stays exact, also across instances; a caller is answered
-//! only once its batch has committed, so a crash loses nothing that was answered.
+//! so under load one commit serves many calls.
+//!
+//! A batch costs the same few statements however many calls it holds: for each table it locks
+//! and reads every row its calls touch in one statement, decides the calls in arrival order
+//! with the rules of `limits` in Rust, and writes the changed rows back in one statement. The
+//! rows stay locked until the commit (on SQLite the whole database is: `BEGIN IMMEDIATE`), so
+//! every limit stays exact, also across instances. A caller is answered only once its batch has
+//! committed, so a crash loses nothing that was answered.
 //!
 //! Every batch takes its row locks in one order (rate limits, tool windows, allowances, daily
 //! rollups; each sorted by key), the same on every instance: two instances' batches cannot
 //! deadlock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::limits::{self, Period, RateState};
-use crate::storage::Db;
+use crate::services::tokens;
+use crate::storage::{self, Db};
 
 /// The most jobs in one transaction (an event binds 6 values: well inside both engines' limits).
 const MAX_BATCH: usize = 256;
 
 /// A call asking to be admitted: its units against the token's cap, its tool's own window,
-/// and the billed organization's allowance for the period.
+/// and the allowance of the billed organization's plan for the period holding `at`.
 #[derive(Clone, Debug)]
 pub struct AdmitRequest {
     pub token_id: i64,
@@ -31,23 +36,24 @@ pub struct AdmitRequest {
     pub tool: &'static str,
     pub tool_limit: Option<i64>,
     pub org_id: i64,
-    pub period: Period,
     pub at: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Admission {
-    Admitted(RateState),
+    /// Admitted; a call that then fails gives its units back to `period`.
+    Admitted { rate: RateState, period: Period },
     /// The unit cap or the tool's window: retry after this many seconds.
-    RateLimited {
-        retry_after: i64,
-        state: RateState,
-    },
-    /// The allowance is used up (the units stay taken from the cap, as for any refusal after
-    /// admission).
+    RateLimited { retry_after: i64, rate: RateState },
+    /// The allowance is used up until `resets_at` (never, for a trial). The units stay taken
+    /// from the cap, as for any refusal after admission.
     QuotaExceeded {
-        state: RateState,
+        rate: RateState,
+        resets_at: Option<i64>,
     },
+    /// The token was revoked, rotated past its grace or expired since it was verified (the
+    /// verified-token cache of another instance may be a moment behind).
+    InvalidToken { reason: String },
 }
 
 /// A successful call, as the usage page and the allowance history see it.
@@ -61,16 +67,19 @@ pub struct UsageEvent {
     pub at: i64,
 }
 
+/// Units a failed call gives back to its organization's period.
+#[derive(Clone, Copy, Debug)]
+struct Release {
+    org_id: i64,
+    period: Period,
+    units: i64,
+}
+
 type Reply<T> = oneshot::Sender<Result<T, String>>;
 
 enum Job {
     Admit(AdmitRequest, Reply<Admission>),
-    Release {
-        org_id: i64,
-        period: Period,
-        units: i64,
-        done: Reply<()>,
-    },
+    Release(Release, Reply<()>),
     Record(UsageEvent, Reply<()>),
 }
 
@@ -98,13 +107,12 @@ impl Writer {
 
     /// Gives back the allowance a failed call reserved.
     pub async fn release(&self, org_id: i64, period: Period, units: i64) -> Result<(), WriteError> {
-        self.send(|done| Job::Release {
+        let release = Release {
             org_id,
             period,
             units,
-            done,
-        })
-        .await
+        };
+        self.send(|done| Job::Release(release, done)).await
     }
 
     /// Returns once the event is committed.
@@ -123,32 +131,14 @@ impl Writer {
 async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let admits: Vec<&AdmitRequest> = batch
-            .iter()
-            .filter_map(|job| match job {
-                Job::Admit(request, _) => Some(request),
-                _ => None,
-            })
-            .collect();
-        let releases: Vec<(i64, Period, i64)> = batch
-            .iter()
-            .filter_map(|job| match job {
-                Job::Release {
-                    org_id,
-                    period,
-                    units,
-                    ..
-                } => Some((*org_id, *period, *units)),
-                _ => None,
-            })
-            .collect();
-        let events: Vec<&UsageEvent> = batch
-            .iter()
-            .filter_map(|job| match job {
-                Job::Record(event, _) => Some(event),
-                _ => None,
-            })
-            .collect();
+        let (mut admits, mut releases, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        for job in &batch {
+            match job {
+                Job::Admit(request, _) => admits.push(request),
+                Job::Release(release, _) => releases.push(*release),
+                Job::Record(event, _) => events.push(event),
+            }
+        }
         let result = write(&db, &admits, &releases, &events).await.map_err(|e| {
             tracing::error!(error = %e, "writing a batch of admissions and usage");
             e.to_string()
@@ -158,13 +148,16 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
             Err(_) => Vec::new().into_iter(),
         };
         for job in batch.drain(..) {
-            let failed = || result.as_ref().map(|_| ()).map_err(Clone::clone);
             match job {
                 Job::Admit(_, reply) => {
-                    let _ = reply.send(failed().map(|()| decisions.next().expect("one per admit")));
+                    let decision = match &result {
+                        Ok(_) => decisions.next().expect("one decision per admission"),
+                        Err(e) => Err(e.clone()),
+                    };
+                    let _ = reply.send(decision);
                 }
-                Job::Release { done, .. } | Job::Record(_, done) => {
-                    let _ = done.send(failed());
+                Job::Release(_, done) | Job::Record(_, done) => {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
                 }
             }
         }
@@ -175,105 +168,392 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
 async fn write(
     db: &Db,
     admits: &[&AdmitRequest],
-    releases: &[(i64, Period, i64)],
+    releases: &[Release],
     events: &[&UsageEvent],
-) -> Result<Vec<Admission>, sqlx::Error> {
+) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     let decisions = decide(&mut tx, admits, releases).await?;
     if !events.is_empty() {
         record(&mut tx, events).await?;
     }
     tx.commit().await?;
+    for (a, decision) in admits.iter().zip(&decisions) {
+        if let Ok(Admission::InvalidToken { .. }) = decision {
+            db.token_cache.evict(a.token_id);
+        }
+    }
     Ok(decisions)
 }
 
+/// The batch's admissions and releases: each limit's rows locked and read once, the calls
+/// decided in arrival order, the changed rows written back.
 async fn decide(
     conn: &mut AnyConnection,
     admits: &[&AdmitRequest],
-    releases: &[(i64, Period, i64)],
-) -> Result<Vec<Admission>, sqlx::Error> {
-    let mut states = vec![
-        RateState {
-            limit: 0,
-            remaining: 0
-        };
-        admits.len()
-    ];
-    let mut decided: Vec<Option<Admission>> = vec![None; admits.len()];
-    // The unit cap, token by token (a stable sort keeps each token's calls in arrival order).
-    let mut order: Vec<usize> = (0..admits.len()).collect();
-    order.sort_by_cached_key(|&i| limits::token_key(admits[i].token_id));
-    for &i in &order {
+    releases: &[Release],
+) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
+    let mut decided: Vec<Option<Result<Admission, String>>> = vec![None; admits.len()];
+    let undecided = |decided: &[Option<_>]| -> Vec<usize> {
+        (0..decided.len()).filter(|&i| decided[i].is_none()).collect()
+    };
+
+    // The tokens as stored now: whatever verified them, a token revoked or rotated since
+    // runs nothing.
+    let mut ids: Vec<i64> = admits.iter().map(|a| a.token_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let statuses = tokens::stored_statuses(conn, &ids).await?;
+    for (i, a) in admits.iter().enumerate() {
+        if let Some(refusal) = tokens::stored_refusal(&statuses, a.token_id, a.at) {
+            let reason = refusal.to_string();
+            decided[i] = Some(Ok(Admission::InvalidToken { reason }));
+        }
+    }
+
+    // The billed organizations' plans give each call its period.
+    let plans = plans(conn, admits).await?;
+    let mut periods = Vec::with_capacity(admits.len());
+    for (i, a) in admits.iter().enumerate() {
+        let plan = plans.get(&a.org_id);
+        periods.push(plan.map(|(plan, anchor)| limits::period(plan, *anchor, a.at)));
+        if plan.is_none() && decided[i].is_none() {
+            decided[i] = Some(Err(format!("organization {} not found", a.org_id)));
+        }
+    }
+
+    // The unit cap of each token.
+    let pending = undecided(&decided);
+    let cap_keys: Vec<Vec<Cell>> = pending
+        .iter()
+        .map(|&i| vec![Cell::Text(limits::token_key(admits[i].token_id))])
+        .collect();
+    let rows = cap_keys.iter().map(|key| (key.clone(), Vec::new()));
+    let mut caps = Counters::lock(conn, &RATE_LIMITS, rows).await?;
+    let mut rates = vec![RateState::default(); admits.len()];
+    for (&i, key) in pending.iter().zip(&cap_keys) {
         let a = admits[i];
-        match limits::take_units(conn, a.token_id, a.units, a.cap, a.at).await? {
-            limits::Admission::Admitted(state) => states[i] = state,
+        let (tat, admission) = limits::take_units(caps.get(key), a.units, a.cap, a.at);
+        caps.set(key, tat);
+        match admission {
+            limits::Admission::Admitted(rate) => rates[i] = rate,
             limits::Admission::Refused { retry_after, state } => {
-                decided[i] = Some(Admission::RateLimited { retry_after, state })
+                decided[i] = Some(Ok(Admission::RateLimited {
+                    retry_after,
+                    rate: state,
+                }))
             }
         }
     }
+    caps.write_back(conn, &RATE_LIMITS).await?;
+
     // The tool's own window.
-    let mut windowed: Vec<usize> = (0..admits.len())
-        .filter(|&i| decided[i].is_none() && admits[i].tool_limit.is_some())
-        .collect();
-    windowed.sort_by_cached_key(|&i| {
-        limits::window_key(admits[i].token_id, admits[i].tool, admits[i].at)
-    });
-    for i in windowed {
-        let a = admits[i];
-        let limit = a.tool_limit.unwrap_or_default();
-        if let Some(retry_after) = limits::take_call(conn, a.token_id, a.tool, limit, a.at).await? {
-            decided[i] = Some(Admission::RateLimited {
-                retry_after,
-                state: states[i],
-            });
-        }
-    }
-    // Allowances and releases, organization by organization.
-    enum Allowance<'a> {
-        Reserve(usize),
-        Release(&'a (i64, Period, i64)),
-    }
-    let mut allowances: Vec<((i64, i64), Allowance)> = (0..admits.len())
-        .filter(|&i| decided[i].is_none())
-        .map(|i| {
-            (
-                (admits[i].org_id, admits[i].period.start),
-                Allowance::Reserve(i),
-            )
+    let windowed: Vec<(usize, i64, Vec<Cell>)> = undecided(&decided)
+        .into_iter()
+        .filter_map(|i| {
+            let a = admits[i];
+            let key = vec![Cell::Text(limits::window_key(a.token_id, a.tool, a.at))];
+            a.tool_limit.map(|limit| (i, limit, key))
         })
-        .chain(
-            releases
-                .iter()
-                .map(|r| ((r.0, r.1.start), Allowance::Release(r))),
-        )
         .collect();
-    allowances.sort_by_key(|(key, _)| *key);
-    for (_, allowance) in allowances {
-        match allowance {
-            Allowance::Reserve(i) => {
-                let a = admits[i];
-                decided[i] = Some(
-                    if limits::reserve(conn, a.org_id, a.period, a.units).await? {
-                        Admission::Admitted(states[i])
-                    } else {
-                        Admission::QuotaExceeded { state: states[i] }
-                    },
-                );
-            }
-            Allowance::Release(&(org_id, period, units)) => {
-                limits::release(conn, org_id, period, units).await?
+    let rows = windowed.iter().map(|(i, _, key)| {
+        let expires_at = limits::window_end(admits[*i].at);
+        (key.clone(), vec![Cell::Int(expires_at)])
+    });
+    let mut windows = Counters::lock(conn, &RATE_WINDOWS, rows).await?;
+    for (i, limit, key) in &windowed {
+        match limits::take_call(windows.get(key), *limit, admits[*i].at) {
+            Ok(count) => windows.set(key, count),
+            Err(retry_after) => {
+                decided[*i] = Some(Ok(Admission::RateLimited {
+                    retry_after,
+                    rate: rates[*i],
+                }))
             }
         }
     }
+    windows.write_back(conn, &RATE_WINDOWS).await?;
+
+    // The allowance of each organization's period: releases first, then the calls.
+    let reserving: Vec<usize> = undecided(&decided)
+        .into_iter()
+        .filter(|&i| admits[i].units > 0)
+        .collect();
+    let period_of = |i: usize| periods[i].expect("decided without a period");
+    let period_key = |org_id: i64, period: Period| vec![Cell::Int(org_id), Cell::Int(period.start)];
+    let rows = releases
+        .iter()
+        .map(|r| period_key(r.org_id, r.period))
+        .chain(reserving.iter().map(|&i| period_key(admits[i].org_id, period_of(i))))
+        .map(|key| (key, Vec::new()));
+    let mut allowances = Counters::lock(conn, &PERIOD_USAGE, rows).await?;
+    for r in releases {
+        let key = period_key(r.org_id, r.period);
+        allowances.set(&key, (allowances.get(&key) - r.units).max(0));
+    }
+    for &i in &reserving {
+        let (a, period) = (admits[i], period_of(i));
+        let key = period_key(a.org_id, period);
+        match limits::reserve(allowances.get(&key), period, a.units) {
+            Some(used) => allowances.set(&key, used),
+            None => {
+                let (plan, _) = &plans[&a.org_id];
+                decided[i] = Some(Ok(Admission::QuotaExceeded {
+                    rate: rates[i],
+                    resets_at: limits::resets_at(plan, period),
+                }))
+            }
+        }
+    }
+    allowances.write_back(conn, &PERIOD_USAGE).await?;
+
     Ok(decided
         .into_iter()
-        .map(|d| d.expect("every admission is decided"))
+        .enumerate()
+        .map(|(i, d)| {
+            d.unwrap_or_else(|| {
+                Ok(Admission::Admitted {
+                    rate: rates[i],
+                    period: period_of(i),
+                })
+            })
+        })
         .collect())
+}
+
+/// Plan and period anchor of each organization the batch bills.
+async fn plans(
+    conn: &mut AnyConnection,
+    admits: &[&AdmitRequest],
+) -> Result<HashMap<i64, (String, i64)>, sqlx::Error> {
+    let mut ids: Vec<i64> = admits.iter().map(|a| a.org_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = String::from("SELECT id, plan, period_anchor FROM organizations WHERE id IN ");
+    storage::push_placeholders(&mut sql, 1, ids.len());
+    let mut query = sqlx::query_as::<_, (i64, String, i64)>(&sql);
+    for id in &ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, plan, anchor)| (id, (plan, anchor)))
+        .collect())
+}
+
+/// A value to bind, or a key column's value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Cell {
+    fn from(n: i64) -> Cell {
+        Cell::Int(n)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Cell {
+        Cell::Text(s.to_string())
+    }
+}
+
+/// A table of counters the writer locks, reads and writes back.
+struct CounterTable {
+    name: &'static str,
+    /// The key columns; `true` for a text column.
+    key: &'static [(&'static str, bool)],
+    counter: &'static str,
+    /// Columns written only when a row is created.
+    on_insert: &'static [&'static str],
+}
+
+const RATE_LIMITS: CounterTable = CounterTable {
+    name: "rate_limits",
+    key: &[("key", true)],
+    counter: "tat",
+    on_insert: &[],
+};
+const RATE_WINDOWS: CounterTable = CounterTable {
+    name: "rate_windows",
+    key: &[("key", true)],
+    counter: "count",
+    on_insert: &["expires_at"],
+};
+const PERIOD_USAGE: CounterTable = CounterTable {
+    name: "period_usage",
+    key: &[("org_id", false), ("period_start", false)],
+    counter: "units",
+    on_insert: &[],
+};
+
+impl CounterTable {
+    /// The insert of `rows` rows; existing rows get `set`.
+    fn upsert(&self, rows: usize, set: &str) -> String {
+        let key: Vec<&str> = self.key.iter().map(|(column, _)| *column).collect();
+        let mut columns = key.clone();
+        columns.push(self.counter);
+        columns.extend(self.on_insert);
+        let mut sql = insert_sql(self.name, &columns, rows);
+        sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {set}", key.join(", ")));
+        sql
+    }
+}
+
+/// The locked rows of one table: each key's counter as stored and as decided.
+struct Counters {
+    rows: BTreeMap<Vec<Cell>, Counter>,
+}
+
+struct Counter {
+    stored: i64,
+    decided: i64,
+    on_insert: Vec<Cell>,
+}
+
+impl Counters {
+    /// Locks and reads the rows of `table` in key order, in one statement; a missing row is
+    /// created with a zero counter and the given insert-only values. The no-op update takes
+    /// each row's lock on PostgreSQL, held until the commit; a row another batch has just
+    /// created makes this one wait for that batch.
+    async fn lock(
+        conn: &mut AnyConnection,
+        table: &CounterTable,
+        rows: impl IntoIterator<Item = (Vec<Cell>, Vec<Cell>)>,
+    ) -> Result<Counters, sqlx::Error> {
+        let rows: BTreeMap<Vec<Cell>, Vec<Cell>> = rows.into_iter().collect();
+        let mut counters = Counters {
+            rows: BTreeMap::new(),
+        };
+        if rows.is_empty() {
+            return Ok(counters);
+        }
+        let counter = table.counter;
+        let mut sql = table.upsert(rows.len(), &format!("{counter} = {}.{counter}", table.name));
+        let key: Vec<&str> = table.key.iter().map(|(column, _)| *column).collect();
+        sql.push_str(&format!(" RETURNING {}, {counter}", key.join(", ")));
+        let values = rows.iter().map(|(key, on_insert)| {
+            key.iter()
+                .chain([&Cell::Int(0)])
+                .chain(on_insert)
+                .collect::<Vec<_>>()
+        });
+        let stored = bind_rows(sqlx::query(&sql), values)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in stored {
+            let key = table
+                .key
+                .iter()
+                .enumerate()
+                .map(|(i, (_, text))| match text {
+                    true => row.try_get::<String, _>(i).map(Cell::Text),
+                    false => row.try_get::<i64, _>(i).map(Cell::Int),
+                })
+                .collect::<Result<Vec<Cell>, _>>()?;
+            let value: i64 = row.try_get(table.key.len())?;
+            let on_insert = rows.get(&key).cloned().unwrap_or_default();
+            let counter = Counter {
+                stored: value,
+                decided: value,
+                on_insert,
+            };
+            counters.rows.insert(key, counter);
+        }
+        Ok(counters)
+    }
+
+    /// The counter of a locked row.
+    fn get(&self, key: &[Cell]) -> i64 {
+        self.rows.get(key).map(|c| c.decided).expect("a locked row")
+    }
+
+    fn set(&mut self, key: &[Cell], value: i64) {
+        self.rows.get_mut(key).expect("a locked row").decided = value;
+    }
+
+    /// Writes the changed counters back, in one statement.
+    async fn write_back(
+        &self,
+        conn: &mut AnyConnection,
+        table: &CounterTable,
+    ) -> Result<(), sqlx::Error> {
+        let changed: Vec<(&Vec<Cell>, &Counter)> = self
+            .rows
+            .iter()
+            .filter(|(_, c)| c.stored != c.decided)
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let counter = table.counter;
+        let sql = table.upsert(changed.len(), &format!("{counter} = excluded.{counter}"));
+        let decided: Vec<Cell> = changed.iter().map(|(_, c)| Cell::Int(c.decided)).collect();
+        let values = changed.iter().zip(&decided).map(|((key, c), decided)| {
+            key.iter()
+                .chain([decided])
+                .chain(&c.on_insert)
+                .collect::<Vec<_>>()
+        });
+        bind_rows(sqlx::query(&sql), values)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …), …` for `rows` rows.
+fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    storage::push_placeholders(&mut sql, rows, columns.len());
+    sql
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_rows<'q>(
+    mut query: AnyQuery<'q>,
+    rows: impl Iterator<Item = Vec<&'q Cell>>,
+) -> AnyQuery<'q> {
+    for row in rows {
+        for cell in row {
+            query = match cell {
+                Cell::Null => query.bind(None::<i64>),
+                Cell::Int(n) => query.bind(*n),
+                Cell::Text(s) => query.bind(s.as_str()),
+            };
+        }
+    }
+    query
 }
 
 /// The events and their daily rollups.
 async fn record(conn: &mut AnyConnection, events: &[&UsageEvent]) -> Result<(), sqlx::Error> {
+    let rows: Vec<[Cell; 6]> = events
+        .iter()
+        .map(|e| {
+            [
+                e.org_id.into(),
+                e.workspace_id.map_or(Cell::Null, Cell::Int),
+                e.token_id.into(),
+                e.tool.into(),
+                e.units.into(),
+                e.at.into(),
+            ]
+        })
+        .collect();
+    let columns = ["org_id", "workspace_id", "token_id", "tool", "units", "created_at"];
+    let sql = insert_sql("usage_events", &columns, rows.len());
+    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
+        .execute(&mut *conn)
+        .await?;
+
     let mut rollups: BTreeMap<(i64, String, &str, i64), (i64, i64)> = BTreeMap::new();
     for event in events {
         let day = crate::model::day_string(event.at.div_euclid(86_400_000));
@@ -283,62 +563,27 @@ async fn record(conn: &mut AnyConnection, events: &[&UsageEvent]) -> Result<(), 
         entry.0 += 1;
         entry.1 += event.units;
     }
-    let mut sql = String::from(
-        "INSERT INTO usage_events (org_id, workspace_id, token_id, tool, units, created_at) VALUES ",
-    );
-    push_placeholders(&mut sql, events.len(), 6);
-    let mut insert = sqlx::query(&sql);
-    for event in events {
-        insert = insert
-            .bind(event.org_id)
-            .bind(event.workspace_id)
-            .bind(event.token_id)
-            .bind(event.tool)
-            .bind(event.units)
-            .bind(event.at);
-    }
-    insert.execute(&mut *conn).await?;
-
-    let mut sql =
-        String::from("INSERT INTO usage_daily (org_id, day, tool, token_id, calls, units) VALUES ");
-    push_placeholders(&mut sql, rollups.len(), 6);
+    let rows: Vec<[Cell; 6]> = rollups
+        .into_iter()
+        .map(|((org_id, day, tool, token_id), (calls, units))| {
+            [
+                org_id.into(),
+                Cell::Text(day),
+                tool.into(),
+                token_id.into(),
+                calls.into(),
+                units.into(),
+            ]
+        })
+        .collect();
+    let columns = ["org_id", "day", "tool", "token_id", "calls", "units"];
+    let mut sql = insert_sql("usage_daily", &columns, rows.len());
     sql.push_str(
         " ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET \
          calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units",
     );
-    let mut upsert = sqlx::query(&sql);
-    for ((org_id, day, tool, token_id), (calls, units)) in &rollups {
-        upsert = upsert
-            .bind(*org_id)
-            .bind(day.as_str())
-            .bind(*tool)
-            .bind(*token_id)
-            .bind(*calls)
-            .bind(*units);
-    }
-    upsert.execute(&mut *conn).await?;
+    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
-}
-
-/// `($1, $2, …), (…)` for `rows` rows of `width` values.
-fn push_placeholders(sql: &mut String, rows: usize, width: usize) {
-    use std::fmt::Write;
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..width {
-            let sep = if col == 0 { "" } else { ", " };
-            let _ = write!(sql, "{sep}${}", row * width + col + 1);
-        }
-        sql.push(')');
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_every_value() {
-        let mut sql = String::new();
-        super::push_placeholders(&mut sql, 2, 3);
-        assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
-    }
 }

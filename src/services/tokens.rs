@@ -1,6 +1,8 @@
 //! Access tokens: the format of spec §3, creation with caps, rotation with grace, revocation,
 //! the verifier the MCP endpoint calls, and the token audit log.
 
+use std::collections::HashMap;
+
 use crate::config::Environment;
 use crate::model::{AuditRow, Binding, Role, RotationGrace, Scope, TokenStatus, TokenView};
 use crate::storage::Db;
@@ -675,6 +677,63 @@ pub async fn verify(
             Err(VerifyError::Expired)
         }
     }
+}
+
+/// What decides whether a token still works, as stored now: revocation, grace end, expiry.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredStatus {
+    revoked_at: Option<i64>,
+    grace_until: Option<i64>,
+    expires_at: Option<i64>,
+}
+
+/// Why token `id` no longer works at `now` by `statuses` (from [`stored_statuses`]), or None
+/// while it does.
+pub fn stored_refusal(
+    statuses: &HashMap<i64, StoredStatus>,
+    id: i64,
+    now: i64,
+) -> Option<VerifyError> {
+    let Some(s) = statuses.get(&id) else {
+        return Some(VerifyError::Unknown);
+    };
+    match TokenStatus::of(s.revoked_at, s.grace_until, s.expires_at, now) {
+        TokenStatus::Active | TokenStatus::InGrace { .. } => None,
+        TokenStatus::Revoked { .. } => Some(VerifyError::Revoked),
+        TokenStatus::Rotated { .. } => Some(VerifyError::Rotated),
+        TokenStatus::Expired { .. } => Some(VerifyError::Expired),
+    }
+}
+
+/// The stored status of each of `ids` (a deleted token is missing), in one query: the check
+/// behind the verified-token cache, which every admission makes in the writer's batch, so that
+/// a token revoked or rotated on any instance runs nothing anywhere once that is answered.
+pub async fn stored_statuses(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, StoredStatus>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = String::from("SELECT id, revoked_at, grace_until, expires_at FROM tokens WHERE id IN ");
+    crate::storage::push_placeholders(&mut sql, 1, ids.len());
+    let mut query = sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, Option<i64>)>(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    Ok(query
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(id, revoked_at, grace_until, expires_at)| {
+            let status = StoredStatus {
+                revoked_at,
+                grace_until,
+                expires_at,
+            };
+            (id, status)
+        })
+        .collect())
 }
 
 /// Admins read the organization's audit log, optionally for one token.

@@ -172,10 +172,33 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
     })
 }
 
+/// `($1, $2, …), (…)` for `rows` rows of `width` values.
+pub fn push_placeholders(sql: &mut String, rows: usize, width: usize) {
+    use std::fmt::Write;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            let sep = if col == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", row * width + col + 1);
+        }
+        sql.push(')');
+    }
+}
+
 /// Milliseconds since the Unix epoch, the one time format stored.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_value() {
+        let mut sql = String::new();
+        super::push_placeholders(&mut sql, 2, 3);
+        assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
+    }
 }

@@ -70,16 +70,6 @@ async fn action_url(
     html[start..].split('"').next().unwrap().to_string()
 }
 
-async fn token_id(db: &tollgate::storage::Db, token: &str) -> i64 {
-    let hash = tollgate::services::secrets::sha256_hex(token);
-    sqlx::query_as::<_, (i64,)>("SELECT id FROM tokens WHERE token_hash = $1")
-        .bind(hash)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-        .0
-}
-
 #[tokio::test]
 async fn three_instances_share_limits_credits_keys_and_revocations() {
     if std::env::var("TOLLGATE_TEST_ENGINES").is_ok_and(|e| !e.contains("postgres")) {
@@ -231,7 +221,7 @@ async fn three_instances_share_limits_credits_keys_and_revocations() {
     let base = format!("http://127.0.0.1:{}", ports[0]);
     let cookie = crate::support::sign_in_http(&client, &base, "owner@example.com", PASSWORD).await;
     let revoke = action_url(&client, &base, "/tokens", "revoke_token", Some(&cookie)).await;
-    let id = token_id(&db, &revoked).await;
+    let id = crate::support::token_id(&db, &revoked).await;
     let answer = client
         .post(format!("{base}{revoke}"))
         .header("origin", &base)
@@ -266,7 +256,7 @@ async fn three_instances_share_limits_credits_keys_and_revocations() {
     .await
     .unwrap();
     assert_eq!(cut, 3, "each instance had a listener");
-    let id = token_id(&db, &cut_off).await;
+    let id = crate::support::token_id(&db, &cut_off).await;
     tollgate::services::tokens::revoke(&db, &owner, id, None, now_ms())
         .await
         .unwrap();

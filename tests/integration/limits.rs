@@ -1,66 +1,101 @@
 //! Rate limits and allowances hold exactly under concurrency, on SQLite and PostgreSQL.
 
-use crate::support::{founder, on_each_engine, ORIGIN, T0};
+use crate::support::{founder, issue_token, on_each_engine, token_id, ORIGIN, T0};
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
-use tollgate::enforcement::limits::{self, Admission};
+use tollgate::enforcement::limits::{self, RateState};
+use tollgate::enforcement::writer::{AdmitRequest, Admission, Writer};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::tokens::{self};
+use tollgate::storage::Db;
+
+/// The calls, sent in parallel round-robin through `instances` writers over one database (as
+/// several instances would), and their decisions in the same order.
+async fn admit_all(db: &Db, instances: usize, calls: Vec<AdmitRequest>) -> Vec<Admission> {
+    let writers: Vec<Writer> = (0..instances).map(|_| Writer::start(db.clone())).collect();
+    let pending: Vec<_> = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let writer = writers[i % instances].clone();
+            tokio::spawn(async move { writer.admit(call).await.unwrap() })
+        })
+        .collect();
+    let mut decisions = Vec::new();
+    for call in pending {
+        decisions.push(call.await.unwrap());
+    }
+    decisions
+}
+
+/// Two tokens of the owner's organization.
+async fn tokens_of(db: &Db, owner: &tollgate::services::organizations::Actor) -> [i64; 2] {
+    let mut ids = [0; 2];
+    for id in &mut ids {
+        let issued = issue_token(db, owner, Scope::ALL.to_vec(), Binding::Organization, None).await;
+        *id = token_id(db, &issued).await;
+    }
+    ids
+}
+
+fn call(org_id: i64, token_id: i64, units: i64, at: i64) -> AdmitRequest {
+    AdmitRequest {
+        token_id,
+        units,
+        cap: 120,
+        tool: "get_performance_summary",
+        tool_limit: None,
+        org_id,
+        at,
+    }
+}
+
+fn admitted(decisions: &[Admission]) -> usize {
+    decisions
+        .iter()
+        .filter(|d| matches!(d, Admission::Admitted { .. }))
+        .count()
+}
 
 #[tokio::test]
 async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
     on_each_engine(|db| async move {
-        let now = T0;
-        let calls = (0..500).map(|_| {
-            let db = db.clone();
-            tokio::spawn(async move {
-                limits::take_units(&mut *db.pool.acquire().await.unwrap(), 1, 1, 120, now)
-                    .await
-                    .unwrap()
-            })
-        });
-        let mut admitted = 0;
-        for call in calls {
-            if matches!(call.await.unwrap(), Admission::Admitted(_)) {
-                admitted += 1;
-            }
-        }
-        assert_eq!(admitted, 120);
+        let owner = founder(&db, "owner@example.com").await;
+        let (org, [one, two]) = (owner.org_id, tokens_of(&db, &owner).await);
+        let now = tollgate::storage::now_ms();
+        let decisions = admit_all(&db, 3, (0..500).map(|_| call(org, one, 1, now)).collect()).await;
+        assert_eq!(admitted(&decisions), 120);
+        assert!(decisions.iter().all(|d| matches!(
+            d,
+            Admission::Admitted { .. } | Admission::RateLimited { retry_after: 1, .. }
+        )));
         // Weighted: with the cap spent, a 5-unit call waits for 5 units to refill (2.5 s → 3 s).
-        match limits::take_units(&mut *db.pool.acquire().await.unwrap(), 1, 5, 120, now)
+        let decisions = admit_all(&db, 1, vec![call(org, one, 5, now)]).await;
+        let refused = Admission::RateLimited {
+            retry_after: 3,
+            rate: RateState {
+                limit: 120,
+                remaining: 0,
+            },
+        };
+        assert_eq!(decisions, [refused]);
+        // Half a minute later 60 units are back, and no more.
+        let later = now + 30_000;
+        let decisions = admit_all(&db, 1, vec![call(org, one, 60, later), call(org, one, 1, later)]).await;
+        assert!(matches!(decisions[0], Admission::Admitted { .. }));
+        assert!(matches!(decisions[1], Admission::RateLimited { .. }));
+        // Another token has its own cap.
+        assert_eq!(admitted(&admit_all(&db, 1, vec![call(org, two, 1, later)]).await), 1);
+        // Revoked since it was verified (by another instance, say): refused, nothing taken.
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(later)
+            .bind(two)
+            .execute(&db.pool)
             .await
-            .unwrap()
-        {
-            Admission::Refused { retry_after, state } => {
-                assert_eq!((retry_after, state.remaining), (3, 0))
-            }
-            other => panic!("{other:?}"),
-        }
-        // Half a minute later 60 units are back.
-        assert!(matches!(
-            limits::take_units(
-                &mut *db.pool.acquire().await.unwrap(),
-                1,
-                60,
-                120,
-                now + 30_000
-            )
-            .await
-            .unwrap(),
-            Admission::Admitted(_)
-        ));
-        assert!(matches!(
-            limits::take_units(
-                &mut *db.pool.acquire().await.unwrap(),
-                1,
-                1,
-                120,
-                now + 30_000
-            )
-            .await
-            .unwrap(),
-            Admission::Refused { .. }
-        ));
+            .unwrap();
+        let decisions = admit_all(&db, 1, vec![call(org, two, 1, later)]).await;
+        let reason = "the token was revoked".to_string();
+        assert_eq!(decisions, [Admission::InvalidToken { reason }]);
     })
     .await;
 }
@@ -68,52 +103,30 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
 #[tokio::test]
 async fn per_tool_windows_admit_exactly_their_limit() {
     on_each_engine(|db| async move {
-        let calls = (0..60).map(|_| {
-            let db = db.clone();
-            tokio::spawn(async move {
-                limits::take_call(
-                    &mut *db.pool.acquire().await.unwrap(),
-                    1,
-                    "send_meta_conversions",
-                    20,
-                    T0,
-                )
-                .await
-                .unwrap()
+        let owner = founder(&db, "owner@example.com").await;
+        let (org, [token, _]) = (owner.org_id, tokens_of(&db, &owner).await);
+        let now = tollgate::storage::now_ms();
+        // The start of the next window: its full 60 s remain.
+        let start = limits::window_end(now);
+        let windowed = |at: i64| AdmitRequest {
+            tool: "send_meta_conversions",
+            tool_limit: Some(20),
+            ..call(org, token, 1, at)
+        };
+        let decisions = admit_all(&db, 3, (0..60).map(|_| windowed(start)).collect()).await;
+        assert_eq!(admitted(&decisions), 20);
+        let refused: Vec<i64> = decisions
+            .iter()
+            .filter_map(|d| match d {
+                Admission::RateLimited { retry_after, .. } => Some(*retry_after),
+                _ => None,
             })
-        });
-        let mut refused = Vec::new();
-        for call in calls {
-            if let Some(retry) = call.await.unwrap() {
-                refused.push(retry);
-            }
-        }
-        assert_eq!(refused.len(), 40);
-        // Windows are aligned to the minute; T0 starts one, so its full 60 s remain.
-        assert!(refused.iter().all(|r| *r == 60), "{refused:?}");
-        assert!(limits::take_call(
-            &mut *db.pool.acquire().await.unwrap(),
-            1,
-            "send_meta_conversions",
-            20,
-            T0 + 59_999
-        )
-        .await
-        .unwrap()
-        .is_some());
-        let next_window = T0 + 60_000;
-        assert_eq!(
-            limits::take_call(
-                &mut *db.pool.acquire().await.unwrap(),
-                1,
-                "send_meta_conversions",
-                20,
-                next_window
-            )
-            .await
-            .unwrap(),
-            None
-        );
+            .collect();
+        assert!(refused.len() == 40 && refused.iter().all(|r| *r == 60), "{refused:?}");
+        let decisions = admit_all(&db, 1, vec![windowed(start + 59_999)]).await;
+        assert!(matches!(decisions[0], Admission::RateLimited { retry_after: 1, .. }));
+        let decisions = admit_all(&db, 1, vec![windowed(start + 60_000)]).await;
+        assert_eq!(admitted(&decisions), 1, "the next window");
     })
     .await;
 }
@@ -122,58 +135,40 @@ async fn per_tool_windows_admit_exactly_their_limit() {
 async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let period = limits::period("trial", T0, T0);
-        let reservations = (0..500).map(|_| {
-            let db = db.clone();
-            tokio::spawn(async move {
-                limits::reserve(
-                    &mut *db.pool.acquire().await.unwrap(),
-                    owner.org_id,
-                    period,
-                    5,
-                )
-                .await
-                .unwrap()
-            })
-        });
-        let mut granted = 0;
-        for r in reservations {
-            granted += usize::from(r.await.unwrap());
-        }
-        assert_eq!(granted, 400, "2,000 units in 5-unit calls");
-        limits::release(
-            &mut *db.pool.acquire().await.unwrap(),
-            owner.org_id,
-            period,
-            5,
+        let (org, [token, _]) = (owner.org_id, tokens_of(&db, &owner).await);
+        let now = tollgate::storage::now_ms();
+        // A cap far above the allowance, so that only the trial's 2,000 units limit the calls.
+        let unlimited = |units| AdmitRequest {
+            cap: 1_000_000,
+            ..call(org, token, units, now)
+        };
+        let calls = (0..500).map(|_| unlimited(5)).collect();
+        let decisions = admit_all(&db, 3, calls).await;
+        assert_eq!(admitted(&decisions), 400, "2,000 units in 5-unit calls");
+        let Some(Admission::Admitted { period, .. }) = decisions.first().cloned() else {
+            panic!("{decisions:?}")
+        };
+        assert_eq!(period, limits::period("trial", period.start, now));
+        assert!(decisions.iter().all(|d| matches!(
+            d,
+            Admission::Admitted { .. } | Admission::QuotaExceeded { resets_at: None, .. }
+        )));
+        Writer::start(db.clone()).release(org, period, 5).await.unwrap();
+        let decisions = admit_all(
+            &db,
+            1,
+            vec![unlimited(5), unlimited(1), unlimited(0)],
         )
-        .await
-        .unwrap();
-        assert!(limits::reserve(
-            &mut *db.pool.acquire().await.unwrap(),
-            owner.org_id,
-            period,
-            5
-        )
-        .await
-        .unwrap());
-        assert!(!limits::reserve(
-            &mut *db.pool.acquire().await.unwrap(),
-            owner.org_id,
-            period,
-            1
-        )
-        .await
-        .unwrap());
-        // Free tools are never refused by the allowance.
-        assert!(limits::reserve(
-            &mut *db.pool.acquire().await.unwrap(),
-            owner.org_id,
-            period,
-            0
-        )
-        .await
-        .unwrap());
+        .await;
+        assert!(matches!(decisions[0], Admission::Admitted { .. }));
+        assert!(matches!(decisions[1], Admission::QuotaExceeded { .. }));
+        assert!(matches!(decisions[2], Admission::Admitted { .. }), "free tools pass");
+        let (used,): (i64,) = sqlx::query_as("SELECT units FROM period_usage WHERE org_id = $1")
+            .bind(org)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(used, 2_000);
     })
     .await;
 }
@@ -404,29 +399,24 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
         ));
 
         // A used-up trial: the new plan's period starts at the change, with its own allowance.
-        let trial = limits::period("trial", T0, T0);
-        assert!(limits::reserve(
-            &mut *db.pool.acquire().await.unwrap(),
-            owner.org_id,
-            trial,
-            2_000
-        )
-        .await
-        .unwrap());
-        let later = T0 + 86_400_000;
-        billing::change_plan(&db, &owner, "starter", None, later)
+        let now = tollgate::storage::now_ms();
+        let [token, _] = tokens_of(&db, &owner).await;
+        let big = AdmitRequest {
+            cap: 120_000,
+            ..call(owner.org_id, token, 2_000, now)
+        };
+        let used_up = admit_all(&db, 1, vec![big]).await;
+        assert!(matches!(used_up[0], Admission::Admitted { .. }));
+        let trial_over = admit_all(&db, 1, vec![call(owner.org_id, token, 1, now)]).await;
+        assert!(matches!(trial_over[0], Admission::QuotaExceeded { resets_at: None, .. }));
+        billing::change_plan(&db, &owner, "starter", None, now)
             .await
             .unwrap();
-        let starter = limits::period("starter", later, later);
-        assert_eq!(starter.allowance, Some(20_000));
-        assert!(limits::reserve(
-            &mut *db.pool.acquire().await.unwrap(),
-            owner.org_id,
-            starter,
-            100
-        )
-        .await
-        .unwrap());
+        let starter = admit_all(&db, 1, vec![call(owner.org_id, token, 100, now)]).await;
+        let Admission::Admitted { period, .. } = starter[0].clone() else {
+            panic!("{starter:?}")
+        };
+        assert_eq!((period.start, period.allowance), (now, Some(20_000)));
         assert_eq!(tokens::token_cap("growth"), Some(25));
 
         let grants = (0..20).map(|i| {
