@@ -335,7 +335,8 @@ fn yesterday() -> String {
 }
 
 /// A wrk script that sends `body` with the tokens in turn and counts failed calls (non-200 or
-/// an MCP error result); `WRK_RATE` paces each connection to a share of a target rate.
+/// an MCP error result); `WRK_RATE` paces each connection to a share of a target rate (the
+/// rate reached is a little lower: each connection also waits for its answers).
 fn wrk_script(work: &Path, tokens: &[String], body: &str) -> PathBuf {
     let list: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"")).collect();
     let script = format!(
@@ -350,9 +351,14 @@ function init(args)
   counter = math.random(#tokens)
   local rate = tonumber(os.getenv("WRK_RATE") or "") or 0
   local connections = tonumber(os.getenv("WRK_CONNECTIONS") or "") or 1
-  if rate > 0 then pause = math.floor(1000 * connections / rate) end
+  if rate > 0 then pause = 1000 * connections / rate end
 end
-function delay() return pause end
+-- Exponential pauses: the connections' calls arrive as a Poisson stream, not in bursts of all
+-- connections at once (fixed pauses keep them in step).
+function delay()
+  if pause == 0 then return 0 end
+  return math.floor(-pause * math.log(1 - math.random()))
+end
 function request()
   counter = counter % #tokens + 1
   return wrk.format("POST", nil, {{
