@@ -55,24 +55,41 @@ fn ratio(numerator: f64, denominator: f64, places: i32) -> Option<f64> {
 }
 
 pub fn totals<'a>(rows: impl IntoIterator<Item = &'a MetricRow>) -> Totals {
-    let (mut impressions, mut clicks, mut spend, mut conversions, mut revenue) = (0, 0, 0, 0, 0);
+    let mut sums = Sums::default();
     for row in rows {
-        impressions += row.impressions;
-        clicks += row.clicks;
-        spend += row.spend_cents;
-        conversions += row.conversions;
-        revenue += row.revenue_cents;
+        sums.impressions += row.impressions;
+        sums.clicks += row.clicks;
+        sums.spend_cents += row.spend_cents;
+        sums.conversions += row.conversions;
+        sums.revenue_cents += row.revenue_cents;
     }
-    Totals {
-        impressions,
-        clicks,
-        spend: spend as f64 / 100.0,
-        conversions,
-        revenue: revenue as f64 / 100.0,
-        ctr: ratio(clicks as f64, impressions as f64, 4),
-        cpc: ratio(spend as f64 / 100.0, clicks as f64, 2),
-        cpa: ratio(spend as f64 / 100.0, conversions as f64, 2),
-        roas: ratio(revenue as f64, spend as f64, 2),
+    sums.totals()
+}
+
+/// Metrics added up, money in cents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, sqlx::FromRow)]
+pub struct Sums {
+    pub impressions: i64,
+    pub clicks: i64,
+    pub spend_cents: i64,
+    pub conversions: i64,
+    pub revenue_cents: i64,
+}
+
+impl Sums {
+    pub fn totals(&self) -> Totals {
+        let (spend, revenue) = (self.spend_cents as f64 / 100.0, self.revenue_cents as f64 / 100.0);
+        Totals {
+            impressions: self.impressions,
+            clicks: self.clicks,
+            spend,
+            conversions: self.conversions,
+            revenue,
+            ctr: ratio(self.clicks as f64, self.impressions as f64, 4),
+            cpc: ratio(spend, self.clicks as f64, 2),
+            cpa: ratio(spend, self.conversions as f64, 2),
+            roas: ratio(self.revenue_cents as f64, self.spend_cents as f64, 2),
+        }
     }
 }
 
@@ -122,6 +139,33 @@ pub async fn metrics(
     .bind(start)
     .bind(end)
     .fetch_all(&db.pool)
+    .await?)
+}
+
+/// A workspace's metrics over a day range, summed by the database: one row back, not one per
+/// ad and day.
+pub async fn summed_metrics(
+    db: &Db,
+    workspace_id: i64,
+    profile_id: Option<i64>,
+    start: &str,
+    end: &str,
+) -> ServiceResult<Sums> {
+    Ok(sqlx::query_as::<_, Sums>(
+        "SELECT CAST(COALESCE(SUM(m.impressions), 0) AS BIGINT) AS impressions, \
+         CAST(COALESCE(SUM(m.clicks), 0) AS BIGINT) AS clicks, \
+         CAST(COALESCE(SUM(m.spend_cents), 0) AS BIGINT) AS spend_cents, \
+         CAST(COALESCE(SUM(m.conversions), 0) AS BIGINT) AS conversions, \
+         CAST(COALESCE(SUM(m.revenue_cents), 0) AS BIGINT) AS revenue_cents \
+         FROM daily_metrics m JOIN ads a ON a.id = m.ad_id JOIN ad_sets s ON s.id = a.ad_set_id \
+         JOIN campaigns c ON c.id = s.campaign_id JOIN profiles p ON p.id = c.profile_id \
+         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND m.day >= $3 AND m.day <= $4",
+    )
+    .bind(workspace_id)
+    .bind(profile_id.unwrap_or_default())
+    .bind(start)
+    .bind(end)
+    .fetch_one(&db.pool)
     .await?)
 }
 

@@ -120,6 +120,18 @@ async fn metrics(
     .await?)
 }
 
+/// The totals of the range, summed by the database.
+async fn summed(
+    call: &ToolCall,
+    q: &Query,
+    range: DateRange,
+) -> Result<analytics::Totals, ToolError> {
+    let (start, end) = (day_string(range.start), day_string(range.end));
+    let sums =
+        analytics::summed_metrics(&call.db, q.workspace_id, q.profile_id, &start, &end).await?;
+    Ok(sums.totals())
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListProfilesArgs {}
@@ -136,8 +148,8 @@ pub fn get_performance_summary(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
-        let rows = metrics(&call, &q, q.range).await?;
-        Ok(json!({ "range": q.range.json(), "totals": analytics::totals(&rows) }))
+        let totals = summed(&call, &q, q.range).await?;
+        Ok(json!({ "range": q.range.json(), "totals": totals }))
     })
 }
 
@@ -145,9 +157,9 @@ pub fn compare_periods(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
-        let current = analytics::totals(&metrics(&call, &q, q.range).await?);
+        let current = summed(&call, &q, q.range).await?;
         let previous_range = q.range.previous();
-        let previous = analytics::totals(&metrics(&call, &q, previous_range).await?);
+        let previous = summed(&call, &q, previous_range).await?;
         let change = json!({
             "spend_percent": analytics::change_percent(previous.spend, current.spend),
             "revenue_percent": analytics::change_percent(previous.revenue, current.revenue),
