@@ -17,6 +17,8 @@ use sqlx::{AnyPool, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+/// A pooled connection idle for longer is checked before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -68,6 +70,17 @@ impl Db {
                 Engine::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))
+            // A connection is pinged before use only after it sat idle (where dropped
+            // connections come from); pinging every acquisition cost a round trip per query.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
