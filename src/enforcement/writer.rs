@@ -466,6 +466,10 @@ impl Counters {
             };
             counters.rows.insert(key, counter);
         }
+        if counters.rows.len() != rows.len() {
+            let message = format!("{} returned fewer rows than it locked", table.name);
+            return Err(sqlx::Error::Protocol(message));
+        }
         Ok(counters)
     }
 

@@ -1,17 +1,19 @@
 //! Verified tokens kept in memory, so that a call does not look its token up in the database.
 //!
-//! What is cached never changes for a token (organization, binding, scopes, expiry); what does
-//! change, revocation and rotation, evicts the entry on every instance:
+//! The cache only spares the lookup by hash: every admission re-reads the token's revocation,
+//! grace end and expiry in the writer's batch (`enforcement::writer`), so a token revoked or
+//! rotated on any instance runs no tool anywhere once that was answered, whatever is cached.
+//! Revocation and rotation also evict the entry on every instance, which keeps the answers of
+//! the steps before admission (scope and target errors) current too:
 //! - locally, at once, when this instance revokes or rotates;
 //! - on PostgreSQL, through `NOTIFY tollgate_tokens` sent in the revoking transaction. The
 //!   revoking instance answers only after its own listener has received that notification,
 //!   that is after PostgreSQL has handed it to every listening instance.
 //!
-//! Safe fallback: the cache is used only while it is live. On PostgreSQL that means while the
-//! listener is connected; when the connection drops, the cache is emptied and bypassed (every
-//! call reads the database) until the listener is subscribed again. A generation counter keeps
-//! a lookup that raced an eviction from putting a stale entry back, and entries are dropped
-//! after [`MAX_AGE_MS`] whatever happens.
+//! When the listener's connection drops, the cache is emptied and bypassed (every call reads
+//! the database) until the listener is subscribed again. A generation counter keeps a lookup
+//! that raced an eviction from putting a stale entry back, and entries are dropped after
+//! [`MAX_AGE_MS`] whatever happens.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
