@@ -163,7 +163,7 @@ async fn run(
                 idempotency::Claim::Replay(result) => {
                     // A replay skips admission, and with it the writer's check of the token.
                     let mut conn = db.pool.acquire().await?;
-                    let statuses = tokens::stored_statuses(&mut conn, &[token.id]).await?;
+                    let statuses = tokens::stored_statuses(&mut conn, [token.id]).await?;
                     return match tokens::stored_refusal(&statuses, token.id, now) {
                         Some(refusal) => Err(ToolError::InvalidToken(refusal.to_string())),
                         None => Ok(result),

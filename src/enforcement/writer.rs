@@ -199,10 +199,7 @@ async fn decide(
 
     // The tokens as stored now: whatever verified them, a token revoked or rotated since
     // runs nothing.
-    let mut ids: Vec<i64> = admits.iter().map(|a| a.token_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let statuses = tokens::stored_statuses(conn, &ids).await?;
+    let statuses = tokens::stored_statuses(conn, admits.iter().map(|a| a.token_id)).await?;
     for (i, a) in admits.iter().enumerate() {
         if let Some(refusal) = tokens::stored_refusal(&statuses, a.token_id, a.at) {
             let reason = refusal.to_string();
@@ -325,19 +322,9 @@ async fn plans(
     conn: &mut AnyConnection,
     admits: &[&AdmitRequest],
 ) -> Result<HashMap<i64, (String, i64)>, sqlx::Error> {
-    let mut ids: Vec<i64> = admits.iter().map(|a| a.org_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut sql = String::from("SELECT id, plan, period_anchor FROM organizations WHERE id IN ");
-    storage::push_placeholders(&mut sql, 1, ids.len());
-    let mut query = sqlx::query_as::<_, (i64, String, i64)>(&sql);
-    for id in &ids {
-        query = query.bind(*id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let select = "SELECT id, plan, period_anchor FROM organizations WHERE id IN";
+    let rows: Vec<(i64, String, i64)> =
+        storage::fetch_by_ids(conn, select, admits.iter().map(|a| a.org_id)).await?;
     Ok(rows
         .into_iter()
         .map(|(id, plan, anchor)| (id, (plan, anchor)))
@@ -394,16 +381,26 @@ const PERIOD_USAGE: CounterTable = CounterTable {
 };
 
 impl CounterTable {
-    /// The insert of `rows` rows; existing rows get `set`.
-    fn upsert(&self, rows: usize, set: &str) -> String {
+    fn key_columns(&self) -> String {
         let key: Vec<&str> = self.key.iter().map(|(column, _)| *column).collect();
-        let mut columns = key.clone();
+        key.join(", ")
+    }
+
+    /// The insert of `rows` rows (values in [`counter_row`] order); existing rows get `set`.
+    fn upsert(&self, rows: usize, set: &str) -> String {
+        let mut columns: Vec<&str> = self.key.iter().map(|(column, _)| *column).collect();
         columns.push(self.counter);
         columns.extend(self.on_insert);
         let mut sql = insert_sql(self.name, &columns, rows);
-        sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {set}", key.join(", ")));
+        let key = self.key_columns();
+        sql.push_str(&format!(" ON CONFLICT ({key}) DO UPDATE SET {set}"));
         sql
     }
+}
+
+/// A counter table's row as the upsert binds it: key, counter, insert-only values.
+fn counter_row<'a>(key: &'a [Cell], counter: &'a Cell, on_insert: &'a [Cell]) -> Vec<&'a Cell> {
+    key.iter().chain([counter]).chain(on_insert).collect()
 }
 
 /// The locked rows of one table: each key's counter as stored and as decided.
@@ -436,14 +433,11 @@ impl Counters {
         }
         let counter = table.counter;
         let mut sql = table.upsert(rows.len(), &format!("{counter} = {}.{counter}", table.name));
-        let key: Vec<&str> = table.key.iter().map(|(column, _)| *column).collect();
-        sql.push_str(&format!(" RETURNING {}, {counter}", key.join(", ")));
-        let values = rows.iter().map(|(key, on_insert)| {
-            key.iter()
-                .chain([&Cell::Int(0)])
-                .chain(on_insert)
-                .collect::<Vec<_>>()
-        });
+        sql.push_str(&format!(" RETURNING {}, {counter}", table.key_columns()));
+        let zero = Cell::Int(0);
+        let values = rows
+            .iter()
+            .map(|(key, on_insert)| counter_row(key, &zero, on_insert));
         let stored = bind_rows(sqlx::query(&sql), values)
             .fetch_all(&mut *conn)
             .await?;
@@ -499,12 +493,10 @@ impl Counters {
         let counter = table.counter;
         let sql = table.upsert(changed.len(), &format!("{counter} = excluded.{counter}"));
         let decided: Vec<Cell> = changed.iter().map(|(_, c)| Cell::Int(c.decided)).collect();
-        let values = changed.iter().zip(&decided).map(|((key, c), decided)| {
-            key.iter()
-                .chain([decided])
-                .chain(&c.on_insert)
-                .collect::<Vec<_>>()
-        });
+        let values = changed
+            .iter()
+            .zip(&decided)
+            .map(|((key, c), decided)| counter_row(key, decided, &c.on_insert));
         bind_rows(sqlx::query(&sql), values)
             .execute(&mut *conn)
             .await?;

@@ -710,20 +710,12 @@ pub fn stored_refusal(
 /// a token revoked or rotated on any instance runs nothing anywhere once that is answered.
 pub async fn stored_statuses(
     conn: &mut sqlx::AnyConnection,
-    ids: &[i64],
+    ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, StoredStatus>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut sql = String::from("SELECT id, revoked_at, grace_until, expires_at FROM tokens WHERE id IN ");
-    crate::storage::push_placeholders(&mut sql, 1, ids.len());
-    let mut query = sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, Option<i64>)>(&sql);
-    for id in ids {
-        query = query.bind(*id);
-    }
-    Ok(query
-        .fetch_all(&mut *conn)
-        .await?
+    let select = "SELECT id, revoked_at, grace_until, expires_at FROM tokens WHERE id IN";
+    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
+        crate::storage::fetch_by_ids(conn, select, ids).await?;
+    Ok(rows
         .into_iter()
         .map(|(id, revoked_at, grace_until, expires_at)| {
             let status = StoredStatus {

@@ -202,6 +202,31 @@ pub fn push_placeholders(sql: &mut String, rows: usize, width: usize) {
     }
 }
 
+/// The rows `select` returns for the distinct `ids`, in one query; `select` ends in
+/// `WHERE <column> IN` and the list of ids is appended.
+pub async fn fetch_by_ids<T>(
+    conn: &mut sqlx::AnyConnection,
+    select: &str,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = format!("{select} ");
+    push_placeholders(&mut sql, 1, ids.len());
+    let mut query = sqlx::query_as::<_, T>(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(conn).await
+}
+
 /// Milliseconds since the Unix epoch, the one time format stored.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
