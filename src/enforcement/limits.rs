@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(take_units(tat, 5, 120, now), (tat, refused));
         // Half a minute later 60 units are back, and no more.
         let (tat, admission) = take_units(tat, 60, 120, now + 30_000);
-        assert!(matches!(admission, Admission::Admitted(RateState { remaining: 0, .. })));
+        assert!(matches!(
+            admission,
+            Admission::Admitted(RateState { remaining: 0, .. })
+        ));
         assert!(matches!(
             take_units(tat, 1, 120, now + 30_000).1,
             Admission::Refused { .. }
@@ -244,11 +247,20 @@ mod tests {
         // A free call is never refused and takes nothing; it still reports the state.
         assert_eq!(
             take_units(tat, 0, 120, now + 30_000),
-            (tat, Admission::Admitted(RateState { limit: 120, remaining: 0 }))
+            (
+                tat,
+                Admission::Admitted(RateState {
+                    limit: 120,
+                    remaining: 0
+                })
+            )
         );
         assert_eq!(
             take_units(0, 1, 120, now).1,
-            Admission::Admitted(RateState { limit: 120, remaining: 119 })
+            Admission::Admitted(RateState {
+                limit: 120,
+                remaining: 119
+            })
         );
     }
 
@@ -259,8 +271,14 @@ mod tests {
         assert_eq!(take_call(19, 20, start), Ok(20));
         assert_eq!(take_call(20, 20, start), Err(60));
         assert_eq!(take_call(20, 20, start + 59_001), Err(1));
-        assert_eq!(window_key(7, "t", start + 59_999), window_key(7, "t", start));
-        assert_ne!(window_key(7, "t", start + 60_000), window_key(7, "t", start));
+        assert_eq!(
+            window_key(7, "t", start + 59_999),
+            window_key(7, "t", start)
+        );
+        assert_ne!(
+            window_key(7, "t", start + 60_000),
+            window_key(7, "t", start)
+        );
         assert_eq!(window_end(start + 1), start + WINDOW_MS);
     }
 

@@ -222,7 +222,10 @@ async fn charge_and_run(
         at: now,
     };
     let period = match state.writer.admit(request).await? {
-        writer::Admission::Admitted { rate: rate_state, period } => {
+        writer::Admission::Admitted {
+            rate: rate_state,
+            period,
+        } => {
             *rate = Some(rate_state);
             period
         }

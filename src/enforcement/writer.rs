@@ -194,7 +194,9 @@ async fn decide(
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let mut decided: Vec<Option<Result<Admission, String>>> = vec![None; admits.len()];
     let undecided = |decided: &[Option<_>]| -> Vec<usize> {
-        (0..decided.len()).filter(|&i| decided[i].is_none()).collect()
+        (0..decided.len())
+            .filter(|&i| decided[i].is_none())
+            .collect()
     };
 
     // The tokens as stored now: whatever verified them, a token revoked or rotated since
@@ -280,7 +282,11 @@ async fn decide(
     let rows = releases
         .iter()
         .map(|r| period_key(r.org_id, r.period))
-        .chain(reserving.iter().map(|&i| period_key(admits[i].org_id, period_of(i))))
+        .chain(
+            reserving
+                .iter()
+                .map(|&i| period_key(admits[i].org_id, period_of(i))),
+        )
         .map(|key| (key, Vec::new()));
     let mut allowances = Counters::lock(conn, &PERIOD_USAGE, rows).await?;
     for r in releases {
@@ -544,7 +550,14 @@ async fn record(conn: &mut AnyConnection, events: &[&UsageEvent]) -> Result<(), 
             ]
         })
         .collect();
-    let columns = ["org_id", "workspace_id", "token_id", "tool", "units", "created_at"];
+    let columns = [
+        "org_id",
+        "workspace_id",
+        "token_id",
+        "tool",
+        "units",
+        "created_at",
+    ];
     let sql = insert_sql("usage_events", &columns, rows.len());
     bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
         .execute(&mut *conn)

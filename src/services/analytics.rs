@@ -78,7 +78,10 @@ pub struct Sums {
 
 impl Sums {
     pub fn totals(&self) -> Totals {
-        let (spend, revenue) = (self.spend_cents as f64 / 100.0, self.revenue_cents as f64 / 100.0);
+        let (spend, revenue) = (
+            self.spend_cents as f64 / 100.0,
+            self.revenue_cents as f64 / 100.0,
+        );
         Totals {
             impressions: self.impressions,
             clicks: self.clicks,

@@ -4,7 +4,7 @@ use crate::support::{founder, issue_token, on_each_engine, token_id, ORIGIN, T0}
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
 use tollgate::enforcement::limits::{self, RateState};
-use tollgate::enforcement::writer::{AdmitRequest, Admission, Writer};
+use tollgate::enforcement::writer::{Admission, AdmitRequest, Writer};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::tokens::{self};
 use tollgate::storage::Db;
@@ -81,11 +81,19 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
         assert_eq!(decisions, [refused]);
         // Half a minute later 60 units are back, and no more.
         let later = now + 30_000;
-        let decisions = admit_all(&db, 1, vec![call(org, one, 60, later), call(org, one, 1, later)]).await;
+        let decisions = admit_all(
+            &db,
+            1,
+            vec![call(org, one, 60, later), call(org, one, 1, later)],
+        )
+        .await;
         assert!(matches!(decisions[0], Admission::Admitted { .. }));
         assert!(matches!(decisions[1], Admission::RateLimited { .. }));
         // Another token has its own cap.
-        assert_eq!(admitted(&admit_all(&db, 1, vec![call(org, two, 1, later)]).await), 1);
+        assert_eq!(
+            admitted(&admit_all(&db, 1, vec![call(org, two, 1, later)]).await),
+            1
+        );
         // Revoked since it was verified (by another instance, say): refused, nothing taken.
         sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
             .bind(later)
@@ -122,9 +130,15 @@ async fn per_tool_windows_admit_exactly_their_limit() {
                 _ => None,
             })
             .collect();
-        assert!(refused.len() == 40 && refused.iter().all(|r| *r == 60), "{refused:?}");
+        assert!(
+            refused.len() == 40 && refused.iter().all(|r| *r == 60),
+            "{refused:?}"
+        );
         let decisions = admit_all(&db, 1, vec![windowed(start + 59_999)]).await;
-        assert!(matches!(decisions[0], Admission::RateLimited { retry_after: 1, .. }));
+        assert!(matches!(
+            decisions[0],
+            Admission::RateLimited { retry_after: 1, .. }
+        ));
         let decisions = admit_all(&db, 1, vec![windowed(start + 60_000)]).await;
         assert_eq!(admitted(&decisions), 1, "the next window");
     })
@@ -151,18 +165,23 @@ async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
         assert_eq!(period, limits::period("trial", period.start, now));
         assert!(decisions.iter().all(|d| matches!(
             d,
-            Admission::Admitted { .. } | Admission::QuotaExceeded { resets_at: None, .. }
+            Admission::Admitted { .. }
+                | Admission::QuotaExceeded {
+                    resets_at: None,
+                    ..
+                }
         )));
-        Writer::start(db.clone()).release(org, period, 5).await.unwrap();
-        let decisions = admit_all(
-            &db,
-            1,
-            vec![unlimited(5), unlimited(1), unlimited(0)],
-        )
-        .await;
+        Writer::start(db.clone())
+            .release(org, period, 5)
+            .await
+            .unwrap();
+        let decisions = admit_all(&db, 1, vec![unlimited(5), unlimited(1), unlimited(0)]).await;
         assert!(matches!(decisions[0], Admission::Admitted { .. }));
         assert!(matches!(decisions[1], Admission::QuotaExceeded { .. }));
-        assert!(matches!(decisions[2], Admission::Admitted { .. }), "free tools pass");
+        assert!(
+            matches!(decisions[2], Admission::Admitted { .. }),
+            "free tools pass"
+        );
         let (used,): (i64,) = sqlx::query_as("SELECT units FROM period_usage WHERE org_id = $1")
             .bind(org)
             .fetch_one(&db.pool)
@@ -408,7 +427,13 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
         let used_up = admit_all(&db, 1, vec![big]).await;
         assert!(matches!(used_up[0], Admission::Admitted { .. }));
         let trial_over = admit_all(&db, 1, vec![call(owner.org_id, token, 1, now)]).await;
-        assert!(matches!(trial_over[0], Admission::QuotaExceeded { resets_at: None, .. }));
+        assert!(matches!(
+            trial_over[0],
+            Admission::QuotaExceeded {
+                resets_at: None,
+                ..
+            }
+        ));
         billing::change_plan(&db, &owner, "starter", None, now)
             .await
             .unwrap();
