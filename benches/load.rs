@@ -17,6 +17,9 @@
 //! `--soak SECONDS` instead runs enforced calls at full speed on SQLite for that long and prints
 //! the server's resident memory every 10 seconds.
 
+#[path = "../tests/integration/sign_in.rs"]
+mod sign_in;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -480,7 +483,8 @@ async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, count
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let cookie = sign_in(&client, port, &fixture.email).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let cookie = sign_in::sign_in_http(&client, &base, &fixture.email, PASSWORD).await;
     let mut have = 0;
     for &count in counts {
         let started = Instant::now();
@@ -513,26 +517,6 @@ async fn usage_page(engine: Engine, db: &Db, url: &str, fixture: &Fixture, count
         );
     }
     drop(server);
-}
-
-async fn sign_in(client: &reqwest::Client, port: u16, email: &str) -> String {
-    use leptos::server_fn::ServerFn;
-    let base = format!("http://127.0.0.1:{port}");
-    let response = client
-        .post(format!("{base}{}", tollgate::api::auth::SignIn::PATH))
-        .header("origin", &base)
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(tollgate::http::SESSION_COOKIE))
-        .expect("signed in");
-    cookie.split(';').next().unwrap().to_string()
 }
 
 /// Events `from..to`, spread over the current period across 50 tokens and 5 tools.
