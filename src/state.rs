@@ -16,7 +16,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Token last-use times, batched in memory and flushed by a background task.
     pub last_used: Arc<LastUsed>,
-    /// The hot path's writes (admissions, releases, usage) in batch transactions.
+    /// The hot path's writes (admissions with their metering, cancellations) in batch transactions.
     pub writer: Writer,
 }
 

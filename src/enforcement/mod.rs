@@ -210,10 +210,11 @@ async fn charge_and_run(
 ) -> Result<Value, ToolError> {
     let db = &state.db;
     // Steps 4 and 5, decided together in the writer's next batch: the weighted per-minute cap
-    // (units are taken at admission), the tool's own window, and the plan's allowance,
-    // reserved now and given back if the call fails.
+    // (units are taken at admission), the tool's own window, and the plan's allowance. The
+    // batch also meters the call; a call that then fails is cancelled (failed calls debit none).
     let request = writer::AdmitRequest {
         token_id: token.id,
+        workspace_id,
         units: tool.units,
         cap: UNITS_PER_MINUTE,
         tool: tool.name,
@@ -221,7 +222,7 @@ async fn charge_and_run(
         org_id: billed_org,
         at: now,
     };
-    let period = match state.writer.admit(request).await? {
+    let period = match state.writer.admit(request.clone()).await? {
         writer::Admission::Admitted {
             rate: rate_state,
             period,
@@ -234,7 +235,6 @@ async fn charge_and_run(
             rate: rate_state,
         } => {
             *rate = Some(rate_state);
-            refuse(db, billed_org, token.id, tool.name, "rate_limited", now).await?;
             return Err(ToolError::RateLimited { retry_after });
         }
         writer::Admission::QuotaExceeded {
@@ -242,7 +242,6 @@ async fn charge_and_run(
             resets_at,
         } => {
             *rate = Some(rate_state);
-            refuse(db, billed_org, token.id, tool.name, "quota_exceeded", now).await?;
             return Err(ToolError::QuotaExceeded { resets_at, now });
         }
         writer::Admission::InvalidToken { reason } => return Err(ToolError::InvalidToken(reason)),
@@ -257,7 +256,7 @@ async fn charge_and_run(
                 .fetch_one(&db.pool)
                 .await?;
         if available < required {
-            state.writer.release(billed_org, period, tool.units).await?;
+            state.writer.cancel(request, period).await?;
             return Err(ToolError::InsufficientCredits {
                 required,
                 available,
@@ -265,7 +264,7 @@ async fn charge_and_run(
         }
     }
 
-    // Step 8: run; only a success is metered.
+    // Step 8: run; a failure takes the metering back.
     let call = ToolCall {
         db: db.clone(),
         token: token.clone(),
@@ -273,44 +272,11 @@ async fn charge_and_run(
         workspace_id,
         args,
     };
-    match (tool.handler)(call).await {
-        Ok(result) => {
-            let event = writer::UsageEvent {
-                org_id: billed_org,
-                workspace_id,
-                token_id: token.id,
-                tool: tool.name,
-                units: tool.units,
-                at: now,
-            };
-            state.writer.record(event).await?;
-            Ok(result)
-        }
-        Err(err) => {
-            state.writer.release(billed_org, period, tool.units).await?;
-            Err(err)
-        }
+    let result = (tool.handler)(call).await;
+    if result.is_err() {
+        state.writer.cancel(request, period).await?;
     }
-}
-
-/// Records a rate or quota refusal for the usage page.
-async fn refuse(
-    db: &crate::storage::Db,
-    org_id: i64,
-    token_id: i64,
-    tool: &str,
-    code: &str,
-    now: i64,
-) -> Result<(), ToolError> {
-    sqlx::query("INSERT INTO refusals (org_id, token_id, tool, code, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(org_id)
-        .bind(token_id)
-        .bind(tool)
-        .bind(code)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    result
 }
 
 /// Step 2: the organization (and workspace) a call acts on, checked against the token's

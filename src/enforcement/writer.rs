@@ -1,7 +1,14 @@
-//! The hot path's writes, done by one task per instance in batch transactions: admissions
-//! (steps 4 and 5: the unit cap, the tool's window, the allowance), releases of failed calls,
-//! and usage records (step 8). Whatever arrives while a batch is written goes into the next one,
-//! so under load one commit serves many calls.
+//! The hot path's writes, done by one writer per instance (on a thread of its own) in batch
+//! transactions: admissions (steps 4 and 5: the unit cap, the tool's window, the allowance)
+//! with the metering of step 8, and the cancellation of admitted calls that then failed.
+//! Whatever arrives while a batch is written goes into the next one, so under load one commit
+//! serves many calls.
+//!
+//! An admitted call is metered in the batch that admits it (its usage event and daily rollup
+//! written with its reserved units), so a successful call costs one commit; a call that fails
+//! afterwards is cancelled: its units, event and rollup count are taken back. A crash between
+//! the two leaves the call metered, never a run call unmetered. Refusals (rate limit, quota)
+//! are recorded in the batch that decides them.
 //!
 //! A batch costs the same few statements however many calls it holds: for each table it locks
 //! and reads every row its calls touch in one statement, decides the calls in arrival order
@@ -21,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::limits::{self, Period, RateState};
 use crate::services::tokens;
-use crate::storage::{self, Db};
+use crate::storage::{self, Db, Engine};
 
 /// The most jobs in one transaction (an event binds 6 values: well inside both engines' limits).
 const MAX_BATCH: usize = 256;
@@ -31,6 +38,8 @@ const MAX_BATCH: usize = 256;
 #[derive(Clone, Debug)]
 pub struct AdmitRequest {
     pub token_id: i64,
+    /// The workspace the call acts on, for its usage event.
+    pub workspace_id: Option<i64>,
     pub units: i64,
     pub cap: i64,
     pub tool: &'static str,
@@ -41,7 +50,7 @@ pub struct AdmitRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Admission {
-    /// Admitted; a call that then fails gives its units back to `period`.
+    /// Admitted and metered; a call that then fails is cancelled with this `period`.
     Admitted { rate: RateState, period: Period },
     /// The unit cap or the tool's window: retry after this many seconds.
     RateLimited { retry_after: i64, rate: RateState },
@@ -56,31 +65,18 @@ pub enum Admission {
     InvalidToken { reason: String },
 }
 
-/// A successful call, as the usage page and the allowance history see it.
+/// An admitted call that failed: its metering is taken back.
 #[derive(Clone, Debug)]
-pub struct UsageEvent {
-    pub org_id: i64,
-    pub workspace_id: Option<i64>,
-    pub token_id: i64,
-    pub tool: &'static str,
-    pub units: i64,
-    pub at: i64,
-}
-
-/// Units a failed call gives back to its organization's period.
-#[derive(Clone, Copy, Debug)]
-struct Release {
-    org_id: i64,
+struct Cancellation {
+    call: AdmitRequest,
     period: Period,
-    units: i64,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, String>>;
 
 enum Job {
     Admit(AdmitRequest, Reply<Admission>),
-    Release(Release, Reply<()>),
-    Record(UsageEvent, Reply<()>),
+    Cancel(Cancellation, Reply<()>),
 }
 
 /// The handle calls write through; cheap to clone.
@@ -94,10 +90,19 @@ pub struct Writer {
 pub struct WriteError(String);
 
 impl Writer {
-    /// Starts the writer for `db`; it ends when the last handle is dropped.
+    /// Starts the writer for `db` on a thread of its own, so that each of a batch's statements
+    /// is not queued behind the requests' tasks (every call waits for the writer). It ends when
+    /// the last handle is dropped.
     pub fn start(db: Db) -> Writer {
         let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(db, jobs));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the writer's runtime");
+        std::thread::Builder::new()
+            .name("tollgate-writer".into())
+            .spawn(move || runtime.block_on(write_batches(db, jobs)))
+            .expect("the writer's thread");
         Writer { queue }
     }
 
@@ -105,19 +110,11 @@ impl Writer {
         self.send(|reply| Job::Admit(request, reply)).await
     }
 
-    /// Gives back the allowance a failed call reserved.
-    pub async fn release(&self, org_id: i64, period: Period, units: i64) -> Result<(), WriteError> {
-        let release = Release {
-            org_id,
-            period,
-            units,
-        };
-        self.send(|done| Job::Release(release, done)).await
-    }
-
-    /// Returns once the event is committed.
-    pub async fn record(&self, event: UsageEvent) -> Result<(), WriteError> {
-        self.send(|reply| Job::Record(event, reply)).await
+    /// Takes back the metering of an admitted call that failed (failed calls debit nothing):
+    /// the units it reserved in `period`, its usage event and its count in the daily rollup.
+    pub async fn cancel(&self, call: AdmitRequest, period: Period) -> Result<(), WriteError> {
+        let cancellation = Cancellation { call, period };
+        self.send(|done| Job::Cancel(cancellation, done)).await
     }
 
     async fn send<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, WriteError> {
@@ -129,18 +126,25 @@ impl Writer {
 }
 
 async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    if db.engine == Engine::Sqlite {
+        tokio::spawn(checkpoint_wal(db.clone()));
+    }
+    // The writer keeps a connection of its own, made on its runtime: its prepared statements
+    // stay cached. A failed batch drops it; the next one connects again.
+    let mut conn: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (mut admits, mut releases, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut admits, mut cancellations) = (Vec::new(), Vec::new());
         for job in &batch {
             match job {
                 Job::Admit(request, _) => admits.push(request),
-                Job::Release(release, _) => releases.push(*release),
-                Job::Record(event, _) => events.push(event),
+                Job::Cancel(cancellation, _) => cancellations.push(cancellation),
             }
         }
-        let result = write(&db, &admits, &releases, &events).await.map_err(|e| {
+        let result = write(&db, &mut conn, &admits, &cancellations).await;
+        let result = result.map_err(|e| {
             tracing::error!(error = %e, "writing a batch of admissions and usage");
+            conn = None;
             e.to_string()
         });
         let mut decisions = match &result {
@@ -156,7 +160,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     };
                     let _ = reply.send(decision);
                 }
-                Job::Release(_, done) | Job::Record(_, done) => {
+                Job::Cancel(_, done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
                 }
             }
@@ -164,18 +168,66 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
+/// The writer's connection. On SQLite its commits never checkpoint the WAL: [`checkpoint_wal`]
+/// does, beside it.
+async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
+    let mut conn = db.connect_one().await?;
+    if db.engine == Engine::Sqlite {
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(conn)
+}
+
+/// SQLite: copies the write-ahead log back into the database file every 200 ms, on a connection
+/// of its own. SQLite would otherwise do it in the commit that grows the log past 1,000 pages:
+/// that batch, and every call waiting for it, waited 20 ms and more for the copy and its fsync.
+/// A passive checkpoint never waits for the writer or for readers.
+async fn checkpoint_wal(db: Db) {
+    let mut conn: Option<AnyConnection> = None;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
+        ticks.tick().await;
+        let checkpointed = match &mut conn {
+            Some(conn) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(conn)
+                .await
+                .map(|_| ()),
+            None => db.connect_one().await.map(|c| conn = Some(c)),
+        };
+        if let Err(e) = checkpointed {
+            tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log");
+            conn = None;
+        }
+    }
+}
+
 /// One batch in one transaction; the decisions in the order of `admits`.
 async fn write(
     db: &Db,
+    conn: &mut Option<AnyConnection>,
     admits: &[&AdmitRequest],
-    releases: &[Release],
-    events: &[&UsageEvent],
+    cancellations: &[&Cancellation],
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let decisions = decide(&mut tx, admits, releases).await?;
-    if !events.is_empty() {
-        record(&mut tx, events).await?;
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(connect(db).await?),
+    };
+    let mut tx = db.begin_write(conn).await?;
+    let decisions = decide(&mut tx, admits, cancellations).await?;
+    let mut admitted = Vec::new();
+    let mut refused = Vec::new();
+    for (a, decision) in admits.iter().zip(&decisions) {
+        match decision {
+            Ok(Admission::Admitted { .. }) => admitted.push(*a),
+            Ok(Admission::RateLimited { .. }) => refused.push((*a, "rate_limited")),
+            Ok(Admission::QuotaExceeded { .. }) => refused.push((*a, "quota_exceeded")),
+            Ok(Admission::InvalidToken { .. }) | Err(_) => {}
+        }
     }
+    meter(&mut tx, &admitted, cancellations).await?;
+    record_refusals(&mut tx, &refused).await?;
     tx.commit().await?;
     for (a, decision) in admits.iter().zip(&decisions) {
         if let Ok(Admission::InvalidToken { .. }) = decision {
@@ -185,12 +237,12 @@ async fn write(
     Ok(decisions)
 }
 
-/// The batch's admissions and releases: each limit's rows locked and read once, the calls
+/// The batch's admissions and cancellations: each limit's rows locked and read once, the calls
 /// decided in arrival order, the changed rows written back.
 async fn decide(
     conn: &mut AnyConnection,
     admits: &[&AdmitRequest],
-    releases: &[Release],
+    cancellations: &[&Cancellation],
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let mut decided: Vec<Option<Result<Admission, String>>> = vec![None; admits.len()];
     let undecided = |decided: &[Option<_>]| -> Vec<usize> {
@@ -272,16 +324,16 @@ async fn decide(
     }
     windows.write_back(conn, &RATE_WINDOWS).await?;
 
-    // The allowance of each organization's period: releases first, then the calls.
+    // The allowance of each organization's period: cancellations first, then the calls.
     let reserving: Vec<usize> = undecided(&decided)
         .into_iter()
         .filter(|&i| admits[i].units > 0)
         .collect();
     let period_of = |i: usize| periods[i].expect("decided without a period");
     let period_key = |org_id: i64, period: Period| vec![Cell::Int(org_id), Cell::Int(period.start)];
-    let rows = releases
+    let rows = cancellations
         .iter()
-        .map(|r| period_key(r.org_id, r.period))
+        .map(|c| period_key(c.call.org_id, c.period))
         .chain(
             reserving
                 .iter()
@@ -289,9 +341,9 @@ async fn decide(
         )
         .map(|key| (key, Vec::new()));
     let mut allowances = Counters::lock(conn, &PERIOD_USAGE, rows).await?;
-    for r in releases {
-        let key = period_key(r.org_id, r.period);
-        allowances.set(&key, (allowances.get(&key) - r.units).max(0));
+    for c in cancellations {
+        let key = period_key(c.call.org_id, c.period);
+        allowances.set(&key, (allowances.get(&key) - c.call.units).max(0));
     }
     for &i in &reserving {
         let (a, period) = (admits[i], period_of(i));
@@ -535,45 +587,71 @@ fn bind_rows<'q>(
     query
 }
 
-/// The events and their daily rollups.
-async fn record(conn: &mut AnyConnection, events: &[&UsageEvent]) -> Result<(), sqlx::Error> {
-    let rows: Vec<[Cell; 6]> = events
-        .iter()
-        .map(|e| {
-            [
-                e.org_id.into(),
-                e.workspace_id.map_or(Cell::Null, Cell::Int),
-                e.token_id.into(),
-                e.tool.into(),
-                e.units.into(),
-                e.at.into(),
-            ]
-        })
-        .collect();
-    let columns = [
-        "org_id",
-        "workspace_id",
-        "token_id",
-        "tool",
-        "units",
-        "created_at",
-    ];
-    let sql = insert_sql("usage_events", &columns, rows.len());
-    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
+/// The usage events of the admitted calls, the removal of the cancelled calls' events, and the
+/// daily rollups of both.
+async fn meter(
+    conn: &mut AnyConnection,
+    admitted: &[&AdmitRequest],
+    cancellations: &[&Cancellation],
+) -> Result<(), sqlx::Error> {
+    if !admitted.is_empty() {
+        let rows: Vec<[Cell; 6]> = admitted
+            .iter()
+            .map(|a| {
+                [
+                    a.org_id.into(),
+                    a.workspace_id.map_or(Cell::Null, Cell::Int),
+                    a.token_id.into(),
+                    a.tool.into(),
+                    a.units.into(),
+                    a.at.into(),
+                ]
+            })
+            .collect();
+        let columns = [
+            "org_id",
+            "workspace_id",
+            "token_id",
+            "tool",
+            "units",
+            "created_at",
+        ];
+        let sql = insert_sql("usage_events", &columns, rows.len());
+        bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    // Events with the same values are interchangeable: removing any one of them will do.
+    for c in cancellations {
+        let a = &c.call;
+        sqlx::query(
+            "DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events \
+             WHERE org_id = $1 AND created_at = $2 AND token_id = $3 AND tool = $4 \
+             AND units = $5 AND COALESCE(workspace_id, 0) = $6 LIMIT 1)",
+        )
+        .bind(a.org_id)
+        .bind(a.at)
+        .bind(a.token_id)
+        .bind(a.tool)
+        .bind(a.units)
+        .bind(a.workspace_id.unwrap_or(0))
         .execute(&mut *conn)
         .await?;
+    }
 
     let mut rollups: BTreeMap<(i64, String, &str, i64), (i64, i64)> = BTreeMap::new();
-    for event in events {
-        let day = crate::model::day_string(event.at.div_euclid(86_400_000));
+    let counted = admitted.iter().map(|a| (*a, 1));
+    for (a, sign) in counted.chain(cancellations.iter().map(|c| (&c.call, -1))) {
+        let day = crate::model::day_string(a.at.div_euclid(86_400_000));
         let entry = rollups
-            .entry((event.org_id, day, event.tool, event.token_id))
+            .entry((a.org_id, day, a.tool, a.token_id))
             .or_default();
-        entry.0 += 1;
-        entry.1 += event.units;
+        entry.0 += sign;
+        entry.1 += sign * a.units;
     }
     let rows: Vec<[Cell; 6]> = rollups
         .into_iter()
+        .filter(|(_, delta)| *delta != (0, 0))
         .map(|((org_id, day, tool, token_id), (calls, units))| {
             [
                 org_id.into(),
@@ -585,12 +663,43 @@ async fn record(conn: &mut AnyConnection, events: &[&UsageEvent]) -> Result<(), 
             ]
         })
         .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     let columns = ["org_id", "day", "tool", "token_id", "calls", "units"];
     let mut sql = insert_sql("usage_daily", &columns, rows.len());
     sql.push_str(
         " ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET \
          calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units",
     );
+    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Rate-limit and quota refusals, for the usage page.
+async fn record_refusals(
+    conn: &mut AnyConnection,
+    refused: &[(&AdmitRequest, &'static str)],
+) -> Result<(), sqlx::Error> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<[Cell; 5]> = refused
+        .iter()
+        .map(|(a, code)| {
+            [
+                a.org_id.into(),
+                a.token_id.into(),
+                a.tool.into(),
+                (*code).into(),
+                a.at.into(),
+            ]
+        })
+        .collect();
+    let columns = ["org_id", "token_id", "tool", "code", "created_at"];
+    let sql = insert_sql("refusals", &columns, rows.len());
     bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
         .execute(&mut *conn)
         .await?;

@@ -81,24 +81,7 @@ impl Db {
                     Ok(true)
                 })
             })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        // WAL lets readers run beside the one writer; busy_timeout queues writers
-                        // instead of failing them; SQLite leaves foreign keys off unless asked.
-                        // Memory-mapped reads: each commit empties every other connection's
-                        // page cache, and re-reading pages through read() cost more than the
-                        // queries themselves under load.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                             PRAGMA mmap_size = 268435456;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
+            .after_connect(move |conn, _meta| Box::pin(configure(conn, engine)))
             .connect_with(options)
             .await?;
         let db = Db {
@@ -111,13 +94,27 @@ impl Db {
         Ok(db)
     }
 
-    /// A transaction that will write: on SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so that it never has to upgrade a read lock another writer is waiting on.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    /// A transaction on `conn` that will write: on SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that it never has to upgrade a read lock another writer is
+    /// waiting on.
+    pub async fn begin_write<'c>(
+        &self,
+        conn: &'c mut sqlx::AnyConnection,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
+        use sqlx::Connection;
         match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.pool.begin().await,
+            Engine::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => conn.begin().await,
         }
+    }
+
+    /// A connection of its own, outside the pool, set up like the pool's (the writer's, on a
+    /// thread of its own).
+    pub async fn connect_one(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
+        configure(&mut conn, self.engine).await?;
+        Ok(conn)
     }
 
     /// Turns the verified-token cache on: at once on SQLite (one process owns the file), on
@@ -166,6 +163,23 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Every new connection's settings.
+async fn configure(conn: &mut sqlx::AnyConnection, engine: Engine) -> Result<(), sqlx::Error> {
+    if engine == Engine::Sqlite {
+        // WAL lets readers run beside the one writer; busy_timeout queues writers instead of
+        // failing them; SQLite leaves foreign keys off unless asked. Memory-mapped reads: each
+        // commit empties every other connection's page cache, and re-reading pages through
+        // read() cost more than the queries themselves under load.
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+             PRAGMA mmap_size = 268435456;",
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// `sqlite://data/tollgate.db` → creates `data/` and asks SQLite to create the file.

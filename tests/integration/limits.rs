@@ -41,6 +41,7 @@ async fn tokens_of(db: &Db, owner: &tollgate::services::organizations::Actor) ->
 fn call(org_id: i64, token_id: i64, units: i64, at: i64) -> AdmitRequest {
     AdmitRequest {
         token_id,
+        workspace_id: None,
         units,
         cap: 120,
         tool: "get_performance_summary",
@@ -171,10 +172,32 @@ async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
                     ..
                 }
         )));
+        let count = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                let (n,): (i64,) = sqlx::query_as(sql)
+                    .bind(org)
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap();
+                n
+            }
+        };
+        let events = "SELECT COUNT(*) FROM usage_events WHERE org_id = $1";
+        let daily_units = "SELECT CAST(SUM(units) AS BIGINT) FROM usage_daily WHERE org_id = $1";
+        let refusals =
+            "SELECT COUNT(*) FROM refusals WHERE org_id = $1 AND code = 'quota_exceeded'";
+        assert_eq!(count(events).await, 400, "admitted calls are metered");
+        assert_eq!(count(daily_units).await, 2_000);
+        assert_eq!(count(refusals).await, 100);
+
+        // One of them failed: its units, event and rollup count are taken back.
         Writer::start(db.clone())
-            .release(org, period, 5)
+            .cancel(unlimited(5), period)
             .await
             .unwrap();
+        assert_eq!(count(events).await, 399);
+        assert_eq!(count(daily_units).await, 1_995);
         let decisions = admit_all(&db, 1, vec![unlimited(5), unlimited(1), unlimited(0)]).await;
         assert!(matches!(decisions[0], Admission::Admitted { .. }));
         assert!(matches!(decisions[1], Admission::QuotaExceeded { .. }));
@@ -188,6 +211,8 @@ async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
             .await
             .unwrap();
         assert_eq!(used, 2_000);
+        assert_eq!(count(events).await, 401, "the free call is metered too");
+        assert_eq!(count(refusals).await, 101);
     })
     .await;
 }
