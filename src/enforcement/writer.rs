@@ -587,6 +587,25 @@ fn bind_rows<'q>(
     query
 }
 
+/// Inserts `rows` into `table` in one statement (nothing when there are none); `then` follows
+/// the values (an `ON CONFLICT` clause, or nothing).
+async fn insert_rows<const N: usize>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: [&str; N],
+    rows: &[[Cell; N]],
+    then: &str,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = insert_sql(table, &columns, rows.len()) + then;
+    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The usage events of the admitted calls, the removal of the cancelled calls' events, and the
 /// daily rollups of both.
 async fn meter(
@@ -594,33 +613,28 @@ async fn meter(
     admitted: &[&AdmitRequest],
     cancellations: &[&Cancellation],
 ) -> Result<(), sqlx::Error> {
-    if !admitted.is_empty() {
-        let rows: Vec<[Cell; 6]> = admitted
-            .iter()
-            .map(|a| {
-                [
-                    a.org_id.into(),
-                    a.workspace_id.map_or(Cell::Null, Cell::Int),
-                    a.token_id.into(),
-                    a.tool.into(),
-                    a.units.into(),
-                    a.at.into(),
-                ]
-            })
-            .collect();
-        let columns = [
-            "org_id",
-            "workspace_id",
-            "token_id",
-            "tool",
-            "units",
-            "created_at",
-        ];
-        let sql = insert_sql("usage_events", &columns, rows.len());
-        bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
-            .execute(&mut *conn)
-            .await?;
-    }
+    let events: Vec<[Cell; 6]> = admitted
+        .iter()
+        .map(|a| {
+            [
+                a.org_id.into(),
+                a.workspace_id.map_or(Cell::Null, Cell::Int),
+                a.token_id.into(),
+                a.tool.into(),
+                a.units.into(),
+                a.at.into(),
+            ]
+        })
+        .collect();
+    let columns = [
+        "org_id",
+        "workspace_id",
+        "token_id",
+        "tool",
+        "units",
+        "created_at",
+    ];
+    insert_rows(&mut *conn, "usage_events", columns, &events, "").await?;
     // Events with the same values are interchangeable: removing any one of them will do.
     for c in cancellations {
         let a = &c.call;
@@ -663,19 +677,10 @@ async fn meter(
             ]
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
     let columns = ["org_id", "day", "tool", "token_id", "calls", "units"];
-    let mut sql = insert_sql("usage_daily", &columns, rows.len());
-    sql.push_str(
-        " ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET \
-         calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units",
-    );
-    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    let on_conflict = " ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET \
+         calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units";
+    insert_rows(conn, "usage_daily", columns, &rows, on_conflict).await
 }
 
 /// Rate-limit and quota refusals, for the usage page.
@@ -683,9 +688,6 @@ async fn record_refusals(
     conn: &mut AnyConnection,
     refused: &[(&AdmitRequest, &'static str)],
 ) -> Result<(), sqlx::Error> {
-    if refused.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<[Cell; 5]> = refused
         .iter()
         .map(|(a, code)| {
@@ -699,9 +701,5 @@ async fn record_refusals(
         })
         .collect();
     let columns = ["org_id", "token_id", "tool", "code", "created_at"];
-    let sql = insert_sql("refusals", &columns, rows.len());
-    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    insert_rows(conn, "refusals", columns, &rows, "").await
 }
