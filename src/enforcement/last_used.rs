@@ -34,42 +34,80 @@ impl LastUsed {
         }
     }
 
-    /// Writes what was recorded since the last flush.
+    /// Writes what was recorded since the last flush, in one transaction; on failure the uses
+    /// are kept for the next flush (unless the token was used again since).
     pub async fn flush(&self, db: &Db) -> crate::services::ServiceResult<()> {
-        let batch: Vec<_> = match self.pending.lock() {
+        let batch: Vec<Use> = match self.pending.lock() {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(()),
         };
-        for (token_id, (at, client)) in batch {
-            let first: Option<(i64,)> = sqlx::query_as(
-                "UPDATE tokens SET first_used_at = $1 WHERE id = $2 AND first_used_at IS NULL RETURNING org_id",
-            )
-            .bind(at)
-            .bind(token_id)
-            .fetch_optional(&db.pool)
-            .await?;
-            sqlx::query("UPDATE tokens SET last_used_at = $1, last_client = $2 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)")
-                .bind(at)
-                .bind(&client)
-                .bind(token_id)
-                .execute(&db.pool)
-                .await?;
-            if let Some((org_id,)) = first {
-                let subject = format!(
-                    "first call, client {}",
-                    client.as_deref().unwrap_or("unknown")
-                );
-                let entry = crate::services::audit::AuditEntry {
-                    org_id,
-                    actor_user_id: None,
-                    action: "token.first_use",
-                    subject: &subject,
-                    ip: None,
-                    token_id: Some(token_id),
-                };
-                crate::services::audit::record(&db.pool, entry, at).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let written = write(db, &batch).await;
+        if written.is_err() {
+            if let Ok(mut pending) = self.pending.lock() {
+                for (token_id, last) in batch {
+                    pending.entry(token_id).or_insert(last);
+                }
             }
         }
-        Ok(())
+        written
     }
+}
+
+/// A token and its last use: when, and by which MCP client.
+type Use = (i64, (i64, Option<String>));
+
+/// Tokens per statement: three bound values each, far below either engine's limit.
+const TOKENS_PER_STATEMENT: usize = 500;
+
+/// A few statements per flush, not two per token: each of those committed on its own, and on
+/// SQLite every commit to the main file empties the page cache of every pooled connection.
+async fn write(db: &Db, batch: &[Use]) -> crate::services::ServiceResult<()> {
+    let mut tx = db.pool.begin().await?;
+    for uses in batch.chunks(TOKENS_PER_STATEMENT) {
+        let mut values = String::new();
+        crate::storage::push_placeholders(&mut values, uses.len(), 3);
+        // VALUES names its columns column1, column2, column3 on both engines.
+        let first_use = format!(
+            "UPDATE tokens SET first_used_at = v.column2 FROM (VALUES {values}) AS v \
+             WHERE tokens.id = v.column1 AND tokens.first_used_at IS NULL RETURNING id, org_id"
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64)>(&first_use);
+        for (token_id, (at, client)) in uses {
+            query = query.bind(token_id).bind(at).bind(client);
+        }
+        let first_uses = query.fetch_all(&mut *tx).await?;
+        let last_use = format!(
+            "UPDATE tokens SET last_used_at = v.column2, last_client = v.column3 \
+             FROM (VALUES {values}) AS v WHERE tokens.id = v.column1 \
+             AND (tokens.last_used_at IS NULL OR tokens.last_used_at < v.column2)"
+        );
+        let mut query = sqlx::query(&last_use);
+        for (token_id, (at, client)) in uses {
+            query = query.bind(token_id).bind(at).bind(client);
+        }
+        query.execute(&mut *tx).await?;
+        for (token_id, org_id) in first_uses {
+            let Some((_, (at, client))) = uses.iter().find(|(id, _)| *id == token_id) else {
+                continue;
+            };
+            let subject = format!(
+                "first call, client {}",
+                client.as_deref().unwrap_or("unknown")
+            );
+            let entry = crate::services::audit::AuditEntry {
+                org_id,
+                actor_user_id: None,
+                action: "token.first_use",
+                subject: &subject,
+                ip: None,
+                token_id: Some(token_id),
+            };
+            crate::services::audit::record(&mut *tx, entry, *at).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }

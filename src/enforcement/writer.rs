@@ -13,7 +13,7 @@
 //! A batch costs the same few statements however many calls it holds: for each table it locks
 //! and reads every row its calls touch in one statement, decides the calls in arrival order
 //! with the rules of `limits` in Rust, and writes the changed rows back in one statement. The
-//! rows stay locked until the commit (on SQLite the whole database is: `BEGIN IMMEDIATE`), so
+//! rows stay locked until the commit (on SQLite the meter file's one write lock holds them), so
 //! every limit stays exact, also across instances. A caller is answered only once its batch has
 //! committed, so a crash loses nothing that was answered.
 //!
@@ -180,10 +180,11 @@ async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
     Ok(conn)
 }
 
-/// SQLite: copies the write-ahead log back into the database file every 200 ms, on a connection
-/// of its own. SQLite would otherwise do it in the commit that grows the log past 1,000 pages:
-/// that batch, and every call waiting for it, waited 20 ms and more for the copy and its fsync.
-/// A passive checkpoint never waits for the writer or for readers.
+/// SQLite: copies the write-ahead logs back into the database files (the main one and the meter
+/// file; a checkpoint without a schema name covers every attached file) every 200 ms, on a
+/// connection of its own. SQLite would otherwise do it in the commit that grows a log past
+/// 1,000 pages: that batch, and every call waiting for it, waited 20 ms and more for the copy
+/// and its fsync. A passive checkpoint never waits for the writer or for readers.
 async fn checkpoint_wal(db: Db) {
     let mut conn: Option<AnyConnection> = None;
     let mut ticks = tokio::time::interval(std::time::Duration::from_millis(200));
@@ -214,7 +215,11 @@ async fn write(
         Some(conn) => conn,
         None => conn.insert(connect(db).await?),
     };
-    let mut tx = db.begin_write(conn).await?;
+    // On SQLite a deferred BEGIN: the batch reads the main file and writes only the meter file,
+    // and its first statement there is a write, which waits for the meter file's lock. BEGIN
+    // IMMEDIATE would take the main file's write lock too, and every batch would queue behind
+    // the dashboard's writes and the flush of tokens' last use (and they behind it).
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let decisions = decide(&mut tx, admits, cancellations).await?;
     let mut admitted = Vec::new();
     let mut refused = Vec::new();

@@ -4,6 +4,7 @@
 //! BIGINT millisecond timestamps, `RETURNING`, `ON CONFLICT`. Aggregates are cast to BIGINT
 //! because the `Any` driver has no NUMERIC type.
 
+pub mod meter_file;
 pub mod session_store;
 pub mod token_cache;
 
@@ -40,6 +41,8 @@ pub struct Db {
 pub enum StorageError {
     #[error("unsupported DATABASE_URL (expected sqlite://… or postgres://…)")]
     UnsupportedUrl,
+    #[error("an in-memory SQLite database cannot hold Tollgate's data: use a file (sqlite://data/tollgate.db)")]
+    InMemorySqlite,
     #[error("could not create the data directory {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error(transparent)]
@@ -94,20 +97,6 @@ impl Db {
         Ok(db)
     }
 
-    /// A transaction on `conn` that will write: on SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so that it never has to upgrade a read lock another writer is
-    /// waiting on.
-    pub async fn begin_write<'c>(
-        &self,
-        conn: &'c mut sqlx::AnyConnection,
-    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
-        use sqlx::Connection;
-        match self.engine {
-            Engine::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => conn.begin().await,
-        }
-    }
-
     /// A connection of its own, outside the pool, set up like the pool's (the writer's, on a
     /// thread of its own).
     pub async fn connect_one(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
@@ -158,7 +147,11 @@ impl Db {
 
     async fn migrate(&self) -> Result<(), StorageError> {
         match self.engine {
-            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Engine::Sqlite => {
+                meter_file::migrate(&self.pool).await?;
+                SQLITE_MIGRATIONS.run(&self.pool).await?;
+                meter_file::move_out_of_main(&self.pool).await?;
+            }
             Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
@@ -178,6 +171,7 @@ async fn configure(conn: &mut sqlx::AnyConnection, engine: Engine) -> Result<(),
              PRAGMA mmap_size = 268435456;",
         )
         .await?;
+        meter_file::attach(conn).await?;
     }
     Ok(())
 }
@@ -186,12 +180,13 @@ async fn configure(conn: &mut sqlx::AnyConnection, engine: Engine) -> Result<(),
 fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = rest.split('?').next().unwrap_or_default();
-    if !path.is_empty() && path != ":memory:" {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StorageError::DataDir(parent.display().to_string(), e))?;
-            }
+    if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
+        return Err(StorageError::InMemorySqlite);
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StorageError::DataDir(parent.display().to_string(), e))?;
         }
     }
     Ok(if rest.contains("mode=") {

@@ -12,6 +12,7 @@ mod instances;
 mod jobs;
 mod limits;
 mod overload;
+mod storage;
 mod support;
 mod surface;
 mod tokens;

@@ -204,6 +204,13 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// An empty folder of its own under the system's temporary folder.
+pub fn new_data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn unique_name() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -229,8 +236,7 @@ impl TestDb {
     }
 
     pub async fn sqlite() -> TestDb {
-        let dir = std::env::temp_dir().join(unique_name());
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = new_data_dir();
         let url = format!("sqlite://{}/tollgate.db", dir.display());
         TestDb::Sqlite {
             db: Db::connect(&url).await.expect("open SQLite"),

@@ -422,3 +422,91 @@ async fn permission_matrix_role_by_action_by_binding() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn last_use_is_written_in_batches_and_never_moves_back() {
+    on_each_engine(|db| async move {
+        use crate::support::{issue_token, token_id};
+        use tollgate::enforcement::last_used::LastUsed;
+        let owner = founder(&db, "owner@example.com").await;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let token = issue_token(
+                &db,
+                &owner,
+                Scope::ALL.to_vec(),
+                Binding::Organization,
+                None,
+            )
+            .await;
+            ids.push(token_id(&db, &token).await);
+        }
+        let last_used = LastUsed::default();
+        // More uses than one statement takes (ids of no token among them): the real tokens'
+        // rows are written by the second statement.
+        for ghost in 1_000_000..1_000_600 {
+            last_used.record(ghost, T0, None);
+        }
+        last_used.record(ids[0], T0 + 1_000, Some("client a".into()));
+        last_used.record(ids[1], T0 + 2_000, None);
+        last_used.flush(&db).await.unwrap();
+
+        let rows = || async {
+            sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, Option<String>)>(
+                "SELECT id, first_used_at, last_used_at, last_client FROM tokens \
+                 WHERE id IN ($1, $2) ORDER BY id",
+            )
+            .bind(ids[0])
+            .bind(ids[1])
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+        };
+        let first_uses = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'token.first_use'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+        };
+        let after_first = rows().await;
+        assert_eq!(
+            after_first,
+            vec![
+                (
+                    ids[0],
+                    Some(T0 + 1_000),
+                    Some(T0 + 1_000),
+                    Some("client a".into())
+                ),
+                (ids[1], Some(T0 + 2_000), Some(T0 + 2_000), None),
+            ]
+        );
+        assert_eq!(first_uses().await, 2);
+
+        // An older use arriving late changes nothing; a newer one moves last use only.
+        last_used.record(ids[0], T0 + 500, Some("client b".into()));
+        last_used.record(ids[1], T0 + 9_000, Some("client c".into()));
+        last_used.flush(&db).await.unwrap();
+        assert_eq!(
+            rows().await,
+            vec![
+                (
+                    ids[0],
+                    Some(T0 + 1_000),
+                    Some(T0 + 1_000),
+                    Some("client a".into())
+                ),
+                (
+                    ids[1],
+                    Some(T0 + 2_000),
+                    Some(T0 + 9_000),
+                    Some("client c".into())
+                ),
+            ]
+        );
+        assert_eq!(first_uses().await, 2, "a token's first use is audited once");
+    })
+    .await;
+}
