@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::limits::{self, Period, RateState};
 use crate::services::tokens;
-use crate::storage::{self, Db, Engine};
+use crate::storage::{self, wal, Db, Engine};
 
 /// The most jobs in one transaction (an event binds 6 values: well inside both engines' limits).
 const MAX_BATCH: usize = 256;
@@ -127,7 +127,7 @@ impl Writer {
 
 async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     if db.engine == Engine::Sqlite {
-        tokio::spawn(checkpoint_wal(db.clone()));
+        tokio::spawn(wal::checkpoint_continuously(db.clone()));
     }
     // The writer keeps a connection of its own, made on its runtime: its prepared statements
     // stay cached. A failed batch drops it; the next one connects again.
@@ -168,8 +168,8 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// The writer's connection. On SQLite its commits never checkpoint the WAL: [`checkpoint_wal`]
-/// does, beside it.
+/// The writer's connection. On SQLite its commits never checkpoint the WAL:
+/// [`wal::checkpoint_continuously`] does, beside it.
 async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = db.connect_one().await?;
     if db.engine == Engine::Sqlite {
@@ -178,30 +178,6 @@ async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
             .await?;
     }
     Ok(conn)
-}
-
-/// SQLite: copies the write-ahead logs back into the database files (the main one and the meter
-/// file; a checkpoint without a schema name covers every attached file) every 200 ms, on a
-/// connection of its own. SQLite would otherwise do it in the commit that grows a log past
-/// 1,000 pages: that batch, and every call waiting for it, waited 20 ms and more for the copy
-/// and its fsync. A passive checkpoint never waits for the writer or for readers.
-async fn checkpoint_wal(db: Db) {
-    let mut conn: Option<AnyConnection> = None;
-    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(200));
-    loop {
-        ticks.tick().await;
-        let checkpointed = match &mut conn {
-            Some(conn) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(conn)
-                .await
-                .map(|_| ()),
-            None => db.connect_one().await.map(|c| conn = Some(c)),
-        };
-        if let Err(e) = checkpointed {
-            tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log");
-            conn = None;
-        }
-    }
 }
 
 /// One batch in one transaction; the decisions in the order of `admits`.

@@ -7,6 +7,7 @@
 pub mod meter_file;
 pub mod session_store;
 pub mod token_cache;
+pub mod wal;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! SQLite's second file: the metered tables live in `<main file>-meter`. A metered call lands
 //! there, and an install from before the split keeps every metered row when it starts again,
-//! also when the move was interrupted between its two commits.
+//! also when the move was interrupted between its two commits. Its write-ahead log stays short
+//! while commits never pause.
 
 use std::path::Path;
 
@@ -11,7 +12,7 @@ use sqlx::{Connection, Executor, SqliteConnection};
 
 use crate::support::{founder, issue_token, new_data_dir, post_json, TestDb, ORIGIN};
 use tollgate::model::{Binding, Scope};
-use tollgate::storage::Db;
+use tollgate::storage::{wal, Db};
 
 const METERED: [&str; 6] = [
     "usage_events",
@@ -170,4 +171,48 @@ async fn an_install_from_before_the_meter_file_keeps_its_metered_rows() {
 async fn an_in_memory_sqlite_url_is_refused_with_a_clear_error() {
     let error = Db::connect("sqlite::memory:").await.unwrap_err();
     assert!(error.to_string().contains("in-memory"), "{error}");
+}
+
+#[tokio::test]
+async fn the_meter_files_log_stays_short_while_commits_never_pause() {
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db().clone();
+    // The server's state starts the writer and, beside it, the checkpointer.
+    let _state = crate::support::app_state(&db, ORIGIN);
+    let log_file = match &test_db {
+        TestDb::Sqlite { dir, .. } => dir.join("tollgate.db-meter-wal"),
+        TestDb::Postgres { .. } => unreachable!(),
+    };
+
+    // Commits back to back on a connection that never checkpoints, as the writer's at full load.
+    let mut conn = db.connect_one().await.unwrap();
+    conn.execute(
+        "PRAGMA wal_autocheckpoint = 0; \
+         INSERT INTO rate_windows (key, count, expires_at) VALUES ('busy', 0, 0);",
+    )
+    .await
+    .unwrap();
+    let commits = 6 * wal::RESTART_AFTER_FRAMES;
+    let mut longest_log = 0;
+    for i in 0..commits {
+        sqlx::query("UPDATE rate_windows SET count = count + 1 WHERE key = 'busy'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        if i % 64 == 0 {
+            longest_log = longest_log.max(std::fs::metadata(&log_file).unwrap().len());
+        }
+    }
+
+    // A frame is a 4 KB page and its 24-byte header; each commit wrote at least one.
+    let frames = longest_log / (4096 + 24);
+    assert!(
+        frames < 2 * wal::RESTART_AFTER_FRAMES as u64,
+        "{commits} commits grew the meter file's log to {frames} frames"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count FROM rate_windows WHERE key = 'busy'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, commits, "every commit is readable");
 }
