@@ -6,12 +6,26 @@ use std::sync::Mutex;
 
 use crate::storage::Db;
 
+/// A use this soon after the last one written, by the same client, is not written again: the
+/// dashboard shows last use to the minute, and a busy token would otherwise rewrite its row at
+/// every flush (on PostgreSQL a new row version each time, and the flush's burst of updates
+/// held up the calls running beside it).
+pub const REWRITE_AFTER_MS: i64 = 60_000;
+
 #[derive(Debug, Default)]
 pub struct LastUsed {
-    pending: Mutex<HashMap<i64, (i64, Option<String>)>>,
+    uses: Mutex<Uses>,
     /// The MCP client (clientInfo of `initialize`) each token last introduced itself as:
     /// stateless calls after the handshake do not repeat it.
     mcp_clients: Mutex<HashMap<i64, String>>,
+}
+
+#[derive(Debug, Default)]
+struct Uses {
+    /// Recorded since the last flush.
+    pending: HashMap<i64, LastUse>,
+    /// What this instance last wrote of each token.
+    written: HashMap<i64, LastUse>,
 }
 
 impl LastUsed {
@@ -28,27 +42,40 @@ impl LastUsed {
             .and_then(|clients| clients.get(&token_id).cloned())
     }
 
-    pub fn record(&self, token_id: i64, at: i64, client: Option<String>) {
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.insert(token_id, (at, client));
+    pub fn record(&self, token_id: i64, at: i64, client: Option<&str>) {
+        let Ok(mut uses) = self.uses.lock() else {
+            return;
+        };
+        let fresh = |(written_at, written_client): &LastUse| {
+            at < written_at + REWRITE_AFTER_MS && written_client.as_deref() == client
+        };
+        if uses.written.get(&token_id).is_some_and(fresh) {
+            return;
         }
+        uses.pending
+            .insert(token_id, (at, client.map(str::to_owned)));
     }
 
     /// Writes what was recorded since the last flush, in one transaction; on failure the uses
     /// are kept for the next flush (unless the token was used again since).
     pub async fn flush(&self, db: &Db) -> crate::services::ServiceResult<()> {
-        let batch: Vec<Use> = match self.pending.lock() {
-            Ok(mut pending) => pending.drain().collect(),
+        let batch: Vec<Use> = match self.uses.lock() {
+            Ok(mut uses) => uses.pending.drain().collect(),
             Err(_) => return Ok(()),
         };
         if batch.is_empty() {
             return Ok(());
         }
         let written = write(db, &batch).await;
-        if written.is_err() {
-            if let Ok(mut pending) = self.pending.lock() {
-                for (token_id, last) in batch {
-                    pending.entry(token_id).or_insert(last);
+        if let Ok(mut uses) = self.uses.lock() {
+            for (token_id, last) in batch {
+                match written {
+                    Ok(()) => {
+                        uses.written.insert(token_id, last);
+                    }
+                    Err(_) => {
+                        uses.pending.entry(token_id).or_insert(last);
+                    }
                 }
             }
         }
@@ -56,8 +83,11 @@ impl LastUsed {
     }
 }
 
-/// A token and its last use: when, and by which MCP client.
-type Use = (i64, (i64, Option<String>));
+/// When a token was used, and by which MCP client.
+type LastUse = (i64, Option<String>);
+
+/// A token and its last use.
+type Use = (i64, LastUse);
 
 /// Tokens per statement: three bound values each, far below either engine's limit.
 const TOKENS_PER_STATEMENT: usize = 500;

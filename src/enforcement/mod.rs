@@ -121,7 +121,9 @@ async fn run(
     let db = &state.db;
     let token = &caller.token;
     let now = now_ms();
-    state.last_used.record(token.id, now, caller.client.clone());
+    state
+        .last_used
+        .record(token.id, now, caller.client.as_deref());
 
     // Step 2: target, binding and membership.
     let (org_id, workspace_id) = resolve_target(state, token, tool, &args).await?;

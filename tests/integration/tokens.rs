@@ -424,7 +424,7 @@ async fn permission_matrix_role_by_action_by_binding() {
 }
 
 #[tokio::test]
-async fn last_use_is_written_in_batches_and_never_moves_back() {
+async fn last_use_is_written_in_batches_at_most_once_a_minute_and_never_moves_back() {
     on_each_engine(|db| async move {
         use crate::support::{issue_token, token_id};
         use tollgate::enforcement::last_used::LastUsed;
@@ -447,7 +447,7 @@ async fn last_use_is_written_in_batches_and_never_moves_back() {
         for ghost in 1_000_000..1_000_600 {
             last_used.record(ghost, T0, None);
         }
-        last_used.record(ids[0], T0 + 1_000, Some("client a".into()));
+        last_used.record(ids[0], T0 + 1_000, Some("client a"));
         last_used.record(ids[1], T0 + 2_000, None);
         last_used.flush(&db).await.unwrap();
 
@@ -486,8 +486,8 @@ async fn last_use_is_written_in_batches_and_never_moves_back() {
         assert_eq!(first_uses().await, 2);
 
         // An older use arriving late changes nothing; a newer one moves last use only.
-        last_used.record(ids[0], T0 + 500, Some("client b".into()));
-        last_used.record(ids[1], T0 + 9_000, Some("client c".into()));
+        last_used.record(ids[0], T0 + 500, Some("client b"));
+        last_used.record(ids[1], T0 + 9_000, Some("client c"));
         last_used.flush(&db).await.unwrap();
         assert_eq!(
             rows().await,
@@ -507,6 +507,30 @@ async fn last_use_is_written_in_batches_and_never_moves_back() {
             ]
         );
         assert_eq!(first_uses().await, 2, "a token's first use is audited once");
+
+        // The same client's uses within a minute of the last one written are not written
+        // again; a use after that minute is, and another client's at once.
+        let last_use = || async {
+            rows()
+                .await
+                .into_iter()
+                .map(|(_, _, at, client)| (at.unwrap(), client))
+                .collect::<Vec<_>>()
+        };
+        let minute = tollgate::enforcement::last_used::REWRITE_AFTER_MS;
+        last_used.record(ids[1], T0 + 9_000 + minute - 1, Some("client c"));
+        last_used.flush(&db).await.unwrap();
+        assert_eq!(last_use().await[1], (T0 + 9_000, Some("client c".into())));
+        last_used.record(ids[1], T0 + 9_000 + minute, Some("client c"));
+        last_used.record(ids[0], T0 + 2_000, Some("client d"));
+        last_used.flush(&db).await.unwrap();
+        assert_eq!(
+            last_use().await,
+            vec![
+                (T0 + 2_000, Some("client d".into())),
+                (T0 + 9_000 + minute, Some("client c".into()))
+            ]
+        );
     })
     .await;
 }
