@@ -7,8 +7,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::support::{founder, issue_token, on_each_engine, ORIGIN};
-use tollgate::model::{Binding, Scope};
+use crate::support::{founder, on_each_engine, org_token, ORIGIN};
 
 const MCP_ACCEPT: &str = "application/json, text/event-stream";
 
@@ -203,14 +202,7 @@ async fn every_bad_request_gets_its_exact_error_and_only_good_calls_are_metered(
     on_each_engine(|db| async move {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
-        let token = issue_token(
-            &db,
-            &owner,
-            Scope::ALL.to_vec(),
-            Binding::Organization,
-            None,
-        )
-        .await;
+        let token = org_token(&db, &owner).await;
         let mut failures = Vec::new();
         let mut succeeded = 0;
         let ws = crate::support::first_workspace(&db, &owner).await;

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{founder, free_port, issue_token, start_server as start, wait_ready, TestDb};
-use tollgate::model::{Binding, Scope};
+use crate::support::{founder, free_port, org_token, start_server as start, wait_ready, TestDb};
 
 async fn count(db: &tollgate::storage::Db, sql: &str) -> i64 {
     sqlx::query_as::<_, (i64,)>(sql)
@@ -24,14 +23,7 @@ async fn sigkill_loses_nothing_and_bills_nothing_twice() {
     let url = test_db.url();
     let owner = founder(&db, "owner@example.com").await;
     let ws = crate::support::first_workspace(&db, &owner).await;
-    let token = issue_token(
-        &db,
-        &owner,
-        Scope::ALL.to_vec(),
-        Binding::Organization,
-        None,
-    )
-    .await;
+    let token = org_token(&db, &owner).await;
     let client = reqwest::Client::new();
     let port = free_port();
     let mut server = start(&url, port);

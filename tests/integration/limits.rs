@@ -1,6 +1,6 @@
 //! Rate limits and allowances hold exactly under concurrency, on SQLite and PostgreSQL.
 
-use crate::support::{founder, issue_token, on_each_engine, token_id, ORIGIN, T0};
+use crate::support::{founder, issue_token, on_each_engine, org_token, token_id, ORIGIN, T0};
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
 use tollgate::enforcement::limits::{self, RateState};
@@ -232,14 +232,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = crate::support::first_workspace(&db, &owner).await;
-        let issued = crate::support::issue_token(
-            &db,
-            &owner,
-            Scope::ALL.to_vec(),
-            Binding::Organization,
-            None,
-        )
-        .await;
+        let issued = org_token(&db, &owner).await;
         let args = json!({ "workspace_id": ws });
 
         let (status, headers, _) =
@@ -349,14 +342,7 @@ async fn the_usage_page_reads_the_rollups() {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let ws = crate::support::first_workspace(&db, &owner).await;
-        let issued = crate::support::issue_token(
-            &db,
-            &owner,
-            Scope::ALL.to_vec(),
-            Binding::Organization,
-            None,
-        )
-        .await;
+        let issued = org_token(&db, &owner).await;
         for _ in 0..3 {
             post(
                 &app,
@@ -431,14 +417,7 @@ async fn the_usage_page_names_the_busiest_tokens_and_sums_the_rest() {
         // Twelve tokens, the n-th used n times today (one unit each), in a shuffled order.
         let mut hints = std::collections::HashMap::new();
         for n in [7_i64, 2, 12, 5, 1, 9, 11, 3, 8, 4, 10, 6] {
-            let token = issue_token(
-                &db,
-                &owner,
-                Scope::ALL.to_vec(),
-                Binding::Organization,
-                None,
-            )
-            .await;
+            let token = org_token(&db, &owner).await;
             hints.insert(n, tokens::hint(&token));
             sqlx::query(
                 "INSERT INTO usage_daily (org_id, day, tool, token_id, calls, units) \

@@ -10,8 +10,7 @@ use serde_json::json;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, Executor, SqliteConnection};
 
-use crate::support::{founder, issue_token, new_data_dir, post_json, TestDb, ORIGIN};
-use tollgate::model::{Binding, Scope};
+use crate::support::{founder, new_data_dir, org_token, post_json, TestDb, ORIGIN};
 use tollgate::storage::{wal, Db};
 
 const METERED: [&str; 6] = [
@@ -71,14 +70,7 @@ async fn a_metered_call_is_written_to_the_meter_file() {
     let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
     let owner = founder(&db, "owner@example.com").await;
     let ws = crate::support::first_workspace(&db, &owner).await;
-    let token = issue_token(
-        &db,
-        &owner,
-        Scope::ALL.to_vec(),
-        Binding::Organization,
-        None,
-    )
-    .await;
+    let token = org_token(&db, &owner).await;
 
     let (status, _, body) = post_json(
         &app,

@@ -27,6 +27,18 @@ pub async fn token_id(db: &Db, token: &str) -> i64 {
         .0
 }
 
+/// A token of `actor`'s organization with every scope.
+pub async fn org_token(db: &Db, actor: &Actor) -> String {
+    issue_token(
+        db,
+        actor,
+        tollgate::model::Scope::ALL.to_vec(),
+        tollgate::model::Binding::Organization,
+        None,
+    )
+    .await
+}
+
 pub async fn issue_token(
     db: &Db,
     actor: &Actor,

@@ -426,19 +426,12 @@ async fn permission_matrix_role_by_action_by_binding() {
 #[tokio::test]
 async fn last_use_is_written_in_batches_at_most_once_a_minute_and_never_moves_back() {
     on_each_engine(|db| async move {
-        use crate::support::{issue_token, token_id};
+        use crate::support::{org_token, token_id};
         use tollgate::enforcement::last_used::LastUsed;
         let owner = founder(&db, "owner@example.com").await;
         let mut ids = Vec::new();
         for _ in 0..2 {
-            let token = issue_token(
-                &db,
-                &owner,
-                Scope::ALL.to_vec(),
-                Binding::Organization,
-                None,
-            )
-            .await;
+            let token = org_token(&db, &owner).await;
             ids.push(token_id(&db, &token).await);
         }
         let last_used = LastUsed::default();
