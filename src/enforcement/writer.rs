@@ -1,4 +1,4 @@
-//! The hot path's writes, done by one writer per instance (on a thread of its own) in batch
+//! The hot path's writes, done by one writer task per instance in batch
 //! transactions: admissions (steps 4 and 5: the unit cap, the tool's window, the allowance)
 //! with the metering of step 8, and the cancellation of admitted calls that then failed.
 //! Whatever arrives while a batch is written goes into the next one, so under load one commit
@@ -90,19 +90,12 @@ pub struct Writer {
 pub struct WriteError(String);
 
 impl Writer {
-    /// Starts the writer for `db` on a thread of its own, so that each of a batch's statements
-    /// is not queued behind the requests' tasks (every call waits for the writer). It ends when
-    /// the last handle is dropped.
+    /// Starts the writer for `db` as a task of the current runtime; it ends when the last handle
+    /// is dropped. (On a thread of its own it was woken from sleep for each statement's answer:
+    /// about 1.9 context switches per call, and 15-25 % less throughput at full load.)
     pub fn start(db: Db) -> Writer {
         let (queue, jobs) = mpsc::unbounded_channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("the writer's runtime");
-        std::thread::Builder::new()
-            .name("tollgate-writer".into())
-            .spawn(move || runtime.block_on(write_batches(db, jobs)))
-            .expect("the writer's thread");
+        tokio::spawn(write_batches(db, jobs));
         Writer { queue }
     }
 
@@ -129,8 +122,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     if db.engine == Engine::Sqlite {
         tokio::spawn(wal::checkpoint_continuously(db.clone()));
     }
-    // The writer keeps a connection of its own, made on its runtime: its prepared statements
-    // stay cached. A failed batch drops it; the next one connects again.
+    // The writer keeps a connection of its own: its prepared statements stay cached. A failed batch drops it; the next one connects again.
     let mut conn: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {

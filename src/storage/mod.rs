@@ -98,8 +98,7 @@ impl Db {
         Ok(db)
     }
 
-    /// A connection of its own, outside the pool, set up like the pool's (the writer's, on a
-    /// thread of its own).
+    /// A connection of its own, outside the pool, set up like the pool's (the writer's).
     pub async fn connect_one(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
         use sqlx::Connection;
         let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
