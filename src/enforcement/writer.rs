@@ -418,11 +418,11 @@ impl CounterTable {
     }
 
     /// The insert of `rows` rows (values in [`counter_row`] order); existing rows get `set`.
-    fn upsert(&self, rows: usize, set: &str) -> String {
+    fn upsert(&self, rows: usize, set: &str, engine: Engine) -> String {
         let mut columns: Vec<&str> = self.key.iter().map(|(column, _)| *column).collect();
         columns.push(self.counter);
         columns.extend(self.on_insert);
-        let mut sql = insert_sql(self.name, &columns, rows);
+        let mut sql = insert_sql(self.name, &columns, rows, engine);
         let key = self.key_columns();
         sql.push_str(&format!(" ON CONFLICT ({key}) DO UPDATE SET {set}"));
         sql
@@ -463,7 +463,8 @@ impl Counters {
             return Ok(counters);
         }
         let counter = table.counter;
-        let mut sql = table.upsert(rows.len(), &format!("{counter} = {}.{counter}", table.name));
+        let set = format!("{counter} = {}.{counter}", table.name);
+        let mut sql = table.upsert(rows.len(), &set, Engine::of(conn));
         sql.push_str(&format!(" RETURNING {}, {counter}", table.key_columns()));
         let zero = Cell::Int(0);
         let values = rows
@@ -522,7 +523,8 @@ impl Counters {
             return Ok(());
         }
         let counter = table.counter;
-        let sql = table.upsert(changed.len(), &format!("{counter} = excluded.{counter}"));
+        let set = format!("{counter} = excluded.{counter}");
+        let sql = table.upsert(changed.len(), &set, Engine::of(conn));
         let decided: Vec<Cell> = changed.iter().map(|(_, c)| Cell::Int(c.decided)).collect();
         let values = changed
             .iter()
@@ -536,9 +538,9 @@ impl Counters {
 }
 
 /// `INSERT INTO table (columns) VALUES ($1, …), …` for `rows` rows.
-fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+fn insert_sql(table: &str, columns: &[&str], rows: usize, engine: Engine) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    storage::push_placeholders(&mut sql, rows, columns.len());
+    storage::push_placeholders(&mut sql, rows, columns.len(), engine);
     sql
 }
 
@@ -572,7 +574,7 @@ async fn insert_rows<const N: usize>(
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = insert_sql(table, &columns, rows.len()) + then;
+    let sql = insert_sql(table, &columns, rows.len(), Engine::of(conn)) + then;
     bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
         .execute(conn)
         .await?;

@@ -28,6 +28,16 @@ pub enum Engine {
     Postgres,
 }
 
+impl Engine {
+    /// The engine behind `conn`.
+    pub fn of(conn: &sqlx::AnyConnection) -> Engine {
+        match conn.backend_name() {
+            "SQLite" => Engine::Sqlite,
+            _ => Engine::Postgres,
+        }
+    }
+}
+
 /// Cheap to clone: the pool and the cache are reference-counted.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -198,14 +208,19 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
     })
 }
 
-/// `($1, $2, …), (…)` for `rows` rows of `width` values.
-pub fn push_placeholders(sql: &mut String, rows: usize, width: usize) {
+/// `($1, $2, …), (…)` for `rows` rows of `width` values; `(?, ?, …), (…)` on SQLite, which
+/// looks each numbered parameter's name up in a list when binding (quadratic in a batch's
+/// hundreds of values: 2 µs of every enforced call).
+pub fn push_placeholders(sql: &mut String, rows: usize, width: usize, engine: Engine) {
     use std::fmt::Write;
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
         for col in 0..width {
             let sep = if col == 0 { "" } else { ", " };
-            let _ = write!(sql, "{sep}${}", row * width + col + 1);
+            let _ = match engine {
+                Engine::Sqlite => write!(sql, "{sep}?"),
+                Engine::Postgres => write!(sql, "{sep}${}", row * width + col + 1),
+            };
         }
         sql.push(')');
     }
@@ -228,7 +243,7 @@ where
         return Ok(Vec::new());
     }
     let mut sql = format!("{select} ");
-    push_placeholders(&mut sql, 1, ids.len());
+    push_placeholders(&mut sql, 1, ids.len(), Engine::of(conn));
     let mut query = sqlx::query_as::<_, T>(&sql);
     for id in ids {
         query = query.bind(id);
@@ -246,10 +261,15 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use super::{push_placeholders, Engine};
+
     #[test]
     fn placeholders_number_every_value() {
         let mut sql = String::new();
-        super::push_placeholders(&mut sql, 2, 3);
+        push_placeholders(&mut sql, 2, 3, Engine::Postgres);
         assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
+        sql.clear();
+        push_placeholders(&mut sql, 2, 2, Engine::Sqlite);
+        assert_eq!(sql, "(?, ?), (?, ?)");
     }
 }
