@@ -13,7 +13,9 @@
 //! Then a reference server on the official TypeScript SDK (`end2end/bench/reference-server.mjs`,
 //! one trivial tool, no auth) under the same load generator.
 //!
-//! Options: `--engines sqlite,postgres` `--seconds 10` `--connections 32` `--events 1000000,10000000`.
+//! Options: `--engines sqlite,postgres` `--seconds 10` `--connections 32` `--events 1000000,10000000`
+//! `--rounds 3` (enforced and bare alternate that many times: these machines' speed drifts by
+//! more than 10 % within a minute, so one run of each can say little of their ratio).
 //! `--soak SECONDS` instead runs enforced calls at full speed on SQLite for that long and prints
 //! the server's resident memory every 10 seconds.
 
@@ -40,6 +42,7 @@ const WRK_THREADS: u32 = 1;
 struct Options {
     engines: Vec<Engine>,
     seconds: u32,
+    rounds: u32,
     connections: u32,
     events: Vec<i64>,
     soak: Option<u32>,
@@ -49,6 +52,7 @@ fn options() -> Options {
     let mut options = Options {
         engines: vec![Engine::Sqlite, Engine::Postgres],
         seconds: 10,
+        rounds: 3,
         connections: 32,
         events: vec![1_000_000, 10_000_000],
         soak: None,
@@ -69,6 +73,7 @@ fn options() -> Options {
                     .collect()
             }
             "--seconds" => options.seconds = value.parse().expect("--seconds N"),
+            "--rounds" => options.rounds = value.parse().expect("--rounds N"),
             "--connections" => options.connections = value.parse().expect("--connections N"),
             "--events" => {
                 options.events = value
@@ -150,20 +155,16 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
     run_wrk(&enforced_url, &script, options.connections, 2, None);
     run_wrk(&bare_url, &script, options.connections, 2, None);
 
-    let enforced = run_wrk(
-        &enforced_url,
-        &script,
-        options.connections,
-        options.seconds,
-        None,
-    );
-    let bare = run_wrk(
-        &bare_url,
-        &script,
-        options.connections,
-        options.seconds,
-        None,
-    );
+    let (mut enforced_runs, mut bare_runs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..options.rounds.max(1) {
+        let run = |url: &str| run_wrk(url, &script, options.connections, options.seconds, None);
+        let (enforced, bare) = (run(&enforced_url), run(&bare_url));
+        ratios.push(enforced.rps / bare.rps);
+        enforced_runs.push(enforced);
+        bare_runs.push(bare);
+    }
+    let (enforced, bare) = (median_run(enforced_runs), median_run(bare_runs));
+    ratios.sort_by(f64::total_cmp);
     let half_rate = enforced.rps / 2.0;
     let half = run_wrk(
         &enforced_url,
@@ -184,7 +185,13 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
         "enforced at half max ({:.0}/s): {:>7.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
         half_rate, half.rps, half.p50, half.p99, half.errors
     );
-    println!("enforced / bare: {:.2}x", enforced.rps / bare.rps);
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    println!(
+        "enforced / bare: {:.2}x (median of {} alternating rounds: {})",
+        ratios[ratios.len() / 2],
+        ratios.len(),
+        each.join(", ")
+    );
 
     verification_cost(&url, &fixture).await;
     drop(server);
@@ -435,6 +442,12 @@ fn run_wrk(url: &str, script: &Path, connections: u32, seconds: u32, rate: Optio
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0),
     }
+}
+
+/// The run of median throughput (the rounds' figures as printed: one run's, not a mix).
+fn median_run(mut runs: Vec<Run>) -> Run {
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    runs.swap_remove(runs.len() / 2)
 }
 
 /// What `tokens::verify` costs per call: from the cache, and from the database.

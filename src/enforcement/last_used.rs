@@ -98,7 +98,7 @@ async fn write(db: &Db, batch: &[Use]) -> crate::services::ServiceResult<()> {
     let mut tx = db.pool.begin().await?;
     for uses in batch.chunks(TOKENS_PER_STATEMENT) {
         let mut values = String::new();
-        crate::storage::push_placeholders(&mut values, uses.len(), 3, db.engine);
+        crate::storage::push_placeholders(&mut values, uses.len(), 3, 1, db.engine);
         // VALUES names its columns column1, column2, column3 on both engines.
         let first_use = format!(
             "UPDATE tokens SET first_used_at = v.column2 FROM (VALUES {values}) AS v \

@@ -188,7 +188,8 @@ async fn write(
     // IMMEDIATE would take the main file's write lock too, and every batch would queue behind
     // the dashboard's writes and the flush of tokens' last use (and they behind it).
     let mut tx = sqlx::Connection::begin(conn).await?;
-    let decisions = decide(&mut tx, admits, cancellations).await?;
+    let mut writes = Writes::default();
+    let decisions = decide(&mut tx, admits, cancellations, &mut writes).await?;
     let mut admitted = Vec::new();
     let mut refused = Vec::new();
     for (a, decision) in admits.iter().zip(&decisions) {
@@ -199,8 +200,9 @@ async fn write(
             Ok(Admission::InvalidToken { .. }) | Err(_) => {}
         }
     }
-    meter(&mut tx, &admitted, cancellations).await?;
-    record_refusals(&mut tx, &refused).await?;
+    meter(&mut tx, &admitted, cancellations, &mut writes).await?;
+    record_refusals(&refused, &mut writes);
+    writes.execute(&mut tx).await?;
     tx.commit().await?;
     for (a, decision) in admits.iter().zip(&decisions) {
         if let Ok(Admission::InvalidToken { .. }) = decision {
@@ -211,11 +213,12 @@ async fn write(
 }
 
 /// The batch's admissions and cancellations: each limit's rows locked and read once, the calls
-/// decided in arrival order, the changed rows written back.
+/// decided in arrival order, the changed rows added to `writes`.
 async fn decide(
     conn: &mut AnyConnection,
     admits: &[&AdmitRequest],
     cancellations: &[&Cancellation],
+    writes: &mut Writes,
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let mut decided: Vec<Option<Result<Admission, String>>> = vec![None; admits.len()];
     let undecided = |decided: &[Option<_>]| -> Vec<usize> {
@@ -268,7 +271,7 @@ async fn decide(
             }
         }
     }
-    caps.write_back(conn, &RATE_LIMITS).await?;
+    caps.write_back(&RATE_LIMITS, writes);
 
     // The tool's own window.
     let windowed: Vec<(usize, i64, Vec<Cell>)> = undecided(&decided)
@@ -295,7 +298,7 @@ async fn decide(
             }
         }
     }
-    windows.write_back(conn, &RATE_WINDOWS).await?;
+    windows.write_back(&RATE_WINDOWS, writes);
 
     // The allowance of each organization's period: cancellations first, then the calls.
     let reserving: Vec<usize> = undecided(&decided)
@@ -332,7 +335,7 @@ async fn decide(
             }
         }
     }
-    allowances.write_back(conn, &PERIOD_USAGE).await?;
+    allowances.write_back(&PERIOD_USAGE, writes);
 
     Ok(decided
         .into_iter()
@@ -417,21 +420,26 @@ impl CounterTable {
         key.join(", ")
     }
 
-    /// The insert of `rows` rows (values in [`counter_row`] order); existing rows get `set`.
-    fn upsert(&self, rows: usize, set: &str, engine: Engine) -> String {
+    /// The columns of a row as [`counter_row`] lists them.
+    fn columns(&self) -> Vec<&'static str> {
         let mut columns: Vec<&str> = self.key.iter().map(|(column, _)| *column).collect();
         columns.push(self.counter);
         columns.extend(self.on_insert);
-        let mut sql = insert_sql(self.name, &columns, rows, engine);
-        let key = self.key_columns();
-        sql.push_str(&format!(" ON CONFLICT ({key}) DO UPDATE SET {set}"));
-        sql
+        columns
+    }
+
+    /// What an insert does to an existing row: `set`.
+    fn on_conflict(&self, set: &str) -> String {
+        format!(" ON CONFLICT ({}) DO UPDATE SET {set}", self.key_columns())
     }
 }
 
 /// A counter table's row as the upsert binds it: key, counter, insert-only values.
-fn counter_row<'a>(key: &'a [Cell], counter: &'a Cell, on_insert: &'a [Cell]) -> Vec<&'a Cell> {
-    key.iter().chain([counter]).chain(on_insert).collect()
+fn counter_row(key: &[Cell], counter: i64, on_insert: &[Cell]) -> Vec<Cell> {
+    let mut row = key.to_vec();
+    row.push(Cell::Int(counter));
+    row.extend_from_slice(on_insert);
+    row
 }
 
 /// The locked rows of one table: each key's counter as stored and as decided.
@@ -463,14 +471,20 @@ impl Counters {
             return Ok(counters);
         }
         let counter = table.counter;
-        let set = format!("{counter} = {}.{counter}", table.name);
-        let mut sql = table.upsert(rows.len(), &set, Engine::of(conn));
+        let mut sql = insert_sql(
+            table.name,
+            &table.columns(),
+            rows.len(),
+            1,
+            Engine::of(conn),
+        );
+        sql.push_str(&table.on_conflict(&format!("{counter} = {}.{counter}", table.name)));
         sql.push_str(&format!(" RETURNING {}, {counter}", table.key_columns()));
-        let zero = Cell::Int(0);
-        let values = rows
+        let values: Vec<Vec<Cell>> = rows
             .iter()
-            .map(|(key, on_insert)| counter_row(key, &zero, on_insert));
-        let stored = bind_rows(sqlx::query(&sql), values)
+            .map(|(key, on_insert)| counter_row(key, 0, on_insert))
+            .collect();
+        let stored = bind_rows(sqlx::query(&sql), &values)
             .fetch_all(&mut *conn)
             .await?;
         for row in stored {
@@ -508,39 +522,28 @@ impl Counters {
         self.rows.get_mut(key).expect("a locked row").decided = value;
     }
 
-    /// Writes the changed counters back, in one statement.
-    async fn write_back(
-        &self,
-        conn: &mut AnyConnection,
-        table: &CounterTable,
-    ) -> Result<(), sqlx::Error> {
-        let changed: Vec<(&Vec<Cell>, &Counter)> = self
+    /// Adds the write-back of the changed counters to `writes`.
+    fn write_back(&self, table: &CounterTable, writes: &mut Writes) {
+        let rows = self
             .rows
             .iter()
             .filter(|(_, c)| c.stored != c.decided)
+            .map(|(key, c)| counter_row(key, c.decided, &c.on_insert))
             .collect();
-        if changed.is_empty() {
-            return Ok(());
-        }
         let counter = table.counter;
-        let set = format!("{counter} = excluded.{counter}");
-        let sql = table.upsert(changed.len(), &set, Engine::of(conn));
-        let decided: Vec<Cell> = changed.iter().map(|(_, c)| Cell::Int(c.decided)).collect();
-        let values = changed
-            .iter()
-            .zip(&decided)
-            .map(|((key, c), decided)| counter_row(key, decided, &c.on_insert));
-        bind_rows(sqlx::query(&sql), values)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        writes.push(Insert {
+            table: table.name,
+            columns: table.columns(),
+            rows,
+            then: table.on_conflict(&format!("{counter} = excluded.{counter}")),
+        });
     }
 }
 
-/// `INSERT INTO table (columns) VALUES ($1, …), …` for `rows` rows.
-fn insert_sql(table: &str, columns: &[&str], rows: usize, engine: Engine) -> String {
+/// `INSERT INTO table (columns) VALUES ($first, …), …` for `rows` rows.
+fn insert_sql(table: &str, columns: &[&str], rows: usize, first: usize, engine: Engine) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    storage::push_placeholders(&mut sql, rows, columns.len(), engine);
+    storage::push_placeholders(&mut sql, rows, columns.len(), first, engine);
     sql
 }
 
@@ -548,50 +551,90 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q
 
 fn bind_rows<'q>(
     mut query: AnyQuery<'q>,
-    rows: impl Iterator<Item = Vec<&'q Cell>>,
+    rows: impl IntoIterator<Item = &'q Vec<Cell>>,
 ) -> AnyQuery<'q> {
-    for row in rows {
-        for cell in row {
-            query = match cell {
-                Cell::Null => query.bind(None::<i64>),
-                Cell::Int(n) => query.bind(*n),
-                Cell::Text(s) => query.bind(s.as_str()),
-            };
-        }
+    for cell in rows.into_iter().flatten() {
+        query = match cell {
+            Cell::Null => query.bind(None::<i64>),
+            Cell::Int(n) => query.bind(*n),
+            Cell::Text(s) => query.bind(s.as_str()),
+        };
     }
     query
 }
 
-/// Inserts `rows` into `table` in one statement (nothing when there are none); `then` follows
-/// the values (an `ON CONFLICT` clause, or nothing).
-async fn insert_rows<const N: usize>(
-    conn: &mut AnyConnection,
-    table: &str,
-    columns: [&str; N],
-    rows: &[[Cell; N]],
-    then: &str,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = insert_sql(table, &columns, rows.len(), Engine::of(conn)) + then;
-    bind_rows(sqlx::query(&sql), rows.iter().map(|r| r.iter().collect()))
-        .execute(conn)
-        .await?;
-    Ok(())
+/// An insert of rows into a table; `then` follows the values (an `ON CONFLICT` clause, or
+/// nothing).
+struct Insert {
+    table: &'static str,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<Cell>>,
+    then: String,
 }
 
-/// The usage events of the admitted calls, the removal of the cancelled calls' events, and the
-/// daily rollups of both.
+impl Insert {
+    fn sql(&self, first: usize, engine: Engine) -> String {
+        insert_sql(self.table, &self.columns, self.rows.len(), first, engine) + &self.then
+    }
+}
+
+/// The batch's inserts and write-backs, sent once the batch is decided. On PostgreSQL they go
+/// as one statement, each insert a data-modifying `WITH` part (they touch different tables,
+/// whose rows the batch has locked already): one round trip instead of one per table, which
+/// shortens every batch and so the wait of every call. SQLite has no such statement; there
+/// they run one after another.
+#[derive(Default)]
+struct Writes {
+    inserts: Vec<Insert>,
+}
+
+impl Writes {
+    fn push(&mut self, insert: Insert) {
+        if !insert.rows.is_empty() {
+            self.inserts.push(insert);
+        }
+    }
+
+    async fn execute(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let engine = Engine::of(conn);
+        if engine == Engine::Postgres && self.inserts.len() > 1 {
+            let mut sql = String::new();
+            let mut first = 1;
+            for (i, insert) in self.inserts.iter().enumerate() {
+                let part = insert.sql(first, engine);
+                sql.push_str(&format!(
+                    "{} w{i} AS ({part})",
+                    if i == 0 { "WITH" } else { "," }
+                ));
+                first += insert.rows.len() * insert.columns.len();
+            }
+            sql.push_str(" SELECT 1");
+            let rows = self.inserts.iter().flat_map(|insert| &insert.rows);
+            bind_rows(sqlx::query(&sql), rows).execute(conn).await?;
+            return Ok(());
+        }
+        for insert in &self.inserts {
+            let sql = insert.sql(1, engine);
+            bind_rows(sqlx::query(&sql), &insert.rows)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The removal of the cancelled calls' usage events; the admitted calls' events and the daily
+/// rollups of both, added to `writes`.
 async fn meter(
     conn: &mut AnyConnection,
     admitted: &[&AdmitRequest],
     cancellations: &[&Cancellation],
+    writes: &mut Writes,
 ) -> Result<(), sqlx::Error> {
-    let events: Vec<[Cell; 6]> = admitted
+    let events = admitted
         .iter()
         .map(|a| {
-            [
+            vec![
                 a.org_id.into(),
                 a.workspace_id.map_or(Cell::Null, Cell::Int),
                 a.token_id.into(),
@@ -609,7 +652,12 @@ async fn meter(
         "units",
         "created_at",
     ];
-    insert_rows(&mut *conn, "usage_events", columns, &events, "").await?;
+    writes.push(Insert {
+        table: "usage_events",
+        columns: columns.to_vec(),
+        rows: events,
+        then: String::new(),
+    });
     // Events with the same values are interchangeable: removing any one of them will do.
     for c in cancellations {
         let a = &c.call;
@@ -638,11 +686,11 @@ async fn meter(
         entry.0 += sign;
         entry.1 += sign * a.units;
     }
-    let rows: Vec<[Cell; 6]> = rollups
+    let rows = rollups
         .into_iter()
         .filter(|(_, delta)| *delta != (0, 0))
         .map(|((org_id, day, tool, token_id), (calls, units))| {
-            [
+            vec![
                 org_id.into(),
                 Cell::Text(day),
                 tool.into(),
@@ -655,18 +703,21 @@ async fn meter(
     let columns = ["org_id", "day", "tool", "token_id", "calls", "units"];
     let on_conflict = " ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET \
          calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units";
-    insert_rows(conn, "usage_daily", columns, &rows, on_conflict).await
+    writes.push(Insert {
+        table: "usage_daily",
+        columns: columns.to_vec(),
+        rows,
+        then: on_conflict.to_string(),
+    });
+    Ok(())
 }
 
-/// Rate-limit and quota refusals, for the usage page.
-async fn record_refusals(
-    conn: &mut AnyConnection,
-    refused: &[(&AdmitRequest, &'static str)],
-) -> Result<(), sqlx::Error> {
-    let rows: Vec<[Cell; 5]> = refused
+/// Rate-limit and quota refusals, for the usage page, added to `writes`.
+fn record_refusals(refused: &[(&AdmitRequest, &'static str)], writes: &mut Writes) {
+    let rows = refused
         .iter()
         .map(|(a, code)| {
-            [
+            vec![
                 a.org_id.into(),
                 a.token_id.into(),
                 a.tool.into(),
@@ -676,5 +727,10 @@ async fn record_refusals(
         })
         .collect();
     let columns = ["org_id", "token_id", "tool", "code", "created_at"];
-    insert_rows(conn, "refusals", columns, &rows, "").await
+    writes.push(Insert {
+        table: "refusals",
+        columns: columns.to_vec(),
+        rows,
+        then: String::new(),
+    });
 }
