@@ -531,12 +531,8 @@ impl Counters {
             .map(|(key, c)| counter_row(key, c.decided, &c.on_insert))
             .collect();
         let counter = table.counter;
-        writes.push(Insert {
-            table: table.name,
-            columns: table.columns(),
-            rows,
-            then: table.on_conflict(&format!("{counter} = excluded.{counter}")),
-        });
+        let set = table.on_conflict(&format!("{counter} = excluded.{counter}"));
+        writes.insert(table.name, &table.columns(), rows, &set);
     }
 }
 
@@ -563,8 +559,7 @@ fn bind_rows<'q>(
     query
 }
 
-/// An insert of rows into a table; `then` follows the values (an `ON CONFLICT` clause, or
-/// nothing).
+/// An insert of rows into a table, and what follows its values.
 struct Insert {
     table: &'static str,
     columns: Vec<&'static str>,
@@ -589,15 +584,31 @@ struct Writes {
 }
 
 impl Writes {
-    fn push(&mut self, insert: Insert) {
-        if !insert.rows.is_empty() {
-            self.inserts.push(insert);
+    /// Adds the insert of `rows` into `table` (nothing when there are none); `then` follows the
+    /// values (an `ON CONFLICT` clause, or nothing).
+    fn insert(
+        &mut self,
+        table: &'static str,
+        columns: &[&'static str],
+        rows: Vec<Vec<Cell>>,
+        then: &str,
+    ) {
+        if !rows.is_empty() {
+            self.inserts.push(Insert {
+                table,
+                columns: columns.to_vec(),
+                rows,
+                then: then.to_string(),
+            });
         }
     }
 
     async fn execute(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         let engine = Engine::of(conn);
-        if engine == Engine::Postgres && self.inserts.len() > 1 {
+        if self.inserts.is_empty() {
+            return Ok(());
+        }
+        if engine == Engine::Postgres {
             let mut sql = String::new();
             let mut first = 1;
             for (i, insert) in self.inserts.iter().enumerate() {
@@ -652,12 +663,7 @@ async fn meter(
         "units",
         "created_at",
     ];
-    writes.push(Insert {
-        table: "usage_events",
-        columns: columns.to_vec(),
-        rows: events,
-        then: String::new(),
-    });
+    writes.insert("usage_events", &columns, events, "");
     // Events with the same values are interchangeable: removing any one of them will do.
     for c in cancellations {
         let a = &c.call;
@@ -703,12 +709,7 @@ async fn meter(
     let columns = ["org_id", "day", "tool", "token_id", "calls", "units"];
     let on_conflict = " ON CONFLICT (org_id, day, tool, token_id) DO UPDATE SET \
          calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units";
-    writes.push(Insert {
-        table: "usage_daily",
-        columns: columns.to_vec(),
-        rows,
-        then: on_conflict.to_string(),
-    });
+    writes.insert("usage_daily", &columns, rows, on_conflict);
     Ok(())
 }
 
@@ -727,10 +728,5 @@ fn record_refusals(refused: &[(&AdmitRequest, &'static str)], writes: &mut Write
         })
         .collect();
     let columns = ["org_id", "token_id", "tool", "code", "created_at"];
-    writes.push(Insert {
-        table: "refusals",
-        columns: columns.to_vec(),
-        rows,
-        then: String::new(),
-    });
+    writes.insert("refusals", &columns, rows, "");
 }
