@@ -152,7 +152,9 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
         .await;
     assert!(status < 400, "write-back configured: {status} {body}");
 
-    let mistyped = format!("{}X", &second[..45]);
+    // The last character changed (never to itself).
+    let changed = if second.ends_with('X') { "Y" } else { "X" };
+    let mistyped = format!("{}{changed}", &second[..45]);
     for token in [&first, &second, &mistyped] {
         for (path, body) in [
             ("/v1/tools/list_workspaces", json!({})),

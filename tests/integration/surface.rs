@@ -63,7 +63,9 @@ async fn authentication_errors_are_401_with_the_bearer_challenge() {
         let token = personal_token(&db, &owner, vec![Scope::CreditsRead]).await;
         let revoked = personal_token(&db, &owner, vec![Scope::AnalyticsRead]).await;
         tokens::revoke(&db, &owner, 2, None, T0).await.unwrap();
-        let typo = format!("{}x{}", &token[..20], &token[21..]);
+        // One character changed (never to itself: a token with 'x' there would stay valid).
+        let changed = if &token[20..21] == "x" { "y" } else { "x" };
+        let typo = format!("{}{changed}{}", &token[..20], &token[21..]);
         for (credential, code) in [
             (None, "missing_token"),
             (Some("not-a-token"), "invalid_token"),
