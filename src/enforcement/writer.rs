@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::limits::{self, Period, RateState};
@@ -173,6 +173,14 @@ async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
 }
 
 /// One batch in one transaction; the decisions in the order of `admits`.
+///
+/// On SQLite sqlx runs each call on a worker thread of the connection's own, and every call is
+/// a hop there and back that wakes two threads: about 100 µs of a batch's time at full load
+/// (a `BEGIN` alone measured 118 µs), far more than the statements' own work. A string of
+/// several statements is one hop (sqlx runs them in order, binding their `?`s in turn), so there
+/// a batch makes three: `BEGIN` with its reads, its locks, its writes with `COMMIT`.
+/// PostgreSQL's protocol takes one statement at a time: there `BEGIN`, each lock and `COMMIT`
+/// are round trips of their own.
 async fn write(
     db: &Db,
     conn: &mut Option<AnyConnection>,
@@ -183,13 +191,20 @@ async fn write(
         Some(conn) => conn,
         None => conn.insert(connect(db).await?),
     };
+    // A failed batch drops the connection, and with it whatever it had begun.
     // On SQLite a deferred BEGIN: the batch reads the main file and writes only the meter file,
     // and its first statement there is a write, which waits for the meter file's lock. BEGIN
     // IMMEDIATE would take the main file's write lock too, and every batch would queue behind
     // the dashboard's writes and the flush of tokens' last use (and they behind it).
-    let mut tx = sqlx::Connection::begin(conn).await?;
+    let begin = match Engine::of(conn) {
+        Engine::Sqlite if !admits.is_empty() => "BEGIN; ",
+        _ => {
+            conn.execute("BEGIN").await?;
+            ""
+        }
+    };
     let mut writes = Writes::default();
-    let decisions = decide(&mut tx, admits, cancellations, &mut writes).await?;
+    let decisions = decide(conn, begin, admits, cancellations, &mut writes).await?;
     let mut admitted = Vec::new();
     let mut refused = Vec::new();
     for (a, decision) in admits.iter().zip(&decisions) {
@@ -200,10 +215,9 @@ async fn write(
             Ok(Admission::InvalidToken { .. }) | Err(_) => {}
         }
     }
-    meter(&mut tx, &admitted, cancellations, &mut writes).await?;
+    meter(conn, &admitted, cancellations, &mut writes).await?;
     record_refusals(&refused, &mut writes);
-    writes.execute(&mut tx).await?;
-    tx.commit().await?;
+    writes.commit(conn).await?;
     for (a, decision) in admits.iter().zip(&decisions) {
         if let Ok(Admission::InvalidToken { .. }) = decision {
             db.token_cache.evict(a.token_id);
@@ -216,6 +230,7 @@ async fn write(
 /// decided in arrival order, the changed rows added to `writes`.
 async fn decide(
     conn: &mut AnyConnection,
+    begin: &str,
     admits: &[&AdmitRequest],
     cancellations: &[&Cancellation],
     writes: &mut Writes,
@@ -228,8 +243,8 @@ async fn decide(
     };
 
     // The tokens as stored now: whatever verified them, a token revoked or rotated since
-    // runs nothing.
-    let statuses = tokens::stored_statuses(conn, admits.iter().map(|a| a.token_id)).await?;
+    // runs nothing. The billed organizations' plans give each call its period.
+    let (statuses, plans) = statuses_and_plans(conn, begin, admits).await?;
     for (i, a) in admits.iter().enumerate() {
         if let Some(refusal) = tokens::stored_refusal(&statuses, a.token_id, a.at) {
             let reason = refusal.to_string();
@@ -237,8 +252,6 @@ async fn decide(
         }
     }
 
-    // The billed organizations' plans give each call its period.
-    let plans = plans(conn, admits).await?;
     let mut periods = Vec::with_capacity(admits.len());
     for (i, a) in admits.iter().enumerate() {
         let plan = plans.get(&a.org_id);
@@ -248,14 +261,62 @@ async fn decide(
         }
     }
 
-    // The unit cap of each token.
+    // The rows of every limit the calls still pending may touch, locked and read at once (a
+    // row locked for a call that a limit before it then refuses is merely read).
     let pending = undecided(&decided);
     let cap_keys: Vec<Vec<Cell>> = pending
         .iter()
         .map(|&i| vec![Cell::Text(limits::token_key(admits[i].token_id))])
         .collect();
-    let rows = cap_keys.iter().map(|key| (key.clone(), Vec::new()));
-    let mut caps = Counters::lock(conn, &RATE_LIMITS, rows).await?;
+    let windowed: Vec<(usize, i64, Vec<Cell>)> = pending
+        .iter()
+        .filter_map(|&i| {
+            let a = admits[i];
+            let key = vec![Cell::Text(limits::window_key(a.token_id, a.tool, a.at))];
+            a.tool_limit.map(|limit| (i, limit, key))
+        })
+        .collect();
+    let reserving: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|&i| admits[i].units > 0)
+        .collect();
+    let period_of = |i: usize| periods[i].expect("decided without a period");
+    let period_key = |org_id: i64, period: Period| vec![Cell::Int(org_id), Cell::Int(period.start)];
+    let cap_rows = cap_keys
+        .iter()
+        .map(|key| (key.clone(), Vec::new()))
+        .collect();
+    let window_rows = windowed
+        .iter()
+        .map(|(i, _, key)| {
+            (
+                key.clone(),
+                vec![Cell::Int(limits::window_end(admits[*i].at))],
+            )
+        })
+        .collect();
+    let allowance_rows = cancellations
+        .iter()
+        .map(|c| period_key(c.call.org_id, c.period))
+        .chain(
+            reserving
+                .iter()
+                .map(|&i| period_key(admits[i].org_id, period_of(i))),
+        )
+        .map(|key| (key, Vec::new()))
+        .collect();
+    let [mut caps, mut windows, mut allowances] = Counters::lock(
+        conn,
+        [
+            (&RATE_LIMITS, cap_rows),
+            (&RATE_WINDOWS, window_rows),
+            (&PERIOD_USAGE, allowance_rows),
+        ],
+    )
+    .await?;
+
+    // The unit cap of each token.
     let mut rates = vec![RateState::default(); admits.len()];
     for (&i, key) in pending.iter().zip(&cap_keys) {
         let a = admits[i];
@@ -274,20 +335,10 @@ async fn decide(
     caps.write_back(&RATE_LIMITS, writes);
 
     // The tool's own window.
-    let windowed: Vec<(usize, i64, Vec<Cell>)> = undecided(&decided)
-        .into_iter()
-        .filter_map(|i| {
-            let a = admits[i];
-            let key = vec![Cell::Text(limits::window_key(a.token_id, a.tool, a.at))];
-            a.tool_limit.map(|limit| (i, limit, key))
-        })
-        .collect();
-    let rows = windowed.iter().map(|(i, _, key)| {
-        let expires_at = limits::window_end(admits[*i].at);
-        (key.clone(), vec![Cell::Int(expires_at)])
-    });
-    let mut windows = Counters::lock(conn, &RATE_WINDOWS, rows).await?;
     for (i, limit, key) in &windowed {
+        if decided[*i].is_some() {
+            continue;
+        }
         match limits::take_call(windows.get(key), *limit, admits[*i].at) {
             Ok(count) => windows.set(key, count),
             Err(retry_after) => {
@@ -301,27 +352,14 @@ async fn decide(
     windows.write_back(&RATE_WINDOWS, writes);
 
     // The allowance of each organization's period: cancellations first, then the calls.
-    let reserving: Vec<usize> = undecided(&decided)
-        .into_iter()
-        .filter(|&i| admits[i].units > 0)
-        .collect();
-    let period_of = |i: usize| periods[i].expect("decided without a period");
-    let period_key = |org_id: i64, period: Period| vec![Cell::Int(org_id), Cell::Int(period.start)];
-    let rows = cancellations
-        .iter()
-        .map(|c| period_key(c.call.org_id, c.period))
-        .chain(
-            reserving
-                .iter()
-                .map(|&i| period_key(admits[i].org_id, period_of(i))),
-        )
-        .map(|key| (key, Vec::new()));
-    let mut allowances = Counters::lock(conn, &PERIOD_USAGE, rows).await?;
     for c in cancellations {
         let key = period_key(c.call.org_id, c.period);
         allowances.set(&key, (allowances.get(&key) - c.call.units).max(0));
     }
     for &i in &reserving {
+        if decided[i].is_some() {
+            continue;
+        }
         let (a, period) = (admits[i], period_of(i));
         let key = period_key(a.org_id, period);
         match limits::reserve(allowances.get(&key), period, a.units) {
@@ -351,18 +389,58 @@ async fn decide(
         .collect())
 }
 
-/// Plan and period anchor of each organization the batch bills.
-async fn plans(
+/// The stored status of each token of the batch, and the plan and period anchor of each
+/// organization it bills, in one statement after `begin`.
+async fn statuses_and_plans(
     conn: &mut AnyConnection,
+    begin: &str,
     admits: &[&AdmitRequest],
-) -> Result<HashMap<i64, (String, i64)>, sqlx::Error> {
-    let select = "SELECT id, plan, period_anchor FROM organizations WHERE id IN";
-    let rows: Vec<(i64, String, i64)> =
-        storage::fetch_by_ids(conn, select, admits.iter().map(|a| a.org_id)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, plan, anchor)| (id, (plan, anchor)))
-        .collect())
+) -> Result<
+    (
+        HashMap<i64, tokens::StoredStatus>,
+        HashMap<i64, (String, i64)>,
+    ),
+    sqlx::Error,
+> {
+    if admits.is_empty() {
+        return Ok(Default::default());
+    }
+    let distinct = |ids: &mut Vec<i64>| {
+        ids.sort_unstable();
+        ids.dedup();
+    };
+    let mut token_ids: Vec<i64> = admits.iter().map(|a| a.token_id).collect();
+    let mut org_ids: Vec<i64> = admits.iter().map(|a| a.org_id).collect();
+    distinct(&mut token_ids);
+    distinct(&mut org_ids);
+    let engine = Engine::of(conn);
+    let mut sql = format!(
+        "{begin}SELECT 0, id, revoked_at, grace_until, expires_at, NULL FROM tokens WHERE id IN "
+    );
+    storage::push_placeholders(&mut sql, 1, token_ids.len(), 1, engine);
+    sql.push_str(
+        " UNION ALL SELECT 1, id, period_anchor, NULL, NULL, plan FROM organizations WHERE id IN ",
+    );
+    storage::push_placeholders(&mut sql, 1, org_ids.len(), token_ids.len() + 1, engine);
+    let mut query = sqlx::query(&sql);
+    for id in token_ids.iter().chain(&org_ids) {
+        query = query.bind(*id);
+    }
+    let (mut statuses, mut plans) = (HashMap::new(), HashMap::new());
+    for row in query.fetch_all(conn).await? {
+        let id: i64 = row.try_get(1)?;
+        if row.try_get::<i64, _>(0)? == 0 {
+            let status = tokens::StoredStatus {
+                revoked_at: row.try_get(2)?,
+                grace_until: row.try_get(3)?,
+                expires_at: row.try_get(4)?,
+            };
+            statuses.insert(id, status);
+        } else {
+            plans.insert(id, (row.try_get(5)?, row.try_get(2)?));
+        }
+    }
+    Ok((statuses, plans))
 }
 
 /// A value to bind, or a key column's value.
@@ -442,6 +520,9 @@ fn counter_row(key: &[Cell], counter: i64, on_insert: &[Cell]) -> Vec<Cell> {
     row
 }
 
+/// The rows of one table a batch locks: each key, with the values a new row gets.
+type RowsToLock = BTreeMap<Vec<Cell>, Vec<Cell>>;
+
 /// The locked rows of one table: each key's counter as stored and as decided.
 struct Counters {
     rows: BTreeMap<Vec<Cell>, Counter>,
@@ -454,61 +535,81 @@ struct Counter {
 }
 
 impl Counters {
-    /// Locks and reads the rows of `table` in key order, in one statement; a missing row is
-    /// created with a zero counter and the given insert-only values. The no-op update takes
-    /// each row's lock on PostgreSQL, held until the commit; a row another batch has just
-    /// created makes this one wait for that batch.
-    async fn lock(
+    /// Locks and reads the rows of each table in key order, one statement a table, the tables
+    /// in the order given; a missing row is created with a zero counter and the given
+    /// insert-only values. The no-op update takes each row's lock on PostgreSQL, held until the
+    /// commit; a row another batch has just created makes this one wait for that batch. On
+    /// SQLite, where the batch's first write took the one write lock, the statements go in one
+    /// hop; on PostgreSQL one after another, so that every batch locks in the same order.
+    async fn lock<const N: usize>(
         conn: &mut AnyConnection,
-        table: &CounterTable,
-        rows: impl IntoIterator<Item = (Vec<Cell>, Vec<Cell>)>,
-    ) -> Result<Counters, sqlx::Error> {
-        let rows: BTreeMap<Vec<Cell>, Vec<Cell>> = rows.into_iter().collect();
-        let mut counters = Counters {
-            rows: BTreeMap::new(),
-        };
-        if rows.is_empty() {
-            return Ok(counters);
+        tables: [(&CounterTable, RowsToLock); N],
+    ) -> Result<[Counters; N], sqlx::Error> {
+        let engine = Engine::of(conn);
+        let mut statements: Vec<(String, Vec<Vec<Cell>>)> = Vec::new();
+        for (part, (table, rows)) in tables.iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let counter = table.counter;
+            let mut sql = insert_sql(table.name, &table.columns(), rows.len(), 1, engine);
+            sql.push_str(&table.on_conflict(&format!("{counter} = {}.{counter}", table.name)));
+            sql.push_str(&format!(
+                " RETURNING {part}, {}, {counter}",
+                table.key_columns()
+            ));
+            let values = rows
+                .iter()
+                .map(|(key, on_insert)| counter_row(key, 0, on_insert))
+                .collect();
+            statements.push((sql, values));
         }
-        let counter = table.counter;
-        let mut sql = insert_sql(
-            table.name,
-            &table.columns(),
-            rows.len(),
-            1,
-            Engine::of(conn),
-        );
-        sql.push_str(&table.on_conflict(&format!("{counter} = {}.{counter}", table.name)));
-        sql.push_str(&format!(" RETURNING {}, {counter}", table.key_columns()));
-        let values: Vec<Vec<Cell>> = rows
-            .iter()
-            .map(|(key, on_insert)| counter_row(key, 0, on_insert))
-            .collect();
-        let stored = bind_rows(sqlx::query(&sql), &values)
-            .fetch_all(&mut *conn)
-            .await?;
+        if engine == Engine::Sqlite && statements.len() > 1 {
+            let sql: Vec<&str> = statements.iter().map(|(sql, _)| sql.as_str()).collect();
+            let sql = sql.join("; ");
+            let values = statements
+                .iter_mut()
+                .flat_map(|(_, v)| v.drain(..))
+                .collect();
+            statements = vec![(sql, values)];
+        }
+        let mut stored = Vec::new();
+        for (sql, values) in &statements {
+            stored.extend(
+                bind_rows(sqlx::query(sql), values)
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
+        }
+        let mut counters = std::array::from_fn(|_| Counters {
+            rows: BTreeMap::new(),
+        });
         for row in stored {
+            let part = row.try_get::<i64, _>(0)? as usize;
+            let (table, rows) = &tables[part];
             let key = table
                 .key
                 .iter()
                 .enumerate()
                 .map(|(i, (_, text))| match text {
-                    true => row.try_get::<String, _>(i).map(Cell::Text),
-                    false => row.try_get::<i64, _>(i).map(Cell::Int),
+                    true => row.try_get::<String, _>(i + 1).map(Cell::Text),
+                    false => row.try_get::<i64, _>(i + 1).map(Cell::Int),
                 })
                 .collect::<Result<Vec<Cell>, _>>()?;
-            let value: i64 = row.try_get(table.key.len())?;
+            let value: i64 = row.try_get(table.key.len() + 1)?;
             let on_insert = rows.get(&key).cloned().unwrap_or_default();
             let counter = Counter {
                 stored: value,
                 decided: value,
                 on_insert,
             };
-            counters.rows.insert(key, counter);
+            counters[part].rows.insert(key, counter);
         }
-        if counters.rows.len() != rows.len() {
-            let message = format!("{} returned fewer rows than it locked", table.name);
-            return Err(sqlx::Error::Protocol(message));
+        for ((table, rows), counters) in tables.iter().zip(&counters) {
+            if counters.rows.len() != rows.len() {
+                let message = format!("{} returned fewer rows than it locked", table.name);
+                return Err(sqlx::Error::Protocol(message));
+            }
         }
         Ok(counters)
     }
@@ -576,8 +677,8 @@ impl Insert {
 /// The batch's inserts and write-backs, sent once the batch is decided. On PostgreSQL they go
 /// as one statement, each insert a data-modifying `WITH` part (they touch different tables,
 /// whose rows the batch has locked already): one round trip instead of one per table, which
-/// shortens every batch and so the wait of every call. SQLite has no such statement; there
-/// they run one after another.
+/// shortens every batch and so the wait of every call. On SQLite they go with the `COMMIT` as
+/// one string of statements (see [`write`]).
 #[derive(Default)]
 struct Writes {
     inserts: Vec<Insert>,
@@ -603,32 +704,34 @@ impl Writes {
         }
     }
 
-    async fn execute(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    /// Sends the writes and commits the batch: on SQLite in one hop, on PostgreSQL the writes'
+    /// one statement, then `COMMIT`.
+    async fn commit(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         let engine = Engine::of(conn);
-        if self.inserts.is_empty() {
-            return Ok(());
-        }
-        if engine == Engine::Postgres {
-            let mut sql = String::new();
-            let mut first = 1;
-            for (i, insert) in self.inserts.iter().enumerate() {
-                let part = insert.sql(first, engine);
-                sql.push_str(&format!(
-                    "{} w{i} AS ({part})",
-                    if i == 0 { "WITH" } else { "," }
-                ));
-                first += insert.rows.len() * insert.columns.len();
+        let mut sql = String::new();
+        let mut first = 1;
+        for (i, insert) in self.inserts.iter().enumerate() {
+            let part = insert.sql(first, engine);
+            match engine {
+                Engine::Sqlite => sql.push_str(&format!("{part}; ")),
+                Engine::Postgres => {
+                    let with = if i == 0 { "WITH" } else { "," };
+                    sql.push_str(&format!("{with} w{i} AS ({part})"));
+                    first += insert.rows.len() * insert.columns.len();
+                }
             }
-            sql.push_str(" SELECT 1");
-            let rows = self.inserts.iter().flat_map(|insert| &insert.rows);
-            bind_rows(sqlx::query(&sql), rows).execute(conn).await?;
-            return Ok(());
         }
-        for insert in &self.inserts {
-            let sql = insert.sql(1, engine);
-            bind_rows(sqlx::query(&sql), &insert.rows)
-                .execute(&mut *conn)
-                .await?;
+        match engine {
+            Engine::Sqlite => sql.push_str("COMMIT"),
+            Engine::Postgres if sql.is_empty() => sql.push_str("COMMIT"),
+            Engine::Postgres => sql.push_str(" SELECT 1"),
+        }
+        let rows = self.inserts.iter().flat_map(|insert| &insert.rows);
+        bind_rows(sqlx::query(&sql), rows)
+            .execute(&mut *conn)
+            .await?;
+        if engine == Engine::Postgres && !self.inserts.is_empty() {
+            conn.execute("COMMIT").await?;
         }
         Ok(())
     }

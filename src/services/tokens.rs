@@ -682,9 +682,9 @@ pub async fn verify(
 /// What decides whether a token still works, as stored now: revocation, grace end, expiry.
 #[derive(Clone, Copy, Debug)]
 pub struct StoredStatus {
-    revoked_at: Option<i64>,
-    grace_until: Option<i64>,
-    expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub grace_until: Option<i64>,
+    pub expires_at: Option<i64>,
 }
 
 /// Why token `id` no longer works at `now` by `statuses` (from [`stored_statuses`]), or None
@@ -706,8 +706,9 @@ pub fn stored_refusal(
 }
 
 /// The stored status of each of `ids` (a deleted token is missing), in one query: the check
-/// behind the verified-token cache, which every admission makes in the writer's batch, so that
-/// a token revoked or rotated on any instance runs nothing anywhere once that is answered.
+/// behind the verified-token cache (the writer's batch makes the same check of every admission
+/// with its own query), so that a token revoked or rotated on any instance runs nothing anywhere
+/// once that is answered.
 pub async fn stored_statuses(
     conn: &mut sqlx::AnyConnection,
     ids: impl IntoIterator<Item = i64>,
