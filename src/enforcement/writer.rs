@@ -126,6 +126,13 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut conn: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Under load the calls about to ask are tasks ready to run: they run first and join
+        // this batch, instead of waiting out the whole of it for the next.
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_BATCH {
+            let Ok(job) = jobs.try_recv() else { break };
+            batch.push(job);
+        }
         let (mut admits, mut cancellations) = (Vec::new(), Vec::new());
         for job in &batch {
             match job {
