@@ -203,6 +203,7 @@ async fn write(
     // and its first statement there is a write, which waits for the meter file's lock. BEGIN
     // IMMEDIATE would take the main file's write lock too, and every batch would queue behind
     // the dashboard's writes and the flush of tokens' last use (and they behind it).
+    // A batch of cancellations only reads nothing: its BEGIN goes alone.
     let begin = match Engine::of(conn) {
         Engine::Sqlite if !admits.is_empty() => "BEGIN; ",
         _ => {
@@ -243,11 +244,6 @@ async fn decide(
     writes: &mut Writes,
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let mut decided: Vec<Option<Result<Admission, String>>> = vec![None; admits.len()];
-    let undecided = |decided: &[Option<_>]| -> Vec<usize> {
-        (0..decided.len())
-            .filter(|&i| decided[i].is_none())
-            .collect()
-    };
 
     // The tokens as stored now: whatever verified them, a token revoked or rotated since
     // runs nothing. The billed organizations' plans give each call its period.
@@ -270,7 +266,9 @@ async fn decide(
 
     // The rows of every limit the calls still pending may touch, locked and read at once (a
     // row locked for a call that a limit before it then refuses is merely read).
-    let pending = undecided(&decided);
+    let pending: Vec<usize> = (0..admits.len())
+        .filter(|&i| decided[i].is_none())
+        .collect();
     let cap_keys: Vec<Vec<Cell>> = pending
         .iter()
         .map(|&i| vec![Cell::Text(limits::token_key(admits[i].token_id))])
@@ -412,14 +410,8 @@ async fn statuses_and_plans(
     if admits.is_empty() {
         return Ok(Default::default());
     }
-    let distinct = |ids: &mut Vec<i64>| {
-        ids.sort_unstable();
-        ids.dedup();
-    };
-    let mut token_ids: Vec<i64> = admits.iter().map(|a| a.token_id).collect();
-    let mut org_ids: Vec<i64> = admits.iter().map(|a| a.org_id).collect();
-    distinct(&mut token_ids);
-    distinct(&mut org_ids);
+    let token_ids = storage::distinct_ids(admits.iter().map(|a| a.token_id));
+    let org_ids = storage::distinct_ids(admits.iter().map(|a| a.org_id));
     let engine = Engine::of(conn);
     let mut sql = format!(
         "{begin}SELECT 0, id, revoked_at, grace_until, expires_at, NULL FROM tokens WHERE id IN "
@@ -714,6 +706,10 @@ impl Writes {
     /// Sends the writes and commits the batch: on SQLite in one hop, on PostgreSQL the writes'
     /// one statement, then `COMMIT`.
     async fn commit(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self.inserts.is_empty() {
+            conn.execute("COMMIT").await?;
+            return Ok(());
+        }
         let engine = Engine::of(conn);
         let mut sql = String::new();
         let mut first = 1;
@@ -728,16 +724,15 @@ impl Writes {
                 }
             }
         }
-        match engine {
-            Engine::Sqlite => sql.push_str("COMMIT"),
-            Engine::Postgres if sql.is_empty() => sql.push_str("COMMIT"),
-            Engine::Postgres => sql.push_str(" SELECT 1"),
-        }
+        sql.push_str(match engine {
+            Engine::Sqlite => "COMMIT",
+            Engine::Postgres => " SELECT 1",
+        });
         let rows = self.inserts.iter().flat_map(|insert| &insert.rows);
         bind_rows(sqlx::query(&sql), rows)
             .execute(&mut *conn)
             .await?;
-        if engine == Engine::Postgres && !self.inserts.is_empty() {
+        if engine == Engine::Postgres {
             conn.execute("COMMIT").await?;
         }
         Ok(())

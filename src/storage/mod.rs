@@ -242,9 +242,7 @@ pub async fn fetch_by_ids<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
-    let mut ids: Vec<i64> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = distinct_ids(ids);
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -255,6 +253,14 @@ where
         query = query.bind(id);
     }
     query.fetch_all(conn).await
+}
+
+/// `ids` sorted, each once.
+pub fn distinct_ids(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Milliseconds since the Unix epoch, the one time format stored.
