@@ -21,8 +21,10 @@
 //! rollups; each sorted by key), the same on every instance: two instances' batches cannot
 //! deadlock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -125,6 +127,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     // The writer keeps a connection of its own: its prepared statements stay cached. A failed batch drops it; the next one connects again.
     let mut conn: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut locked_until = None;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Under load the calls about to ask are tasks ready to run: they run first and join
         // this batch, instead of waiting out the whole of it for the next.
@@ -140,7 +143,17 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 Job::Cancel(cancellation, _) => cancellations.push(cancellation),
             }
         }
-        let result = write(&db, &mut conn, &admits, &cancellations).await;
+        let mut reading = match locked_until {
+            Some(until) if Instant::now() < until => Reading::Locked,
+            _ => Reading::Optimistic,
+        };
+        let mut result = write(&db, &mut conn, reading, &admits, &cancellations).await;
+        if reading == Reading::Optimistic && result.as_ref().is_err_and(is_conflict) {
+            rollback(&mut conn).await;
+            reading = Reading::Locked;
+            locked_until = Some(Instant::now() + LOCKED_AFTER_CONFLICT);
+            result = write(&db, &mut conn, reading, &admits, &cancellations).await;
+        }
         let result = result.map_err(|e| {
             tracing::error!(error = %e, "writing a batch of admissions and usage");
             conn = None;
@@ -167,6 +180,15 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
+/// Ends the failed batch's transaction, or drops the connection if that fails too.
+async fn rollback(conn: &mut Option<AnyConnection>) {
+    if let Some(c) = conn {
+        if c.execute("ROLLBACK").await.is_err() {
+            *conn = None;
+        }
+    }
+}
+
 /// The writer's connection. On SQLite its commits never checkpoint the WAL:
 /// [`wal::checkpoint_continuously`] does, beside it.
 async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
@@ -179,18 +201,44 @@ async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
     Ok(conn)
 }
 
+/// How a batch reads the rows of its limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    /// With the batch's first read, unlocked: the database refuses the batch's writes if
+    /// another writer changed one of those rows since (PostgreSQL at repeatable read; SQLite,
+    /// whose snapshot of the meter file would be stale), and the batch is then written again,
+    /// locked. Two round trips fewer on PostgreSQL, one hop fewer on SQLite, and no no-op
+    /// write of each row to lock it.
+    Optimistic,
+    /// Locked and read before the batch decides ([`Counters::lock`]): what a writer does for a
+    /// while after a conflict, when other instances write the same rows.
+    Locked,
+}
+
+/// How long a writer locks its rows after a conflict before it reads optimistically again.
+const LOCKED_AFTER_CONFLICT: Duration = Duration::from_secs(1);
+
+/// A batch's write that failed because another writer changed a row it had read unlocked:
+/// PostgreSQL's serialization failure (or a deadlock with a locked batch), SQLite's busy (a
+/// transaction that has read waits for no lock, and a stale snapshot cannot write).
+fn is_conflict(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|e| e.code());
+    matches!(code.as_deref(), Some("40001" | "40P01" | "5" | "517"))
+}
+
 /// One batch in one transaction; the decisions in the order of `admits`.
 ///
 /// On SQLite sqlx runs each call on a worker thread of the connection's own, and every call is
 /// a hop there and back that wakes two threads: about 100 µs of a batch's time at full load
 /// (a `BEGIN` alone measured 118 µs), far more than the statements' own work. A string of
 /// several statements is one hop (sqlx runs them in order, binding their `?`s in turn), so there
-/// a batch makes three: `BEGIN` with its reads, its locks, its writes with `COMMIT`.
-/// PostgreSQL's protocol takes one statement at a time: there `BEGIN`, each lock and `COMMIT`
-/// are round trips of their own.
+/// an optimistic batch makes two: `BEGIN` with its reads, its writes with `COMMIT`.
+/// PostgreSQL's protocol takes one statement at a time: there `BEGIN`, the read, the writes and
+/// `COMMIT` are round trips of their own (and each lock, when locked).
 async fn write(
     db: &Db,
     conn: &mut Option<AnyConnection>,
+    reading: Reading,
     admits: &[&AdmitRequest],
     cancellations: &[&Cancellation],
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
@@ -198,21 +246,16 @@ async fn write(
         Some(conn) => conn,
         None => conn.insert(connect(db).await?),
     };
-    // A failed batch drops the connection, and with it whatever it had begun.
-    // On SQLite a deferred BEGIN: the batch reads the main file and writes only the meter file,
-    // and its first statement there is a write, which waits for the meter file's lock. BEGIN
-    // IMMEDIATE would take the main file's write lock too, and every batch would queue behind
-    // the dashboard's writes and the flush of tokens' last use (and they behind it).
-    // A batch of cancellations only reads nothing: its BEGIN goes alone.
-    let begin = match Engine::of(conn) {
-        Engine::Sqlite if !admits.is_empty() => "BEGIN; ",
-        _ => {
-            conn.execute("BEGIN").await?;
-            ""
-        }
+    // A failed batch rolls back, or drops the connection and with it whatever it had begun.
+    // On SQLite a deferred BEGIN: the batch reads the main file and writes only the meter file.
+    // BEGIN IMMEDIATE would take the main file's write lock too, and every batch would queue
+    // behind the dashboard's writes and the flush of tokens' last use (and they behind it).
+    let begin = match (Engine::of(conn), reading) {
+        (Engine::Postgres, Reading::Optimistic) => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        _ => "BEGIN",
     };
     let mut writes = Writes::default();
-    let decisions = decide(conn, begin, admits, cancellations, &mut writes).await?;
+    let decisions = decide(conn, begin, reading, admits, cancellations, &mut writes).await?;
     let mut admitted = Vec::new();
     let mut refused = Vec::new();
     for (a, decision) in admits.iter().zip(&decisions) {
@@ -239,6 +282,7 @@ async fn write(
 async fn decide(
     conn: &mut AnyConnection,
     begin: &str,
+    reading: Reading,
     admits: &[&AdmitRequest],
     cancellations: &[&Cancellation],
     writes: &mut Writes,
@@ -247,7 +291,11 @@ async fn decide(
 
     // The tokens as stored now: whatever verified them, a token revoked or rotated since
     // runs nothing. The billed organizations' plans give each call its period.
-    let (statuses, plans) = statuses_and_plans(conn, begin, admits).await?;
+    let Stored {
+        statuses,
+        plans,
+        counters,
+    } = read_stored(conn, begin, reading, admits, cancellations).await?;
     for (i, a) in admits.iter().enumerate() {
         if let Some(refusal) = tokens::stored_refusal(&statuses, a.token_id, a.at) {
             let reason = refusal.to_string();
@@ -264,8 +312,8 @@ async fn decide(
         }
     }
 
-    // The rows of every limit the calls still pending may touch, locked and read at once (a
-    // row locked for a call that a limit before it then refuses is merely read).
+    // The rows of every limit the calls still pending may touch, as read or locked and read
+    // at once (a row locked for a call that a limit before it then refuses is merely read).
     let pending: Vec<usize> = (0..admits.len())
         .filter(|&i| decided[i].is_none())
         .collect();
@@ -311,15 +359,11 @@ async fn decide(
         )
         .map(|key| (key, Vec::new()))
         .collect();
-    let [mut caps, mut windows, mut allowances] = Counters::lock(
-        conn,
-        [
-            (&RATE_LIMITS, cap_rows),
-            (&RATE_WINDOWS, window_rows),
-            (&PERIOD_USAGE, allowance_rows),
-        ],
-    )
-    .await?;
+    let tables: [RowsToLock; 3] = [cap_rows, window_rows, allowance_rows];
+    let [mut caps, mut windows, mut allowances] = match &counters {
+        Some(stored) => Counters::as_read(tables, stored),
+        None => Counters::lock(conn, tables).await?,
+    };
 
     // The unit cap of each token.
     let mut rates = vec![RateState::default(); admits.len()];
@@ -394,52 +438,112 @@ async fn decide(
         .collect())
 }
 
-/// The stored status of each token of the batch, and the plan and period anchor of each
-/// organization it bills, in one statement after `begin`.
-async fn statuses_and_plans(
+/// What a batch reads first, in one statement after `begin`: the stored status of each of its
+/// tokens, the plan and period anchor of each organization it bills and, when it reads
+/// optimistically, the stored counters of every row its calls may touch (missing rows are new).
+struct Stored {
+    statuses: HashMap<i64, tokens::StoredStatus>,
+    plans: HashMap<i64, (String, i64)>,
+    /// For each of [`COUNTER_TABLES`], each stored row's counter by key.
+    counters: Option<[BTreeMap<Vec<Cell>, i64>; 3]>,
+}
+
+async fn read_stored(
     conn: &mut AnyConnection,
     begin: &str,
+    reading: Reading,
     admits: &[&AdmitRequest],
-) -> Result<
-    (
-        HashMap<i64, tokens::StoredStatus>,
-        HashMap<i64, (String, i64)>,
-    ),
-    sqlx::Error,
-> {
-    if admits.is_empty() {
-        return Ok(Default::default());
-    }
-    let token_ids = storage::distinct_ids(admits.iter().map(|a| a.token_id));
-    let org_ids = storage::distinct_ids(admits.iter().map(|a| a.org_id));
+    cancellations: &[&Cancellation],
+) -> Result<Stored, sqlx::Error> {
     let engine = Engine::of(conn);
-    let mut sql = format!(
-        "{begin}SELECT 0, id, revoked_at, grace_until, expires_at, NULL FROM tokens WHERE id IN "
-    );
-    storage::push_placeholders(&mut sql, 1, token_ids.len(), 1, engine);
-    sql.push_str(
-        " UNION ALL SELECT 1, id, period_anchor, NULL, NULL, plan FROM organizations WHERE id IN ",
-    );
-    storage::push_placeholders(&mut sql, 1, org_ids.len(), token_ids.len() + 1, engine);
-    let mut query = sqlx::query(&sql);
-    for id in token_ids.iter().chain(&org_ids) {
-        query = query.bind(*id);
+    let mut parts = Vec::new();
+    let mut values: Vec<Cell> = Vec::new();
+    // Each part: (part, int, int, int, int, text), the columns of the tokens' part.
+    let mut part = |sql: &str, filter: Vec<Cell>| {
+        let mut sql = format!("{sql} IN ");
+        storage::push_placeholders(&mut sql, 1, filter.len(), values.len() + 1, engine);
+        parts.push(sql);
+        values.extend(filter);
+    };
+    if !admits.is_empty() {
+        let token_ids = storage::distinct_ids(admits.iter().map(|a| a.token_id));
+        let org_ids = storage::distinct_ids(admits.iter().map(|a| a.org_id));
+        part(
+            "SELECT 0, id, revoked_at, grace_until, expires_at, NULL FROM tokens WHERE id",
+            token_ids.into_iter().map(Cell::Int).collect(),
+        );
+        part(
+            "SELECT 1, id, period_anchor, NULL, NULL, plan FROM organizations WHERE id",
+            org_ids.into_iter().map(Cell::Int).collect(),
+        );
     }
-    let (mut statuses, mut plans) = (HashMap::new(), HashMap::new());
-    for row in query.fetch_all(conn).await? {
-        let id: i64 = row.try_get(1)?;
-        if row.try_get::<i64, _>(0)? == 0 {
-            let status = tokens::StoredStatus {
-                revoked_at: row.try_get(2)?,
-                grace_until: row.try_get(3)?,
-                expires_at: row.try_get(4)?,
-            };
-            statuses.insert(id, status);
-        } else {
-            plans.insert(id, (row.try_get(5)?, row.try_get(2)?));
+    if reading == Reading::Optimistic {
+        let filters = counter_filters(admits, cancellations);
+        for (i, (table, filter)) in COUNTER_TABLES.iter().zip(filters).enumerate() {
+            if !filter.is_empty() {
+                part(&table.read_sql(i + 2), filter.into_iter().collect());
+            }
         }
     }
-    Ok((statuses, plans))
+    let mut sql = parts.join(" UNION ALL ");
+    if engine == Engine::Postgres || sql.is_empty() {
+        conn.execute(begin).await?;
+    } else {
+        sql = format!("{begin}; {sql}");
+    }
+    let mut stored = Stored {
+        statuses: HashMap::new(),
+        plans: HashMap::new(),
+        counters: (reading == Reading::Optimistic).then(Default::default),
+    };
+    if parts.is_empty() {
+        return Ok(stored);
+    }
+    for row in bind_rows(sqlx::query(&sql), [&values]).fetch_all(conn).await? {
+        match row.try_get::<i64, _>(0)? {
+            0 => {
+                let status = tokens::StoredStatus {
+                    revoked_at: row.try_get(2)?,
+                    grace_until: row.try_get(3)?,
+                    expires_at: row.try_get(4)?,
+                };
+                stored.statuses.insert(row.try_get(1)?, status);
+            }
+            1 => {
+                let plan = (row.try_get(5)?, row.try_get(2)?);
+                stored.plans.insert(row.try_get(1)?, plan);
+            }
+            part => {
+                let i = part as usize - 2;
+                let (key, counter) = COUNTER_TABLES[i].read_row(&row)?;
+                if let Some(counters) = &mut stored.counters {
+                    counters[i].insert(key, counter);
+                }
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// For each of [`COUNTER_TABLES`], the values of its first key column that the batch's calls
+/// may touch: each token's cap, each windowed tool's window, each billed organization's
+/// periods (all of them: which one a call falls in depends on the plan read beside them).
+fn counter_filters(
+    admits: &[&AdmitRequest],
+    cancellations: &[&Cancellation],
+) -> [BTreeSet<Cell>; 3] {
+    let caps = admits
+        .iter()
+        .map(|a| Cell::Text(limits::token_key(a.token_id)));
+    let windows = admits.iter().filter(|a| a.tool_limit.is_some());
+    let windows = windows.map(|a| Cell::Text(limits::window_key(a.token_id, a.tool, a.at)));
+    let reserving = admits.iter().filter(|a| a.units > 0).map(|a| a.org_id);
+    let orgs = reserving.chain(cancellations.iter().map(|c| c.call.org_id));
+    [
+        caps.collect(),
+        windows.collect(),
+        orgs.map(Cell::Int).collect(),
+    ]
 }
 
 /// A value to bind, or a key column's value.
@@ -491,7 +595,36 @@ const PERIOD_USAGE: CounterTable = CounterTable {
     on_insert: &[],
 };
 
+/// The tables in the order every batch locks them.
+const COUNTER_TABLES: [&CounterTable; 3] = [&RATE_LIMITS, &RATE_WINDOWS, &PERIOD_USAGE];
+
 impl CounterTable {
+    /// The part of a batch's first read (see [`read_stored`]) that selects this table's rows
+    /// by their first key column: (part, integer keys, counter, NULL, text key). A table has
+    /// one text key or up to two integer ones.
+    fn read_sql(&self, part: usize) -> String {
+        let mut ints: Vec<&str> = self.key.iter().filter(|(_, text)| !text).map(|k| k.0).collect();
+        ints.resize(2, "NULL");
+        let text = self.key.iter().find(|(_, text)| *text).map_or("NULL", |k| k.0);
+        format!(
+            "SELECT {part}, {}, {}, {}, NULL, {text} FROM {} WHERE {}",
+            ints[0], ints[1], self.counter, self.name, self.key[0].0
+        )
+    }
+
+    /// The key and counter of a row that [`CounterTable::read_sql`] selected.
+    fn read_row(&self, row: &AnyRow) -> Result<(Vec<Cell>, i64), sqlx::Error> {
+        let mut ints = 1..;
+        let mut key = Vec::with_capacity(self.key.len());
+        for (_, text) in self.key {
+            key.push(match text {
+                true => Cell::Text(row.try_get(5)?),
+                false => Cell::Int(row.try_get(ints.next().expect("endless"))?),
+            });
+        }
+        Ok((key, row.try_get(3)?))
+    }
+
     fn key_columns(&self) -> String {
         let key: Vec<&str> = self.key.iter().map(|(column, _)| *column).collect();
         key.join(", ")
@@ -534,19 +667,41 @@ struct Counter {
 }
 
 impl Counters {
-    /// Locks and reads the rows of each table in key order, one statement a table, the tables
-    /// in the order given; a missing row is created with a zero counter and the given
-    /// insert-only values. The no-op update takes each row's lock on PostgreSQL, held until the
-    /// commit; a row another batch has just created makes this one wait for that batch. On
-    /// SQLite, where the batch's first write took the one write lock, the statements go in one
-    /// hop; on PostgreSQL one after another, so that every batch locks in the same order.
-    async fn lock<const N: usize>(
+    /// The rows of each of [`COUNTER_TABLES`] as a batch read them unlocked: a missing row is
+    /// new, with a zero counter and the given insert-only values.
+    fn as_read(tables: [RowsToLock; 3], stored: &[BTreeMap<Vec<Cell>, i64>; 3]) -> [Counters; 3] {
+        let mut tables = tables.into_iter().zip(stored);
+        std::array::from_fn(|_| {
+            let (rows, stored) = tables.next().expect("three tables");
+            let rows = rows.into_iter().map(|(key, on_insert)| {
+                let value = stored.get(&key).copied().unwrap_or(0);
+                let counter = Counter {
+                    stored: value,
+                    decided: value,
+                    on_insert,
+                };
+                (key, counter)
+            });
+            Counters {
+                rows: rows.collect(),
+            }
+        })
+    }
+
+    /// Locks and reads the rows of each of [`COUNTER_TABLES`] in key order, one statement a
+    /// table, the tables in that order; a missing row is created with a zero counter and the
+    /// given insert-only values. The no-op update takes each row's lock on PostgreSQL, held
+    /// until the commit; a row another batch has just created makes this one wait for that
+    /// batch. On SQLite, where the batch's first write took the one write lock, the statements
+    /// go in one hop; on PostgreSQL one after another, so that every batch locks in the same
+    /// order.
+    async fn lock(
         conn: &mut AnyConnection,
-        tables: [(&CounterTable, RowsToLock); N],
-    ) -> Result<[Counters; N], sqlx::Error> {
+        tables: [RowsToLock; 3],
+    ) -> Result<[Counters; 3], sqlx::Error> {
         let engine = Engine::of(conn);
         let mut statements: Vec<(String, Vec<Vec<Cell>>)> = Vec::new();
-        for (part, (table, rows)) in tables.iter().enumerate() {
+        for (part, (table, rows)) in COUNTER_TABLES.iter().zip(&tables).enumerate() {
             if rows.is_empty() {
                 continue;
             }
@@ -585,7 +740,7 @@ impl Counters {
         });
         for row in stored {
             let part = row.try_get::<i64, _>(0)? as usize;
-            let (table, rows) = &tables[part];
+            let (table, rows) = (COUNTER_TABLES[part], &tables[part]);
             let key = table
                 .key
                 .iter()
@@ -604,7 +759,7 @@ impl Counters {
             };
             counters[part].rows.insert(key, counter);
         }
-        for ((table, rows), counters) in tables.iter().zip(&counters) {
+        for ((table, rows), counters) in COUNTER_TABLES.iter().zip(&tables).zip(&counters) {
             if counters.rows.len() != rows.len() {
                 let message = format!("{} returned fewer rows than it locked", table.name);
                 return Err(sqlx::Error::Protocol(message));
@@ -711,9 +866,15 @@ impl Writes {
             return Ok(());
         }
         let engine = Engine::of(conn);
+        // PostgreSQL runs a statement's `WITH` parts last to first: they are written in reverse,
+        // so that its rows are locked in the order every batch locks them.
+        let inserts: Vec<&Insert> = match engine {
+            Engine::Sqlite => self.inserts.iter().collect(),
+            Engine::Postgres => self.inserts.iter().rev().collect(),
+        };
         let mut sql = String::new();
         let mut first = 1;
-        for (i, insert) in self.inserts.iter().enumerate() {
+        for (i, insert) in inserts.iter().enumerate() {
             let part = insert.sql(first, engine);
             match engine {
                 Engine::Sqlite => sql.push_str(&format!("{part}; ")),
@@ -728,7 +889,7 @@ impl Writes {
             Engine::Sqlite => "COMMIT",
             Engine::Postgres => " SELECT 1",
         });
-        let rows = self.inserts.iter().flat_map(|insert| &insert.rows);
+        let rows = inserts.iter().flat_map(|insert| &insert.rows);
         bind_rows(sqlx::query(&sql), rows)
             .execute(&mut *conn)
             .await?;
