@@ -10,12 +10,13 @@
 //! the two leaves the call metered, never a run call unmetered. Refusals (rate limit, quota)
 //! are recorded in the batch that decides them.
 //!
-//! A batch costs the same few statements however many calls it holds: for each table it locks
-//! and reads every row its calls touch in one statement, decides the calls in arrival order
-//! with the rules of `limits` in Rust, and writes the changed rows back in one statement. The
-//! rows stay locked until the commit (on SQLite the meter file's one write lock holds them), so
-//! every limit stays exact, also across instances. A caller is answered only once its batch has
-//! committed, so a crash loses nothing that was answered.
+//! A batch costs the same few statements however many calls it holds: it reads every row its
+//! calls touch in one statement, decides the calls in arrival order with the rules of `limits`
+//! in Rust, and writes the changed rows back in one statement. The database refuses those
+//! writes if another writer changed one of the rows since the read (see [`Reading`]); the batch
+//! is then decided again with its rows locked until the commit. So every limit stays exact,
+//! also across instances. A caller is answered only once its batch has committed, so a crash
+//! loses nothing that was answered.
 //!
 //! Every batch takes its row locks in one order (rate limits, tool windows, allowances, daily
 //! rollups; each sorted by key), the same on every instance: two instances' batches cannot
@@ -499,7 +500,10 @@ async fn read_stored(
     if parts.is_empty() {
         return Ok(stored);
     }
-    for row in bind_rows(sqlx::query(&sql), [&values]).fetch_all(conn).await? {
+    for row in bind_rows(sqlx::query(&sql), [&values])
+        .fetch_all(conn)
+        .await?
+    {
         match row.try_get::<i64, _>(0)? {
             0 => {
                 let status = tokens::StoredStatus {
@@ -603,9 +607,18 @@ impl CounterTable {
     /// by their first key column: (part, integer keys, counter, NULL, text key). A table has
     /// one text key or up to two integer ones.
     fn read_sql(&self, part: usize) -> String {
-        let mut ints: Vec<&str> = self.key.iter().filter(|(_, text)| !text).map(|k| k.0).collect();
+        let mut ints: Vec<&str> = self
+            .key
+            .iter()
+            .filter(|(_, text)| !text)
+            .map(|k| k.0)
+            .collect();
         ints.resize(2, "NULL");
-        let text = self.key.iter().find(|(_, text)| *text).map_or("NULL", |k| k.0);
+        let text = self
+            .key
+            .iter()
+            .find(|(_, text)| *text)
+            .map_or("NULL", |k| k.0);
         format!(
             "SELECT {part}, {}, {}, {}, NULL, {text} FROM {} WHERE {}",
             ints[0], ints[1], self.counter, self.name, self.key[0].0
@@ -614,12 +627,15 @@ impl CounterTable {
 
     /// The key and counter of a row that [`CounterTable::read_sql`] selected.
     fn read_row(&self, row: &AnyRow) -> Result<(Vec<Cell>, i64), sqlx::Error> {
-        let mut ints = 1..;
         let mut key = Vec::with_capacity(self.key.len());
+        let mut int_column = 1;
         for (_, text) in self.key {
             key.push(match text {
                 true => Cell::Text(row.try_get(5)?),
-                false => Cell::Int(row.try_get(ints.next().expect("endless"))?),
+                false => {
+                    int_column += 1;
+                    Cell::Int(row.try_get(int_column - 1)?)
+                }
             });
         }
         Ok((key, row.try_get(3)?))
