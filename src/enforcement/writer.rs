@@ -128,7 +128,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
     // The writer keeps a connection of its own: its prepared statements stay cached. A failed batch drops it; the next one connects again.
     let mut conn: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut locked_until = None;
+    let mut locked_until = Instant::now();
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Under load the calls about to ask are tasks ready to run: they run first and join
         // this batch, instead of waiting out the whole of it for the next.
@@ -144,15 +144,15 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 Job::Cancel(cancellation, _) => cancellations.push(cancellation),
             }
         }
-        let mut reading = match locked_until {
-            Some(until) if Instant::now() < until => Reading::Locked,
-            _ => Reading::Optimistic,
+        let mut reading = match Instant::now() < locked_until {
+            true => Reading::Locked,
+            false => Reading::Optimistic,
         };
         let mut result = write(&db, &mut conn, reading, &admits, &cancellations).await;
         if reading == Reading::Optimistic && result.as_ref().is_err_and(is_conflict) {
             rollback(&mut conn).await;
             reading = Reading::Locked;
-            locked_until = Some(Instant::now() + LOCKED_AFTER_CONFLICT);
+            locked_until = Instant::now() + LOCKED_AFTER_CONFLICT;
             result = write(&db, &mut conn, reading, &admits, &cancellations).await;
         }
         let result = result.map_err(|e| {
@@ -289,6 +289,34 @@ async fn decide(
     writes: &mut Writes,
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let mut decided: Vec<Option<Result<Admission, String>>> = vec![None; admits.len()];
+    // Each call's row of its token's cap, and of its tool's window if the tool has one.
+    let cap_keys: Vec<Vec<Cell>> = admits
+        .iter()
+        .map(|a| vec![Cell::Text(limits::token_key(a.token_id))])
+        .collect();
+    let window_keys: Vec<Option<Vec<Cell>>> = admits
+        .iter()
+        .map(|a| {
+            let key = || Cell::Text(limits::window_key(a.token_id, a.tool, a.at));
+            a.tool_limit.map(|_| vec![key()])
+        })
+        .collect();
+    // Read optimistically, each table's rows are selected by their first key column: for the
+    // allowances all of an organization's periods, since which one a call falls in depends on
+    // the plan read beside them.
+    let filters = (reading == Reading::Optimistic).then(|| {
+        let reserving = admits.iter().filter(|a| a.units > 0).map(|a| a.org_id);
+        let orgs = reserving.chain(cancellations.iter().map(|c| c.call.org_id));
+        [
+            cap_keys.iter().map(|key| key[0].clone()).collect(),
+            window_keys
+                .iter()
+                .flatten()
+                .map(|key| key[0].clone())
+                .collect(),
+            orgs.map(Cell::Int).collect(),
+        ]
+    });
 
     // The tokens as stored now: whatever verified them, a token revoked or rotated since
     // runs nothing. The billed organizations' plans give each call its period.
@@ -296,7 +324,7 @@ async fn decide(
         statuses,
         plans,
         counters,
-    } = read_stored(conn, begin, reading, admits, cancellations).await?;
+    } = read_stored(conn, begin, admits, filters).await?;
     for (i, a) in admits.iter().enumerate() {
         if let Some(refusal) = tokens::stored_refusal(&statuses, a.token_id, a.at) {
             let reason = refusal.to_string();
@@ -318,17 +346,9 @@ async fn decide(
     let pending: Vec<usize> = (0..admits.len())
         .filter(|&i| decided[i].is_none())
         .collect();
-    let cap_keys: Vec<Vec<Cell>> = pending
+    let windowed: Vec<(usize, i64, &Vec<Cell>)> = pending
         .iter()
-        .map(|&i| vec![Cell::Text(limits::token_key(admits[i].token_id))])
-        .collect();
-    let windowed: Vec<(usize, i64, Vec<Cell>)> = pending
-        .iter()
-        .filter_map(|&i| {
-            let a = admits[i];
-            let key = vec![Cell::Text(limits::window_key(a.token_id, a.tool, a.at))];
-            a.tool_limit.map(|limit| (i, limit, key))
-        })
+        .filter_map(|&i| Some((i, admits[i].tool_limit?, window_keys[i].as_ref()?)))
         .collect();
     let reserving: Vec<usize> = pending
         .iter()
@@ -337,16 +357,16 @@ async fn decide(
         .collect();
     let period_of = |i: usize| periods[i].expect("decided without a period");
     let period_key = |org_id: i64, period: Period| vec![Cell::Int(org_id), Cell::Int(period.start)];
-    let cap_rows = cap_keys
+    let cap_rows = pending
         .iter()
-        .map(|key| (key.clone(), Vec::new()))
+        .map(|&i| (cap_keys[i].clone(), Vec::new()))
         .collect();
     let window_rows = windowed
         .iter()
-        .map(|(i, _, key)| {
+        .map(|&(i, _, key)| {
             (
                 key.clone(),
-                vec![Cell::Int(limits::window_end(admits[*i].at))],
+                vec![Cell::Int(limits::window_end(admits[i].at))],
             )
         })
         .collect();
@@ -361,15 +381,16 @@ async fn decide(
         .map(|key| (key, Vec::new()))
         .collect();
     let tables: [RowsToLock; 3] = [cap_rows, window_rows, allowance_rows];
-    let [mut caps, mut windows, mut allowances] = match &counters {
-        Some(stored) => Counters::as_read(tables, stored),
-        None => Counters::lock(conn, tables).await?,
+    let stored = match counters {
+        Some(stored) => stored,
+        None => lock(conn, &tables).await?,
     };
+    let [mut caps, mut windows, mut allowances] = Counters::new(tables, &stored);
 
     // The unit cap of each token.
     let mut rates = vec![RateState::default(); admits.len()];
-    for (&i, key) in pending.iter().zip(&cap_keys) {
-        let a = admits[i];
+    for &i in &pending {
+        let (a, key) = (admits[i], &cap_keys[i]);
         let (tat, admission) = limits::take_units(caps.get(key), a.units, a.cap, a.at);
         caps.set(key, tat);
         match admission {
@@ -445,16 +466,15 @@ async fn decide(
 struct Stored {
     statuses: HashMap<i64, tokens::StoredStatus>,
     plans: HashMap<i64, (String, i64)>,
-    /// For each of [`COUNTER_TABLES`], each stored row's counter by key.
-    counters: Option<[BTreeMap<Vec<Cell>, i64>; 3]>,
+    /// For each of [`COUNTER_TABLES`], each stored row's counter.
+    counters: Option<[StoredCounters; 3]>,
 }
 
 async fn read_stored(
     conn: &mut AnyConnection,
     begin: &str,
-    reading: Reading,
     admits: &[&AdmitRequest],
-    cancellations: &[&Cancellation],
+    counter_filters: Option<[BTreeSet<Cell>; 3]>,
 ) -> Result<Stored, sqlx::Error> {
     let engine = Engine::of(conn);
     let mut parts = Vec::new();
@@ -478,14 +498,19 @@ async fn read_stored(
             org_ids.into_iter().map(Cell::Int).collect(),
         );
     }
-    if reading == Reading::Optimistic {
-        let filters = counter_filters(admits, cancellations);
+    let counters = counter_filters.map(|filters| {
         for (i, (table, filter)) in COUNTER_TABLES.iter().zip(filters).enumerate() {
             if !filter.is_empty() {
-                part(&table.read_sql(i + 2), filter.into_iter().collect());
+                let columns = table.read_columns(FIRST_COUNTER_PART + i);
+                let sql = format!(
+                    "SELECT {columns} FROM {} WHERE {}",
+                    table.name, table.key[0].0
+                );
+                part(&sql, filter.into_iter().collect());
             }
         }
-    }
+        Default::default()
+    });
     let mut sql = parts.join(" UNION ALL ");
     if engine == Engine::Postgres || sql.is_empty() {
         conn.execute(begin).await?;
@@ -495,7 +520,7 @@ async fn read_stored(
     let mut stored = Stored {
         statuses: HashMap::new(),
         plans: HashMap::new(),
-        counters: (reading == Reading::Optimistic).then(Default::default),
+        counters,
     };
     if parts.is_empty() {
         return Ok(stored);
@@ -517,9 +542,8 @@ async fn read_stored(
                 let plan = (row.try_get(5)?, row.try_get(2)?);
                 stored.plans.insert(row.try_get(1)?, plan);
             }
-            part => {
-                let i = part as usize - 2;
-                let (key, counter) = COUNTER_TABLES[i].read_row(&row)?;
+            _ => {
+                let (i, key, counter) = stored_counter(&row)?;
                 if let Some(counters) = &mut stored.counters {
                     counters[i].insert(key, counter);
                 }
@@ -527,27 +551,6 @@ async fn read_stored(
         }
     }
     Ok(stored)
-}
-
-/// For each of [`COUNTER_TABLES`], the values of its first key column that the batch's calls
-/// may touch: each token's cap, each windowed tool's window, each billed organization's
-/// periods (all of them: which one a call falls in depends on the plan read beside them).
-fn counter_filters(
-    admits: &[&AdmitRequest],
-    cancellations: &[&Cancellation],
-) -> [BTreeSet<Cell>; 3] {
-    let caps = admits
-        .iter()
-        .map(|a| Cell::Text(limits::token_key(a.token_id)));
-    let windows = admits.iter().filter(|a| a.tool_limit.is_some());
-    let windows = windows.map(|a| Cell::Text(limits::window_key(a.token_id, a.tool, a.at)));
-    let reserving = admits.iter().filter(|a| a.units > 0).map(|a| a.org_id);
-    let orgs = reserving.chain(cancellations.iter().map(|c| c.call.org_id));
-    [
-        caps.collect(),
-        windows.collect(),
-        orgs.map(Cell::Int).collect(),
-    ]
 }
 
 /// A value to bind, or a key column's value.
@@ -602,11 +605,15 @@ const PERIOD_USAGE: CounterTable = CounterTable {
 /// The tables in the order every batch locks them.
 const COUNTER_TABLES: [&CounterTable; 3] = [&RATE_LIMITS, &RATE_WINDOWS, &PERIOD_USAGE];
 
+/// The part number of the first of [`COUNTER_TABLES`] in a batch's first read (after the
+/// tokens' and the organizations'), and in its locks' rows.
+const FIRST_COUNTER_PART: usize = 2;
+
 impl CounterTable {
-    /// The part of a batch's first read (see [`read_stored`]) that selects this table's rows
-    /// by their first key column: (part, integer keys, counter, NULL, text key). A table has
-    /// one text key or up to two integer ones.
-    fn read_sql(&self, part: usize) -> String {
+    /// A row of this table as a batch's first read (see [`read_stored`]) and its locks select
+    /// it: (part, integer keys, counter, NULL, text key), the columns of the read's other
+    /// parts. A table has one text key or up to two integer ones.
+    fn read_columns(&self, part: usize) -> String {
         let mut ints: Vec<&str> = self
             .key
             .iter()
@@ -620,12 +627,12 @@ impl CounterTable {
             .find(|(_, text)| *text)
             .map_or("NULL", |k| k.0);
         format!(
-            "SELECT {part}, {}, {}, {}, NULL, {text} FROM {} WHERE {}",
-            ints[0], ints[1], self.counter, self.name, self.key[0].0
+            "{part}, {}, {}, {}, NULL, {text}",
+            ints[0], ints[1], self.counter
         )
     }
 
-    /// The key and counter of a row that [`CounterTable::read_sql`] selected.
+    /// The key and counter of a row selected as [`CounterTable::read_columns`] lists them.
     fn read_row(&self, row: &AnyRow) -> Result<(Vec<Cell>, i64), sqlx::Error> {
         let mut key = Vec::with_capacity(self.key.len());
         let mut int_column = 1;
@@ -671,6 +678,9 @@ fn counter_row(key: &[Cell], counter: i64, on_insert: &[Cell]) -> Vec<Cell> {
 /// The rows of one table a batch locks: each key, with the values a new row gets.
 type RowsToLock = BTreeMap<Vec<Cell>, Vec<Cell>>;
 
+/// The stored counters of one table's rows, by key.
+type StoredCounters = BTreeMap<Vec<Cell>, i64>;
+
 /// The locked rows of one table: each key's counter as stored and as decided.
 struct Counters {
     rows: BTreeMap<Vec<Cell>, Counter>,
@@ -683,9 +693,10 @@ struct Counter {
 }
 
 impl Counters {
-    /// The rows of each of [`COUNTER_TABLES`] as a batch read them unlocked: a missing row is
-    /// new, with a zero counter and the given insert-only values.
-    fn as_read(tables: [RowsToLock; 3], stored: &[BTreeMap<Vec<Cell>, i64>; 3]) -> [Counters; 3] {
+    /// The rows of each of [`COUNTER_TABLES`] a batch decides, with their counters as read or
+    /// locked: a row missing from `stored` is new, with a zero counter and the given
+    /// insert-only values.
+    fn new(tables: [RowsToLock; 3], stored: &[StoredCounters; 3]) -> [Counters; 3] {
         let mut tables = tables.into_iter().zip(stored);
         std::array::from_fn(|_| {
             let (rows, stored) = tables.next().expect("three tables");
@@ -702,86 +713,6 @@ impl Counters {
                 rows: rows.collect(),
             }
         })
-    }
-
-    /// Locks and reads the rows of each of [`COUNTER_TABLES`] in key order, one statement a
-    /// table, the tables in that order; a missing row is created with a zero counter and the
-    /// given insert-only values. The no-op update takes each row's lock on PostgreSQL, held
-    /// until the commit; a row another batch has just created makes this one wait for that
-    /// batch. On SQLite, where the batch's first write took the one write lock, the statements
-    /// go in one hop; on PostgreSQL one after another, so that every batch locks in the same
-    /// order.
-    async fn lock(
-        conn: &mut AnyConnection,
-        tables: [RowsToLock; 3],
-    ) -> Result<[Counters; 3], sqlx::Error> {
-        let engine = Engine::of(conn);
-        let mut statements: Vec<(String, Vec<Vec<Cell>>)> = Vec::new();
-        for (part, (table, rows)) in COUNTER_TABLES.iter().zip(&tables).enumerate() {
-            if rows.is_empty() {
-                continue;
-            }
-            let counter = table.counter;
-            let mut sql = insert_sql(table.name, &table.columns(), rows.len(), 1, engine);
-            sql.push_str(&table.on_conflict(&format!("{counter} = {}.{counter}", table.name)));
-            sql.push_str(&format!(
-                " RETURNING {part}, {}, {counter}",
-                table.key_columns()
-            ));
-            let values = rows
-                .iter()
-                .map(|(key, on_insert)| counter_row(key, 0, on_insert))
-                .collect();
-            statements.push((sql, values));
-        }
-        if engine == Engine::Sqlite && statements.len() > 1 {
-            let sql: Vec<&str> = statements.iter().map(|(sql, _)| sql.as_str()).collect();
-            let sql = sql.join("; ");
-            let values = statements
-                .iter_mut()
-                .flat_map(|(_, v)| v.drain(..))
-                .collect();
-            statements = vec![(sql, values)];
-        }
-        let mut stored = Vec::new();
-        for (sql, values) in &statements {
-            stored.extend(
-                bind_rows(sqlx::query(sql), values)
-                    .fetch_all(&mut *conn)
-                    .await?,
-            );
-        }
-        let mut counters = std::array::from_fn(|_| Counters {
-            rows: BTreeMap::new(),
-        });
-        for row in stored {
-            let part = row.try_get::<i64, _>(0)? as usize;
-            let (table, rows) = (COUNTER_TABLES[part], &tables[part]);
-            let key = table
-                .key
-                .iter()
-                .enumerate()
-                .map(|(i, (_, text))| match text {
-                    true => row.try_get::<String, _>(i + 1).map(Cell::Text),
-                    false => row.try_get::<i64, _>(i + 1).map(Cell::Int),
-                })
-                .collect::<Result<Vec<Cell>, _>>()?;
-            let value: i64 = row.try_get(table.key.len() + 1)?;
-            let on_insert = rows.get(&key).cloned().unwrap_or_default();
-            let counter = Counter {
-                stored: value,
-                decided: value,
-                on_insert,
-            };
-            counters[part].rows.insert(key, counter);
-        }
-        for ((table, rows), counters) in COUNTER_TABLES.iter().zip(&tables).zip(&counters) {
-            if counters.rows.len() != rows.len() {
-                let message = format!("{} returned fewer rows than it locked", table.name);
-                return Err(sqlx::Error::Protocol(message));
-            }
-        }
-        Ok(counters)
     }
 
     /// The counter of a locked row.
@@ -805,6 +736,71 @@ impl Counters {
         let set = table.on_conflict(&format!("{counter} = excluded.{counter}"));
         writes.insert(table.name, &table.columns(), rows, &set);
     }
+}
+
+/// Locks and reads the rows of each of [`COUNTER_TABLES`] in key order, one statement a table,
+/// the tables in that order; a missing row is created with a zero counter and the given
+/// insert-only values. The no-op update takes each row's lock on PostgreSQL, held until the
+/// commit; a row another batch has just created makes this one wait for that batch. On SQLite,
+/// where the batch's first write took the one write lock, the statements go in one hop; on
+/// PostgreSQL one after another, so that every batch locks in the same order.
+async fn lock(
+    conn: &mut AnyConnection,
+    tables: &[RowsToLock; 3],
+) -> Result<[StoredCounters; 3], sqlx::Error> {
+    let engine = Engine::of(conn);
+    let mut statements: Vec<(String, Vec<Vec<Cell>>)> = Vec::new();
+    for (i, (table, rows)) in COUNTER_TABLES.iter().zip(tables).enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let counter = table.counter;
+        let mut sql = insert_sql(table.name, &table.columns(), rows.len(), 1, engine);
+        sql.push_str(&table.on_conflict(&format!("{counter} = {}.{counter}", table.name)));
+        sql.push_str(&format!(
+            " RETURNING {}",
+            table.read_columns(FIRST_COUNTER_PART + i)
+        ));
+        let values = rows
+            .iter()
+            .map(|(key, on_insert)| counter_row(key, 0, on_insert))
+            .collect();
+        statements.push((sql, values));
+    }
+    if engine == Engine::Sqlite && statements.len() > 1 {
+        let sql: Vec<&str> = statements.iter().map(|(sql, _)| sql.as_str()).collect();
+        let sql = sql.join("; ");
+        let values = statements
+            .iter_mut()
+            .flat_map(|(_, v)| v.drain(..))
+            .collect();
+        statements = vec![(sql, values)];
+    }
+    let mut stored: [StoredCounters; 3] = Default::default();
+    for (sql, values) in &statements {
+        for row in bind_rows(sqlx::query(sql), values)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let (i, key, counter) = stored_counter(&row)?;
+            stored[i].insert(key, counter);
+        }
+    }
+    for ((table, rows), stored) in COUNTER_TABLES.iter().zip(tables).zip(&stored) {
+        if stored.len() != rows.len() {
+            let message = format!("{} returned fewer rows than it locked", table.name);
+            return Err(sqlx::Error::Protocol(message));
+        }
+    }
+    Ok(stored)
+}
+
+/// A counter row as [`CounterTable::read_columns`] lists it: the index of its table in
+/// [`COUNTER_TABLES`], its key and its counter.
+fn stored_counter(row: &AnyRow) -> Result<(usize, Vec<Cell>, i64), sqlx::Error> {
+    let i = row.try_get::<i64, _>(0)? as usize - FIRST_COUNTER_PART;
+    let (key, counter) = COUNTER_TABLES[i].read_row(row)?;
+    Ok((i, key, counter))
 }
 
 /// `INSERT INTO table (columns) VALUES ($first, …), …` for `rows` rows.
