@@ -98,9 +98,12 @@ test("workspaces and organization settings", async ({ page }) => {
   await screenshot(page, "workspaces");
 
   await page.getByRole("link", { name: "Organization" }).click();
-  await page.getByLabel("Name", { exact: true }).first().fill("Beta Agency");
-  await page.getByLabel("Default grace when a token is rotated").selectOption("48h");
-  await page.getByRole("button", { name: "Save" }).click();
+  // The details load after the page's other forms: "Another organization" has a Name field too,
+  // and the first Name on the page is that one until they arrive.
+  const details = page.locator("section", { has: page.getByRole("heading", { name: "Details" }) });
+  await details.getByLabel("Name", { exact: true }).fill("Beta Agency");
+  await details.getByLabel("Default grace when a token is rotated").selectOption("48h");
+  await details.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("status")).toHaveText("Saved.");
   await page.reload();
   await expect(page.getByLabel("Default grace when a token is rotated")).toHaveValue("48h");
