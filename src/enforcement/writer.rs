@@ -211,7 +211,7 @@ enum Reading {
     /// locked. Two round trips fewer on PostgreSQL, one hop fewer on SQLite, and no no-op
     /// write of each row to lock it.
     Optimistic,
-    /// Locked and read before the batch decides ([`Counters::lock`]): what a writer does for a
+    /// Locked and read before the batch decides ([`lock`]): what a writer does for a
     /// while after a conflict, when other instances write the same rows.
     Locked,
 }
@@ -297,8 +297,8 @@ async fn decide(
     let window_keys: Vec<Option<Vec<Cell>>> = admits
         .iter()
         .map(|a| {
-            let key = || Cell::Text(limits::window_key(a.token_id, a.tool, a.at));
-            a.tool_limit.map(|_| vec![key()])
+            a.tool_limit
+                .map(|_| vec![Cell::Text(limits::window_key(a.token_id, a.tool, a.at))])
         })
         .collect();
     // Read optimistically, each table's rows are selected by their first key column: for the
@@ -498,19 +498,21 @@ async fn read_stored(
             org_ids.into_iter().map(Cell::Int).collect(),
         );
     }
-    let counters = counter_filters.map(|filters| {
-        for (i, (table, filter)) in COUNTER_TABLES.iter().zip(filters).enumerate() {
-            if !filter.is_empty() {
-                let columns = table.read_columns(FIRST_COUNTER_PART + i);
-                let sql = format!(
-                    "SELECT {columns} FROM {} WHERE {}",
-                    table.name, table.key[0].0
-                );
-                part(&sql, filter.into_iter().collect());
-            }
+    let counters = counter_filters.is_some().then(Default::default);
+    for (i, (table, filter)) in COUNTER_TABLES
+        .iter()
+        .zip(counter_filters.into_iter().flatten())
+        .enumerate()
+    {
+        if !filter.is_empty() {
+            let columns = table.read_columns(FIRST_COUNTER_PART + i);
+            let sql = format!(
+                "SELECT {columns} FROM {} WHERE {}",
+                table.name, table.key[0].0
+            );
+            part(&sql, filter.into_iter().collect());
         }
-        Default::default()
-    });
+    }
     let mut sql = parts.join(" UNION ALL ");
     if engine == Engine::Postgres || sql.is_empty() {
         conn.execute(begin).await?;
