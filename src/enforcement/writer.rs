@@ -195,18 +195,16 @@ async fn rollback(conn: &mut Option<AnyConnection>) {
 /// whose index can find the rows.
 async fn connect(db: &Db) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = db.connect_one().await?;
-    if db.engine == Engine::Sqlite {
-        sqlx::query("PRAGMA wal_autocheckpoint = 0")
-            .execute(&mut conn)
-            .await?;
-    }
-    // Every statement of a batch finds its rows by key, yet PostgreSQL at times planned a read
-    // of many keys as a scan of the whole table, its `IN` list of parameters rebuilt as an array
-    // for every row: in one bench run 274 reads of rate_limits scanned 2,400 rows each, a fifth
-    // of the writer's database time. A scan stays possible where no index serves.
-    if db.engine == Engine::Postgres {
-        conn.execute("SET enable_seqscan = off").await?;
-    }
+    let setting = match db.engine {
+        Engine::Sqlite => "PRAGMA wal_autocheckpoint = 0",
+        // Every statement of a batch finds its rows by key, yet PostgreSQL at times planned a
+        // read of many keys as a scan of the whole table, its `IN` list of parameters rebuilt
+        // as an array for every row: in one bench run 274 reads of rate_limits scanned 2,400
+        // rows each, a fifth of the writer's database time. A scan stays possible where no
+        // index serves.
+        Engine::Postgres => "SET enable_seqscan = off",
+    };
+    conn.execute(setting).await?;
     Ok(conn)
 }
 
