@@ -7,6 +7,8 @@
 //! - `tools/call` of `get_performance_summary` (1 unit, analytics:read, one day) through `/mcp`
 //!   with full enforcement, at maximum throughput and again paced to half of it;
 //! - the same tool on `/bench/bare/mcp` (no enforcement; benchmark build only);
+//! - the CPU time per call of both, the server's and the database's (from `/proc`): where the
+//!   ratio of throughputs is lower than the inverse ratio of CPU, the calls waited, not worked;
 //! - token verification per call, cache hit and miss (in process);
 //! - the usage page's server render with 1 and 10 million usage events.
 //!
@@ -151,15 +153,36 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
     let script = wrk_script(work, &fixture.tokens, &body);
     let enforced_url = format!("http://127.0.0.1:{port}/mcp");
     let bare_url = format!("http://127.0.0.1:{port}/bench/bare/mcp");
-    // Warm both paths (connections, caches, SQLite pages) before measuring.
-    run_wrk(&enforced_url, &script, options.connections, 2, None);
+    // Warm both paths (connections, caches, SQLite pages) before measuring; the enforced one
+    // until every token has been used and the first uses' writes (last use, audit) are done:
+    // they made the first round slower than the others.
+    run_wrk(&enforced_url, &script, options.connections, 6, None);
     run_wrk(&bare_url, &script, options.connections, 2, None);
 
-    let (mut enforced_runs, mut bare_runs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut enforced_runs, mut bare_runs) = (Vec::new(), Vec::new());
+    let (mut ratios, mut rounds) = (Vec::new(), Vec::new());
+    let server_pid = server.0.id();
     for _ in 0..options.rounds.max(1) {
-        let run = |url: &str| run_wrk(url, &script, options.connections, options.seconds, None);
+        let run = |url: &str| {
+            let before = cpu_seconds(server_pid);
+            let run = run_wrk(url, &script, options.connections, options.seconds, None);
+            let measured = before
+                .zip(cpu_seconds(server_pid))
+                .filter(|_| run.requests > 0);
+            let cpu = measured.map(|(before, after)| CpuPerCall {
+                server_us: (after.0 - before.0) * 1e6 / run.requests as f64,
+                database_us: (after.1 - before.1) * 1e6 / run.requests as f64,
+            });
+            Run { cpu, ..run }
+        };
         let (enforced, bare) = (run(&enforced_url), run(&bare_url));
         ratios.push(enforced.rps / bare.rps);
+        rounds.push(format!(
+            "{:.2} ({:.0} / {:.0})",
+            enforced.rps / bare.rps,
+            enforced.rps,
+            bare.rps
+        ));
         enforced_runs.push(enforced);
         bare_runs.push(bare);
     }
@@ -185,12 +208,23 @@ async fn bench_engine(engine: Engine, options: &Options, work: &Path) -> f64 {
         "enforced at half max ({:.0}/s): {:>7.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
         half_rate, half.rps, half.p50, half.p99, half.errors
     );
-    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    if let (Some(e), Some(b)) = (&enforced.cpu, &bare.cpu) {
+        let (e_all, b_all) = (e.server_us + e.database_us, b.server_us + b.database_us);
+        println!(
+            "CPU per call at max (server + database): enforced {e_all:.0} µs ({:.0} + {:.0}), \
+             bare {b_all:.0} µs ({:.0} + {:.0}): bare / enforced {:.2}",
+            e.server_us,
+            e.database_us,
+            b.server_us,
+            b.database_us,
+            b_all / e_all
+        );
+    }
     println!(
-        "enforced / bare: {:.2}x (median of {} alternating rounds: {})",
+        "enforced / bare: {:.2}x (median of {} alternating rounds, in order: {})",
         ratios[ratios.len() / 2],
         ratios.len(),
-        each.join(", ")
+        rounds.join(", ")
     );
 
     verification_cost(&url, &fixture).await;
@@ -397,9 +431,38 @@ end
 
 struct Run {
     rps: f64,
+    requests: u64,
     p50: String,
     p99: String,
     errors: u64,
+    cpu: Option<CpuPerCall>,
+}
+
+/// The CPU time a run's calls took, per call: the server's process, and the database's
+/// processes (PostgreSQL's backends; SQLite runs inside the server).
+struct CpuPerCall {
+    server_us: f64,
+    database_us: f64,
+}
+
+/// CPU seconds so far of the server process (all its threads) and of every PostgreSQL process,
+/// from Linux's `/proc` (None elsewhere). Its tick is USER_HZ, 100 a second on Linux.
+fn cpu_seconds(server: u32) -> Option<(f64, f64)> {
+    let ticks = |stat: &str| -> Option<f64> {
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) / 100.0)
+    };
+    let server = ticks(&std::fs::read_to_string(format!("/proc/{server}/stat")).ok()?)?;
+    let mut database = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat.contains("(postgres") {
+            database += ticks(&stat).unwrap_or(0.0);
+        }
+    }
+    Some((server, database))
 }
 
 /// One wrk run; `rate` paces the connections to about that many requests a second in all.
@@ -435,6 +498,12 @@ fn run_wrk(url: &str, script: &Path, connections: u32, seconds: u32, rate: Optio
         rps: field("Requests/sec:")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("wrk printed no throughput:\n{text}")),
+        // "  123456 requests in 10.00s, 45.67MB read"
+        requests: text
+            .lines()
+            .find_map(|l| l.split_once(" requests in ")?.0.trim().parse().ok())
+            .unwrap_or(0),
+        cpu: None,
         p50: micros("P50"),
         p99: micros("P99"),
         errors: field("ERRORS").and_then(|v| v.parse().ok()).unwrap_or(0)

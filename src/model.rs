@@ -197,7 +197,7 @@ pub fn format_time(ms: i64) -> String {
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -475,18 +475,24 @@ pub fn end_of_date(date: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    // H. Hinnant's days_from_civil, the inverse of civil_from_days above.
+    let days = days_from_civil(y, m, d);
+    if civil_from_days(days) != (y, m as u32, d as u32) {
+        return None; // e.g. 2026-02-30
+    }
+    Some((days + 1) * 86_400_000 - 1)
+}
+
+/// The day count since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// days_from_civil, the inverse of [`civil_from_days`]); a day past the month's end counts on
+/// into the next month.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y2 = if m <= 2 { y - 1 } else { y };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    if civil_from_days(days) != (y, m as u32, d as u32) {
-        return None; // e.g. 2026-02-30
-    }
-    Some((days + 1) * 86_400_000 - 1)
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

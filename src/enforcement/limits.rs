@@ -128,7 +128,12 @@ pub fn period(plan: &str, anchor: i64, now: i64) -> Period {
             }
         };
     }
-    let mut months = 0;
+    // Start from the month before `now`'s (the anchor's day may fall later in the month).
+    let month_of = |at: i64| {
+        let (y, m, _) = crate::model::civil_from_days(at.div_euclid(DAY_MS));
+        y * 12 + i64::from(m)
+    };
+    let mut months = (month_of(now) - month_of(anchor) - 1).clamp(0, 1200);
     loop {
         let start = add_months(anchor, months);
         let end = add_months(anchor, months + 1);
@@ -146,23 +151,14 @@ pub fn period(plan: &str, anchor: i64, now: i64) -> Period {
 /// `at` moved `months` calendar months on, keeping the time of day; the 31st becomes the
 /// last day of a shorter month.
 fn add_months(at: i64, months: i64) -> i64 {
-    let day = at.div_euclid(DAY_MS);
-    let time = at.rem_euclid(DAY_MS);
-    let date = crate::model::day_string(day);
-    let (y, m, d): (i64, i64, i64) = (
-        date[..4].parse().unwrap_or(1970),
-        date[5..7].parse().unwrap_or(1),
-        date[8..].parse().unwrap_or(1),
-    );
-    let total = y * 12 + (m - 1) + months;
-    let (ny, nm) = (total.div_euclid(12), total.rem_euclid(12) + 1);
-    let mut nd = d;
-    loop {
-        if let Some(day) = crate::model::parse_day(&format!("{ny:04}-{nm:02}-{nd:02}")) {
-            return day * DAY_MS + time;
-        }
-        nd -= 1;
-    }
+    use crate::model::{civil_from_days, days_from_civil};
+    let (day, time) = (at.div_euclid(DAY_MS), at.rem_euclid(DAY_MS));
+    let (y, m, d) = civil_from_days(day);
+    let total = y * 12 + i64::from(m) - 1 + months;
+    let (y, m) = (total.div_euclid(12), total.rem_euclid(12) + 1);
+    let (next_y, next_m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let days_in_month = days_from_civil(next_y, next_m, 1) - days_from_civil(y, m, 1);
+    days_from_civil(y, m, i64::from(d).min(days_in_month)) * DAY_MS + time
 }
 
 /// The period's units after reserving `units` more, or None when that passes the allowance.
@@ -212,6 +208,20 @@ mod tests {
             period("enterprise", at("2026-01-15"), at("2026-06-01")).allowance,
             None
         );
+        // Across a year's end, into a leap February, and years after the subscription began.
+        let p = period("starter", at("2025-12-31"), at("2026-01-10"));
+        assert_eq!((p.start, p.end), (at("2025-12-31"), at("2026-01-31")));
+        let p = period("starter", at("2023-08-31"), at("2024-03-01"));
+        assert_eq!((p.start, p.end), (at("2024-02-29"), at("2024-03-31")));
+        let p = period(
+            "agency",
+            at("2020-05-31") + 3_600_000,
+            at("2026-11-30") + 7_200_000,
+        );
+        assert_eq!(p.start, at("2026-11-30") + 3_600_000);
+        assert_eq!(p.end, at("2026-12-31") + 3_600_000);
+        let p = period("agency", at("2020-05-31") + 3_600_000, at("2026-11-30"));
+        assert_eq!(p.start, at("2026-10-31") + 3_600_000);
     }
 
     #[test]

@@ -106,11 +106,7 @@ impl ServerHandler for TollgateMcp {
             .get::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<Caller>());
         if let Some(caller) = caller {
-            let info = &request.client_info;
-            let client: String = format!("{} {}", info.name, info.version)
-                .chars()
-                .take(80)
-                .collect();
+            let client = client_label(&request.client_info);
             self.state
                 .last_used
                 .remember_client(caller.token.id, client);
