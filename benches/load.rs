@@ -102,6 +102,13 @@ async fn main() {
         Command::new("wrk").arg("--version").output().is_ok(),
         "wrk is needed: scripts/bench installs it"
     );
+    // Checked first: the reference runs last, after every engine's figures.
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("end2end/node_modules/@modelcontextprotocol/sdk");
+    assert!(
+        sdk.is_dir(),
+        "the TypeScript reference needs end2end's npm packages: scripts/bench installs them"
+    );
     let work = std::env::temp_dir().join(format!("tollgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     if let Some(seconds) = options.soak {
