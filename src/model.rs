@@ -446,6 +446,16 @@ pub struct AuditRow {
     pub actor: Option<String>,
     pub ip: Option<String>,
     pub token_id: Option<i64>,
+    /// How many times the event happened within its minute (refusals are recorded once).
+    pub repeats: i64,
+}
+
+/// A page of the audit log, newest first; `older` continues it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    /// The `before` of the next page, when there are older events.
+    pub older: Option<i64>,
 }
 
 /// "2026-11-23 05:22 UTC"-style relative phrase for the token list: "3 min ago", "2 days ago".

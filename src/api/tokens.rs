@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AuditRow, RevealedToken, TokensPage};
+use crate::model::{AuditPage, RevealedToken, TokensPage};
 
 /// A new token can only be shown by the enhanced page: a plain form post would create it and
 /// then lose it in the redirect, so it is refused before anything is created.
@@ -169,8 +169,11 @@ pub async fn revoke_token(token_id: i64) -> Result<(), AppError> {
 }
 
 #[server]
-pub async fn get_audit_log(token_id: Option<i64>) -> Result<Vec<AuditRow>, AppError> {
+pub async fn get_audit_log(
+    token_id: Option<i64>,
+    before: Option<i64>,
+) -> Result<AuditPage, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::tokens::audit_log(ctx.db(), &actor, token_id).await?)
+    Ok(crate::services::audit::page(ctx.db(), &actor, token_id, before).await?)
 }

@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
+use crate::model::Role;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToolError {
     #[error("missing bearer token: send Authorization: Bearer <token>")]
@@ -14,8 +16,13 @@ pub enum ToolError {
         "workspace {0} does not belong to this organization or is not reachable with this token"
     )]
     WorkspaceNotAccessible(i64),
-    #[error("missing scope: {0} is needed for this tool")]
-    MissingScope(&'static str),
+    #[error("{}", missing_scope_message(scope, *.limited_by))]
+    MissingScope {
+        scope: &'static str,
+        /// Set when the token holds the scope but its user's role in the target organization
+        /// may not use it (spec §3).
+        limited_by: Option<Role>,
+    },
     #[error("write-back is disabled for this workspace: an admin can enable it in Settings › Workspaces")]
     WriteBackDisabled,
     #[error("{0}")]
@@ -42,6 +49,18 @@ pub enum ToolError {
     Internal,
 }
 
+fn missing_scope_message(scope: &str, limited_by: Option<Role>) -> String {
+    match limited_by {
+        None => format!("missing scope: {scope} is needed for this tool"),
+        Some(role) => format!(
+            "missing scope: {scope} is needed for this tool; the token holds it, but its user is \
+             a {} of this organization, and a {} may use read scopes only",
+            role.as_str(),
+            role.as_str()
+        ),
+    }
+}
+
 fn quota_message(resets_at: Option<i64>) -> String {
     match resets_at {
         Some(at) => format!(
@@ -58,7 +77,7 @@ impl ToolError {
             ToolError::MissingToken => "missing_token",
             ToolError::InvalidToken(_) => "invalid_token",
             ToolError::WorkspaceNotAccessible(_) => "workspace_not_accessible",
-            ToolError::MissingScope(_) => "missing_scope",
+            ToolError::MissingScope { .. } => "missing_scope",
             ToolError::WriteBackDisabled => "write_back_disabled",
             ToolError::InvalidParameter(_) => "invalid_parameter",
             ToolError::InvalidDateRange(_) => "invalid_date_range",
@@ -78,7 +97,7 @@ impl ToolError {
         match self {
             ToolError::MissingToken | ToolError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ToolError::WorkspaceNotAccessible(_)
-            | ToolError::MissingScope(_)
+            | ToolError::MissingScope { .. }
             | ToolError::WriteBackDisabled => StatusCode::FORBIDDEN,
             ToolError::InvalidParameter(_) | ToolError::InvalidDateRange(_) => {
                 StatusCode::BAD_REQUEST
@@ -100,7 +119,12 @@ impl ToolError {
     pub fn body(&self) -> Value {
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
         match self {
-            ToolError::MissingScope(scope) => body["required_scope"] = json!(scope),
+            ToolError::MissingScope { scope, limited_by } => {
+                body["required_scope"] = json!(scope);
+                if let Some(role) = limited_by {
+                    body["role"] = json!(role.as_str());
+                }
+            }
             ToolError::InsufficientCredits {
                 required,
                 available,

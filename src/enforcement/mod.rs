@@ -5,15 +5,17 @@ mod error;
 pub mod idempotency;
 pub mod last_used;
 pub mod limits;
+mod scopes;
 pub mod writer;
 
 pub use error::ToolError;
+pub use scopes::ScopesInForce;
 
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use crate::model::Binding;
-use crate::services::audit::{self, AuditEntry};
+use crate::model::{Binding, Role};
+use crate::services::audit;
 use crate::services::tokens::{self, VerifiedToken, VerifyError};
 use crate::state::AppState;
 use crate::storage::now_ms;
@@ -118,7 +120,6 @@ async fn run(
         }
     };
     let idempotency_key: Option<String> = arg_key.or(header_key);
-    let db = &state.db;
     let token = &caller.token;
     let now = now_ms();
     state
@@ -126,27 +127,46 @@ async fn run(
         .record(token.id, now, caller.client.as_deref());
 
     // Step 2: target, binding and membership.
-    let (org_id, workspace_id) = resolve_target(state, token, tool, &args).await?;
-    let billed_org = org_id.unwrap_or(token.org_id);
+    let reach = resolve_target(state, token, tool, &args).await?;
+    let result =
+        authorize_and_run(state, token, tool, &reach, args, idempotency_key, now, rate).await;
+    if let Err(ToolError::MissingScope { scope, limited_by }) = &result {
+        // In the organization the call acted on: its admins see what reached for their data.
+        let org_id = reach.org_id.unwrap_or(token.org_id);
+        audit::record_scope_denial(
+            &state.db,
+            org_id,
+            token.id,
+            tool.name,
+            scope,
+            *limited_by,
+            now,
+        )
+        .await?;
+    }
+    result
+}
 
+/// Steps 3 to 8, once the call's target is known.
+#[allow(clippy::too_many_arguments)]
+async fn authorize_and_run(
+    state: &AppState,
+    token: &VerifiedToken,
+    tool: &'static ToolSpec,
+    reach: &Reach,
+    args: Value,
+    idempotency_key: Option<String>,
+    now: i64,
+    rate: &mut Option<limits::RateState>,
+) -> Result<Value, ToolError> {
+    let db = &state.db;
     // Step 3: scope and write-back switch.
+    let scopes = ScopesInForce::new(token, reach.role);
     if let Some(scope) = tool.scope {
-        if !token.scopes.contains(&scope) {
-            let subject = format!("{} needs {}", tool.name, scope.as_str());
-            let entry = AuditEntry {
-                org_id: token.org_id,
-                actor_user_id: None,
-                action: "token.scope_denied",
-                subject: &subject,
-                ip: None,
-                token_id: Some(token.id),
-            };
-            audit::record(&db.pool, entry, now).await?;
-            return Err(ToolError::MissingScope(scope.as_str()));
-        }
+        scopes.require(scope)?;
     }
     if tool.write_back {
-        let enabled = match workspace_id {
+        let enabled = match reach.workspace_id {
             Some(ws) => crate::services::write_back::is_enabled(db, ws).await?,
             None => false,
         };
@@ -176,18 +196,7 @@ async fn run(
         }
         None => None,
     };
-    let result = charge_and_run(
-        state,
-        token,
-        tool,
-        org_id,
-        workspace_id,
-        billed_org,
-        args,
-        now,
-        rate,
-    )
-    .await;
+    let result = charge_and_run(state, token, tool, reach, scopes, args, now, rate).await;
     if let Some(key) = owned_key {
         match &result {
             Ok(value) => idempotency::complete(db, token.id, &key, value).await?,
@@ -203,20 +212,20 @@ async fn charge_and_run(
     state: &AppState,
     token: &VerifiedToken,
     tool: &ToolSpec,
-    org_id: Option<i64>,
-    workspace_id: Option<i64>,
-    billed_org: i64,
+    reach: &Reach,
+    scopes: ScopesInForce,
     args: Value,
     now: i64,
     rate: &mut Option<limits::RateState>,
 ) -> Result<Value, ToolError> {
     let db = &state.db;
+    let billed_org = reach.org_id.unwrap_or(token.org_id);
     // Steps 4 and 5, decided together in the writer's next batch: the weighted per-minute cap
     // (units are taken at admission), the tool's own window, and the plan's allowance. The
     // batch also meters the call; a call that then fails is cancelled (failed calls debit none).
     let request = writer::AdmitRequest {
         token_id: token.id,
-        workspace_id,
+        workspace_id: reach.workspace_id,
         units: tool.units,
         cap: UNITS_PER_MINUTE,
         tool: tool.name,
@@ -270,8 +279,9 @@ async fn charge_and_run(
     let call = ToolCall {
         db: db.clone(),
         token: token.clone(),
-        org_id,
-        workspace_id,
+        scopes,
+        org_id: reach.org_id,
+        workspace_id: reach.workspace_id,
         args,
     };
     let result = (tool.handler)(call).await;
@@ -281,6 +291,14 @@ async fn charge_and_run(
     result
 }
 
+/// Where a call acts (step 2): its organization and workspace, and for a personal token the
+/// user's current role in that organization.
+struct Reach {
+    org_id: Option<i64>,
+    workspace_id: Option<i64>,
+    role: Option<Role>,
+}
+
 /// Step 2: the organization (and workspace) a call acts on, checked against the token's
 /// binding and, for personal tokens, against the user's membership now.
 async fn resolve_target(
@@ -288,14 +306,23 @@ async fn resolve_target(
     token: &VerifiedToken,
     tool: &ToolSpec,
     args: &Value,
-) -> Result<(Option<i64>, Option<i64>), ToolError> {
+) -> Result<Reach, ToolError> {
+    let reach = |org_id, workspace_id, role| Reach {
+        org_id: Some(org_id),
+        workspace_id,
+        role,
+    };
     if tool.target == Target::None {
-        return Ok((None, None));
+        return Ok(Reach {
+            org_id: None,
+            workspace_id: None,
+            role: None,
+        });
     }
     let workspace_id = tools::workspace_arg(args)?.or(token.workspace_id);
     let Some(workspace_id) = workspace_id else {
         return match token.binding {
-            Binding::Organization if tool.target == Target::Organization => Ok((Some(token.org_id), None)),
+            Binding::Organization if tool.target == Target::Organization => Ok(reach(token.org_id, None, None)),
             _ => Err(ToolError::InvalidParameter(
                 "workspace_id is required: call list_workspaces to see the workspaces this token reaches".into(),
             )),
@@ -303,7 +330,7 @@ async fn resolve_target(
     };
     // A workspace token's own workspace is in its organization: nothing to look up.
     if token.binding == Binding::Workspace && token.workspace_id == Some(workspace_id) {
-        return Ok((Some(token.org_id), Some(workspace_id)));
+        return Ok(reach(token.org_id, Some(workspace_id), None));
     }
     let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM workspaces WHERE id = $1")
         .bind(workspace_id)
@@ -312,18 +339,17 @@ async fn resolve_target(
     let Some((org_id,)) = row else {
         return Err(ToolError::WorkspaceNotAccessible(workspace_id));
     };
-    let reachable = match token.binding {
-        Binding::Workspace => token.workspace_id == Some(workspace_id),
-        Binding::Organization => token.org_id == org_id,
+    let (reachable, role) = match token.binding {
+        Binding::Workspace => (token.workspace_id == Some(workspace_id), None),
+        Binding::Organization => (token.org_id == org_id, None),
         Binding::User => {
             let user_id = token.user_id.unwrap_or_default();
-            crate::services::organizations::role_in(&state.db, org_id, user_id)
-                .await?
-                .is_some()
+            let role = crate::services::organizations::role_in(&state.db, org_id, user_id).await?;
+            (role.is_some(), role)
         }
     };
     if reachable {
-        Ok((Some(org_id), Some(workspace_id)))
+        Ok(reach(org_id, Some(workspace_id), role))
     } else {
         Err(ToolError::WorkspaceNotAccessible(workspace_id))
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::config::Environment;
-use crate::model::{AuditRow, Binding, Role, RotationGrace, Scope, TokenStatus, TokenView};
+use crate::model::{Binding, Role, RotationGrace, Scope, TokenStatus, TokenView};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
@@ -725,46 +725,6 @@ pub async fn stored_statuses(
                 expires_at,
             };
             (id, status)
-        })
-        .collect())
-}
-
-/// Admins read the organization's audit log, optionally for one token.
-pub async fn audit_log(
-    db: &Db,
-    actor: &Actor,
-    token_id: Option<i64>,
-) -> ServiceResult<Vec<AuditRow>> {
-    super::organizations::require_admin(actor)?;
-    type Row = (
-        i64,
-        i64,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT a.id, a.created_at, a.action, a.subject, u.email, a.ip, a.token_id \
-         FROM audit_events a LEFT JOIN users u ON u.id = a.actor_user_id \
-         WHERE a.org_id = $1 AND ($2 = 0 OR a.token_id = $3) ORDER BY a.id DESC LIMIT 500",
-    )
-    .bind(actor.org_id)
-    .bind(i64::from(token_id.is_some()))
-    .bind(token_id.unwrap_or_default())
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, at, action, subject, actor, ip, token_id)| AuditRow {
-            id,
-            at,
-            action,
-            subject,
-            actor,
-            ip,
-            token_id,
         })
         .collect())
 }

@@ -13,6 +13,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::enforcement::ScopesInForce;
 use crate::model::{Binding, Scope};
 use crate::services::tokens::VerifiedToken;
 use crate::state::AppState;
@@ -67,16 +68,18 @@ impl ServerHandler for BareMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = tools::find(&request.name)
             .ok_or_else(|| ErrorData::invalid_params("unknown tool", None))?;
+        let token = VerifiedToken {
+            id: 0,
+            org_id: self.org_id,
+            binding: Binding::Workspace,
+            user_id: None,
+            workspace_id: Some(self.workspace_id),
+            scopes: Scope::ALL.to_vec(),
+        };
         let call = ToolCall {
             db: self.state.db.clone(),
-            token: VerifiedToken {
-                id: 0,
-                org_id: self.org_id,
-                binding: Binding::Workspace,
-                user_id: None,
-                workspace_id: Some(self.workspace_id),
-                scopes: Scope::ALL.to_vec(),
-            },
+            scopes: ScopesInForce::new(&token, None),
+            token,
             org_id: Some(self.org_id),
             workspace_id: Some(self.workspace_id),
             args: request.arguments.map(Value::Object).unwrap_or(Value::Null),

@@ -277,8 +277,8 @@ pub fn explain_customer_journey(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let args: JourneyArgs = parse_args(&call.args)?;
         let unmask = args.include_sensitive.unwrap_or(false);
-        if unmask && !call.token.scopes.contains(&Scope::PiiRead) {
-            return Err(ToolError::MissingScope(Scope::PiiRead.as_str()));
+        if unmask {
+            call.scopes.require(Scope::PiiRead)?;
         }
         let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
         let customer_id = match (args.customer_id, args.email.as_deref()) {

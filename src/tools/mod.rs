@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use analytics::{DateRange, RangeArgs};
 
-use crate::enforcement::ToolError;
+use crate::enforcement::{ScopesInForce, ToolError};
 use crate::model::Scope;
 use crate::services::tokens::VerifiedToken;
 use crate::storage::Db;
@@ -34,10 +34,12 @@ pub enum Target {
     Workspace,
 }
 
-/// What a handler receives: the checked token, the resolved organization, the arguments.
+/// What a handler receives: the checked token and the scopes in force on this call, the
+/// resolved organization, the arguments.
 pub struct ToolCall {
     pub db: Db,
     pub token: VerifiedToken,
+    pub scopes: ScopesInForce,
     pub org_id: Option<i64>,
     pub workspace_id: Option<i64>,
     pub args: Value,

@@ -435,3 +435,128 @@ async fn every_tool_by_binding_and_organization_relation() {
     assert!(targeted.len() >= 15);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Spec §3: on every call a personal token's scopes are limited to what its user's current role
+/// in the target organization may grant. A member of A who owns C mints a token with every
+/// scope in C; in A it may use read scopes only, an admin's token loses its write and PII
+/// scopes when they are demoted, and a promotion gives them back, on the next call. A's admins
+/// see the denials in A's audit log.
+#[tokio::test]
+async fn personal_token_scopes_follow_the_users_role_in_the_target_organization() {
+    use serde_json::{json, Value};
+    use tollgate::tools::{Target, TOOLS};
+    crate::support::on_each_engine(|db| async move {
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let a1 = first_workspace(&db, &owner).await;
+        let member = join(&db, &owner, "member@example.com", Role::Member).await;
+        let admin = join(&db, &owner, "admin@example.com", Role::Admin).await;
+        // The member owns an organization of their own and mints a token there as its owner.
+        let own_org = organizations::create_organization(&db, member.user_id, "Mine", T0)
+            .await
+            .unwrap();
+        let as_owner = organizations::actor(&db, member.user_id, own_org)
+            .await
+            .unwrap();
+        let all = Scope::ALL.to_vec();
+        let minted_elsewhere =
+            crate::support::issue_token(&db, &as_owner, all.clone(), Binding::User, None).await;
+        let admins_token =
+            crate::support::issue_token(&db, &admin, all.clone(), Binding::User, None).await;
+
+        let call = |token: String, tool: &'static str, args: Value| {
+            let app = app.clone();
+            async move {
+                let (_, _, body) = crate::support::post_json(
+                    &app,
+                    &format!("/v1/tools/{tool}"),
+                    Some(&token),
+                    &[],
+                    args,
+                )
+                .await;
+                let code = body["error"]["code"].as_str().unwrap_or("").to_string();
+                let message = body["error"]["message"].as_str().unwrap_or("").to_string();
+                (code, message)
+            }
+        };
+        // Every tool with a scope, on A's workspace: refused with missing_scope (naming the role)
+        // exactly when a member may not grant the scope, else not refused for its scope.
+        let check_all = |token: String, role: Role, what: &'static str| {
+            let call = &call;
+            async move {
+                let mut failures = Vec::new();
+                for tool in TOOLS.iter().filter(|t| t.target != Target::None) {
+                    let Some(scope) = tool.scope else { continue };
+                    let (code, message) =
+                        call(token.clone(), tool.name, json!({ "workspace_id": a1 })).await;
+                    let limited = !scope.grantable_by(role);
+                    let ok = if limited {
+                        code == "missing_scope" && message.contains(role.as_str())
+                    } else {
+                        code != "missing_scope" && code != "workspace_not_accessible"
+                    };
+                    if !ok {
+                        failures.push(format!("{what}: {} got {code:?} {message:?}", tool.name));
+                    }
+                }
+                // PII stays masked: unmasking needs pii:read, which a member cannot use here.
+                let (code, message) = call(
+                    token.clone(),
+                    "explain_customer_journey",
+                    json!({ "workspace_id": a1, "customer_id": 1, "include_sensitive": true }),
+                )
+                .await;
+                let unmask_refused = code == "missing_scope" && message.contains("pii:read");
+                if unmask_refused != !Scope::PiiRead.grantable_by(role) {
+                    failures.push(format!("{what}: unmasking got {code:?} {message:?}"));
+                }
+                failures
+            }
+        };
+
+        let mut failures = Vec::new();
+        failures.extend(
+            check_all(
+                minted_elsewhere.clone(),
+                Role::Member,
+                "minted as owner elsewhere",
+            )
+            .await,
+        );
+        failures.extend(check_all(admins_token.clone(), Role::Admin, "admin").await);
+        organizations::change_role(&db, &owner, admin.user_id, Role::Member, None, T0)
+            .await
+            .unwrap();
+        failures.extend(check_all(admins_token.clone(), Role::Member, "admin demoted").await);
+        organizations::change_role(&db, &owner, member.user_id, Role::Admin, None, T0)
+            .await
+            .unwrap();
+        failures.extend(check_all(minted_elsewhere.clone(), Role::Admin, "member promoted").await);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+        // A's admins see the denials of both personal tokens in A's audit log, and the
+        // member's own organization does not get them.
+        for token in [&minted_elsewhere, &admins_token] {
+            let id = crate::support::token_id(&db, token).await;
+            let log = tollgate::services::audit::page(&db, &owner, Some(id), None)
+                .await
+                .unwrap()
+                .rows;
+            assert!(
+                log.iter()
+                    .any(|r| r.action == "token.scope_denied" && r.subject.contains("member")),
+                "A's audit log shows the denials of token {id}: {log:?}"
+            );
+        }
+        let as_owner = organizations::actor(&db, member.user_id, own_org)
+            .await
+            .unwrap();
+        let own_log = tollgate::services::audit::page(&db, &as_owner, None, None)
+            .await
+            .unwrap()
+            .rows;
+        assert!(!own_log.iter().any(|r| r.action == "token.scope_denied"));
+    })
+    .await;
+}

@@ -119,7 +119,10 @@ async fn verification_finds_tokens_by_hash_and_refuses_revoked_expired_and_forei
         ));
         // The expiry is audited once, however often the expired token is tried.
         let _ = tokens::verify(&db, &week.token, LIVE, T0 + 8 * 86_400_000).await;
-        let log = tokens::audit_log(&db, &owner, Some(week.id)).await.unwrap();
+        let log = tollgate::services::audit::page(&db, &owner, Some(week.id), None)
+            .await
+            .unwrap()
+            .rows;
         assert_eq!(
             log.iter().filter(|r| r.action == "token.expired").count(),
             1
@@ -186,7 +189,10 @@ async fn rotation_keeps_the_old_token_for_exactly_the_chosen_grace() {
                 Err(ServiceError::Conflict(_))
             ));
         }
-        let log = tokens::audit_log(&db, &owner, None).await.unwrap();
+        let log = tollgate::services::audit::page(&db, &owner, None, None)
+            .await
+            .unwrap()
+            .rows;
         assert_eq!(
             log.iter().filter(|r| r.action == "token.rotated").count(),
             3
@@ -404,14 +410,17 @@ async fn permission_matrix_role_by_action_by_binding() {
         assert!(outsider_sees.is_empty());
         // The audit log is for admins of the organization only.
         assert!(matches!(
-            tokens::audit_log(&db, &member, None).await,
+            tollgate::services::audit::page(&db, &member, None, None).await,
             Err(ServiceError::Forbidden(_))
         ));
-        let outsider_log = tokens::audit_log(&db, &outsider, Some(org.id))
+        let outsider_log = tollgate::services::audit::page(&db, &outsider, Some(org.id), None)
             .await
             .unwrap();
-        assert!(outsider_log.is_empty());
-        let org_log = tokens::audit_log(&db, &owner, Some(org.id)).await.unwrap();
+        assert!(outsider_log.rows.is_empty());
+        let org_log = tollgate::services::audit::page(&db, &owner, Some(org.id), None)
+            .await
+            .unwrap()
+            .rows;
         assert_eq!(
             org_log
                 .iter()

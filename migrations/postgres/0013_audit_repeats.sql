@@ -1,0 +1,5 @@
+-- Events that may repeat fast (a token refused a scope on every call) are recorded once per
+-- key (token, tool, scope and minute); the rest are counted on that row.
+ALTER TABLE audit_events ADD COLUMN repeat_key TEXT;
+ALTER TABLE audit_events ADD COLUMN repeats BIGINT NOT NULL DEFAULT 1;
+CREATE UNIQUE INDEX audit_events_repeat_key ON audit_events (repeat_key);
