@@ -28,8 +28,14 @@ pub struct Config {
     /// `TOLLGATE_PUBLIC_URL`: where users reach this server, default `http://<addr>`.
     /// Its origin is the one allowed to post forms and to call `/mcp` from a browser.
     pub public_url: String,
-    /// `TOLLGATE_TRUST_FORWARDED=1`: take the client IP from `X-Forwarded-For` (behind a proxy).
-    pub trust_forwarded: bool,
+    /// `TOLLGATE_TRUSTED_PROXIES=N` (or `TOLLGATE_TRUST_FORWARDED=1`, meaning 1): how many
+    /// proxies in front append to `X-Forwarded-For`; the client IP is the N-th entry from the
+    /// right (entries further left are the client's own words). 0 (default): the socket peer.
+    pub trusted_proxies: usize,
+    /// `TOLLGATE_SIGN_UPS_PER_IP` (default 10): accounts one client IP may create in an hour.
+    pub sign_ups_per_ip: i64,
+    /// `TOLLGATE_MAX_OWNED_ORGS` (default 5): organizations one user may own.
+    pub max_owned_organizations: i64,
     /// `TOLLGATE_MAX_IN_FLIGHT` (default 512): requests served at once; more are refused with
     /// 503 and `Retry-After` instead of queueing without bound.
     pub max_in_flight: usize,
@@ -78,26 +84,61 @@ impl Config {
                 why: "expected an http:// or https:// URL",
             });
         }
-        let max_in_flight = match var("TOLLGATE_MAX_IN_FLIGHT") {
-            None => 512,
-            Some(value) => value
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::Invalid {
-                    name: "TOLLGATE_MAX_IN_FLIGHT",
-                    value,
-                    why: "expected a positive number of requests",
-                })?,
-        };
+        let number =
+            |name: &'static str, default: usize, min: usize, why: &'static str| match var(name) {
+                None => Ok(default),
+                Some(value) => value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or(ConfigError::Invalid { name, value, why }),
+            };
+        let forwarded_default =
+            usize::from(var("TOLLGATE_TRUST_FORWARDED").as_deref() == Some("1"));
         Ok(Config {
             addr,
-            max_in_flight,
+            max_in_flight: number(
+                "TOLLGATE_MAX_IN_FLIGHT",
+                512,
+                1,
+                "expected a positive number of requests",
+            )?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/tollgate.db".into()),
             environment,
             public_url,
-            trust_forwarded: var("TOLLGATE_TRUST_FORWARDED").as_deref() == Some("1"),
+            trusted_proxies: number(
+                "TOLLGATE_TRUSTED_PROXIES",
+                forwarded_default,
+                0,
+                "expected the number of proxies in front, such as 1",
+            )?,
+            sign_ups_per_ip: number(
+                "TOLLGATE_SIGN_UPS_PER_IP",
+                10,
+                1,
+                "expected a positive number of sign-ups an hour",
+            )? as i64,
+            max_owned_organizations: number(
+                "TOLLGATE_MAX_OWNED_ORGS",
+                5,
+                1,
+                "expected a positive number of organizations",
+            )? as i64,
         })
+    }
+
+    /// What runs locally and in tests: no proxy in front, the default limits.
+    pub fn local(addr: SocketAddr) -> Config {
+        Config {
+            addr,
+            database_url: String::new(),
+            environment: Environment::Live,
+            public_url: format!("http://{addr}"),
+            trusted_proxies: 0,
+            max_in_flight: 512,
+            sign_ups_per_ip: 10,
+            max_owned_organizations: 5,
+        }
     }
 
     pub fn is_https(&self) -> bool {

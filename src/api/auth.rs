@@ -35,11 +35,13 @@ pub async fn sign_up(
     password: String,
     invite: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::services::{accounts, invites, organizations};
+    use crate::services::{accounts, invites, organizations, throttle};
     use crate::storage::now_ms;
 
     let ctx = super::context::RequestContext::current()?;
     let now = now_ms();
+    let per_ip = throttle::sign_up_by_ip(&ctx.ip, ctx.state.config.sign_ups_per_ip);
+    let _attempt = throttle::reserve(ctx.db(), &[per_ip], now).await?;
     let user_id = accounts::create_user(ctx.db(), &email, &password, now).await?;
     // Through an invite for this email the user joins that organization; otherwise (or when
     // the invite cannot be used) they start their own.
@@ -110,7 +112,9 @@ pub async fn create_organization(name: String) -> Result<(), AppError> {
 
     let ctx = super::context::RequestContext::current()?;
     let user_id = ctx.require_user().await?;
-    let org_id = organizations::create_organization(ctx.db(), user_id, &name, now_ms()).await?;
+    let max_owned = ctx.state.config.max_owned_organizations;
+    let org_id =
+        organizations::create_another(ctx.db(), user_id, &name, max_owned, now_ms()).await?;
     ctx.set_active_org(org_id).await?;
     leptos_axum::redirect("/settings/organization");
     Ok(())

@@ -6,7 +6,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::storage::Db;
 
-use super::throttle::{self, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_IP};
+use super::throttle;
 use super::{is_unique_violation, ServiceError, ServiceResult};
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -21,7 +21,7 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-pub fn hash_password(password: &str) -> ServiceResult<String> {
+fn hash_now(password: &str) -> ServiceResult<String> {
     let salt = SaltString::generate(&mut OsRng);
     hasher()
         .hash_password(password.as_bytes(), &salt)
@@ -29,7 +29,7 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
         .map_err(|e| ServiceError::Hashing(e.to_string()))
 }
 
-fn verify_password(password: &str, stored: &str) -> bool {
+fn verify_now(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
         .map(|parsed| {
             hasher()
@@ -37,6 +37,34 @@ fn verify_password(password: &str, stored: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Runs argon2 work on the blocking pool, at most one per core at once: a burst of sign-ups or
+/// sign-ins waits its turn there instead of stalling the runtime that serves `/mcp`.
+async fn on_hashing_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    static PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = PERMITS
+        .acquire()
+        .await
+        .map_err(|e| ServiceError::Hashing(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ServiceError::Hashing(e.to_string()))
+}
+
+pub async fn hash_password(password: &str) -> ServiceResult<String> {
+    let password = password.to_string();
+    on_hashing_pool(move || hash_now(&password)).await?
+}
+
+async fn verify_password(password: &str, stored: &str) -> ServiceResult<bool> {
+    let (password, stored) = (password.to_string(), stored.to_string());
+    on_hashing_pool(move || verify_now(&password, &stored)).await
 }
 
 /// Trims and lower-cases; refuses what cannot be an address.
@@ -70,11 +98,22 @@ pub fn check_password_rules(password: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-/// Creates the user; the caller decides which organization they join.
+const EMAIL_TAKEN: &str =
+    "An account could not be created with this email. If it is yours, sign in instead.";
+
+/// Creates the user; the caller decides which organization they join. A taken email is
+/// refused before any hashing.
 pub async fn create_user(db: &Db, email: &str, password: &str, now: i64) -> ServiceResult<i64> {
     let email = normalize_email(email)?;
     check_password_rules(password)?;
-    let hash = hash_password(password)?;
+    let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&db.pool)
+        .await?;
+    if taken.is_some() {
+        return Err(ServiceError::Conflict(EMAIL_TAKEN.into()));
+    }
+    let hash = hash_password(password).await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -85,15 +124,13 @@ pub async fn create_user(db: &Db, email: &str, password: &str, now: i64) -> Serv
     .await;
     match inserted {
         Ok((id,)) => Ok(id),
-        Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(
-            "An account could not be created with this email. If it is yours, sign in instead."
-                .into(),
-        )),
+        Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(EMAIL_TAKEN.into())),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Checks the password, throttled per account and per IP. Unknown emails cost the same
+/// Checks the password, throttled per account and per IP: the attempt is counted before the
+/// password is verified and kept as a failure unless it succeeds. Unknown emails cost the same
 /// argon2 work as known ones, so timing does not tell them apart either.
 pub async fn authenticate(
     db: &Db,
@@ -103,39 +140,35 @@ pub async fn authenticate(
     now: i64,
 ) -> ServiceResult<i64> {
     let email = email.trim().to_lowercase();
-    let subjects = [
-        (throttle::account_subject(&email), MAX_FAILURES_PER_ACCOUNT),
-        (throttle::ip_subject(ip), MAX_FAILURES_PER_IP),
-    ];
-    throttle::check(db, &subjects, now).await?;
+    let by_account = throttle::sign_in_by_account(&email);
+    let attempt = throttle::reserve(db, &[by_account, throttle::sign_in_by_ip(ip)], now).await?;
 
     let user: Option<(i64, String)> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
             .bind(&email)
             .fetch_optional(&db.pool)
             .await?;
-    let verified = match &user {
-        Some((_, stored)) => verify_password(password, stored),
-        None => {
-            let _ = verify_password(password, dummy_hash());
-            false
-        }
+    let stored = match &user {
+        Some((_, stored)) => stored.clone(),
+        None => dummy_hash().await?,
     };
+    let verified = verify_password(password, &stored).await?;
     match user {
         Some((id, _)) if verified => {
-            throttle::clear(db, &subjects[0].0).await?;
+            throttle::release(db, attempt).await?;
+            throttle::clear(db, &throttle::sign_in_by_account(&email)).await?;
             Ok(id)
         }
-        _ => {
-            throttle::record_failure(db, &subjects, now).await?;
-            Err(ServiceError::Invalid(BAD_CREDENTIALS.into()))
-        }
+        _ => Err(ServiceError::Invalid(BAD_CREDENTIALS.into())),
     }
 }
 
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("not a real password, only for timing").unwrap_or_default())
+async fn dummy_hash() -> ServiceResult<String> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(|| hash_password("not a real password, only for timing"))
+        .await
+        .cloned()
 }
 
 pub async fn email_of(db: &Db, user_id: i64) -> ServiceResult<Option<String>> {
@@ -176,11 +209,33 @@ mod tests {
         assert!(check_password_rules(&"x".repeat(257)).is_err());
     }
 
-    #[test]
-    fn hashes_are_argon2id_and_verify() {
-        let hash = hash_password("correct horse battery").unwrap();
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery").await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password("correct horse battery", &hash));
-        assert!(!verify_password("wrong horse battery", &hash));
+        assert!(verify_password("correct horse battery", &hash)
+            .await
+            .unwrap());
+        assert!(!verify_password("wrong horse battery", &hash).await.unwrap());
+    }
+
+    /// On a runtime with a single thread, another task runs while a password is hashed: the
+    /// hash is computed off the runtime (inline, it held the only thread until done).
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_leaves_the_runtime_free() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let other_ran = Arc::new(AtomicBool::new(false));
+        let flag = other_ran.clone();
+        let hashing = tokio::spawn(async move {
+            hash_password("correct horse battery").await.unwrap();
+            flag.load(Ordering::SeqCst)
+        });
+        let flag = other_ran.clone();
+        tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+        assert!(
+            hashing.await.unwrap(),
+            "the other task ran before the hash was done"
+        );
     }
 }

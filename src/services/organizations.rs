@@ -10,6 +10,7 @@ use crate::model::{
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
+use super::throttle;
 use super::{is_unique_violation, ServiceError, ServiceResult};
 
 pub const TRIAL_CREDITS: i64 = 100;
@@ -68,15 +69,59 @@ pub fn clean_name(name: &str, what: &str, max: usize) -> ServiceResult<String> {
 }
 
 /// A new organization on the Trial plan with 100 credits and its first workspace; `owner`
-/// becomes its owner.
+/// becomes its owner. For a new account's first organization: see [`create_another`].
 pub async fn create_organization(db: &Db, owner: i64, name: &str, now: i64) -> ServiceResult<i64> {
     let name = clean_name(name, "organization", 80)?;
+    create(db, owner, &name, None, now).await
+}
+
+/// An organization a signed-in user adds: each brings a demo dataset, so creations are
+/// throttled per user and a user owns at most `max_owned` organizations.
+pub async fn create_another(
+    db: &Db,
+    owner: i64,
+    name: &str,
+    max_owned: i64,
+    now: i64,
+) -> ServiceResult<i64> {
+    let name = clean_name(name, "organization", 80)?;
+    let _attempt = throttle::reserve(db, &[throttle::org_creation_by_user(owner)], now).await?;
+    create(db, owner, &name, Some(max_owned), now).await
+}
+
+/// Creates the organization named `name` (already cleaned).
+async fn create(
+    db: &Db,
+    owner: i64,
+    name: &str,
+    max_owned: Option<i64>,
+    now: i64,
+) -> ServiceResult<i64> {
     let mut tx = db.pool.begin().await?;
+    if let Some(max) = max_owned {
+        // The user's row is the lock: concurrent creations count one after the other.
+        sqlx::query("UPDATE users SET email = email WHERE id = $1")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        let (owned,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM memberships WHERE user_id = $1 AND role = 'owner'",
+        )
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await?;
+        if owned >= max {
+            return Err(ServiceError::Conflict(format!(
+                "You already own {owned} organizations, the most one person may own here. \
+                 Use one of them, or ask the operator to raise the limit."
+            )));
+        }
+    }
     let (org_id,): (i64,) = sqlx::query_as(
         "INSERT INTO organizations (name, plan, period_anchor, credit_balance, created_at) \
          VALUES ($1, 'trial', $2, $3, $2) RETURNING id",
     )
-    .bind(&name)
+    .bind(name)
     .bind(now)
     .bind(TRIAL_CREDITS)
     .fetch_one(&mut *tx)
@@ -113,7 +158,7 @@ pub async fn create_organization(db: &Db, owner: i64, name: &str, now: i64) -> S
             org_id,
             actor_user_id: Some(owner),
             action: "organization.created",
-            subject: &name,
+            subject: name,
             ip: None,
             token_id: None,
         },

@@ -3,7 +3,7 @@
 use crate::support::{founder, join, on_each_engine, TestDb, PASSWORD, T0};
 use tollgate::model::{InviteState, Role, RotationGrace};
 use tollgate::services::organizations;
-use tollgate::services::throttle::{MAX_FAILURES_PER_ACCOUNT, WINDOW_MS};
+use tollgate::services::throttle::{MAX_FAILURES_PER_ACCOUNT, SIGN_IN_WINDOW_MS as WINDOW_MS};
 use tollgate::services::{accounts, invites, ServiceError};
 
 fn message(err: ServiceError) -> String {

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: each module runs its tests on real SQLite and PostgreSQL
 //! databases of its own (see `support`).
 
+mod abuse;
 mod analytics;
 mod authorization;
 mod bad_input;

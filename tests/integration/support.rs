@@ -149,14 +149,7 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         .trim_start_matches("http://")
         .parse()
         .expect("public_url is http://ip:port");
-    let config = tollgate::config::Config {
-        addr,
-        database_url: String::new(),
-        environment: tollgate::config::Environment::Live,
-        public_url: public_url.into(),
-        trust_forwarded: false,
-        max_in_flight: 512,
-    };
+    let config = tollgate::config::Config::local(addr);
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("tollgate")
         .build();
@@ -436,3 +429,34 @@ pub async fn wait_ready(client: &reqwest::Client, port: u16) {
 #[path = "sign_in.rs"]
 mod sign_in;
 pub use sign_in::sign_in_http;
+
+/// Signs in through the router as the sign-in form does, from behind a proxy that forwarded
+/// `forwarded_for`; returns the session cookie (`name=value`).
+pub async fn sign_in_cookie(app: &axum::Router, email: &str, forwarded_for: &str) -> String {
+    use leptos::server_fn::ServerFn;
+    use tower::ServiceExt;
+    let form = format!(
+        "email={}&password={}&invite=",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let request = axum::http::Request::post(tollgate::api::auth::SignIn::PATH)
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(axum::http::header::HOST, "127.0.0.1:3999")
+        .header(axum::http::header::ORIGIN, ORIGIN)
+        .header("x-forwarded-for", forwarded_for)
+        .body(axum::body::Body::from(form))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let cookie = response
+        .headers()
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(tollgate::http::SESSION_COOKIE))
+        .unwrap_or_else(|| panic!("{email} signed in ({})", response.status()));
+    cookie.split(';').next().unwrap().to_string()
+}
