@@ -46,10 +46,51 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => {
-                AppError::Invalid(format!("The form was incomplete: {msg}"))
-            }
+            ServerFnErrorErr::Args(detail)
+            | ServerFnErrorErr::MissingArg(detail)
+            | ServerFnErrorErr::Deserialization(detail) => incomplete_form(&detail),
             other => AppError::Transport(other.to_string()),
         }
+    }
+}
+
+/// A form whose fields could not be read (one left empty or unchosen): a sentence naming the
+/// field, never the decoder's own words.
+fn incomplete_form(detail: &str) -> AppError {
+    let missing = detail
+        .split("missing field")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(['`', '"', '\\'])
+                .find(|part| !part.trim().is_empty())
+        })
+        .map(|name| name.trim().replace('_', " "));
+    AppError::Invalid(match missing {
+        Some(field) => format!("Please fill in or choose the {field} and try again."),
+        None => {
+            "Some of the form's values could not be read: check each field and try again.".into()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undecodable_forms_name_the_missing_field_in_a_sentence() {
+        for detail in [
+            "Custom(\"missing field `plan`\")",
+            "missing field `plan`",
+            "Deserialization error: Custom(\"missing field \\\"plan\\\"\")",
+        ] {
+            assert_eq!(
+                AppError::from_server_fn_error(ServerFnErrorErr::Deserialization(detail.into())),
+                AppError::Invalid("Please fill in or choose the plan and try again.".into()),
+                "{detail}"
+            );
+        }
+        let other = AppError::from_server_fn_error(ServerFnErrorErr::Args("invalid digit".into()));
+        assert!(!other.to_string().contains("digit"));
     }
 }

@@ -318,6 +318,45 @@ async fn every_form_of_the_dashboard_refuses_cross_site_posts() {
     assert_eq!(before, after);
 }
 
+/// Every form of the dashboard sent empty, as the hydrated page sends it: each refusal is a
+/// sentence a person understands (400), never a decoder's message or a server error.
+#[tokio::test]
+async fn every_form_sent_empty_is_refused_with_a_sentence() {
+    let test_db = TestDb::sqlite().await;
+    let app = app(&test_db).await;
+    let cookie = signed_up(&app, "owner@example.com").await;
+    let mut actions = std::collections::BTreeSet::new();
+    for path in DASHBOARD {
+        let (_, html) = page(&app, path, &cookie).await;
+        for part in html.split("action=\"/api/").skip(1) {
+            actions.insert(format!("/api/{}", part.split('"').next().unwrap()));
+        }
+    }
+    // Signing out needs no field; it would end the session the other posts use.
+    actions.retain(|a| !a.contains("sign_out"));
+    assert!(actions.len() >= 12, "the dashboard's forms: {actions:?}");
+    let mut failures = Vec::new();
+    for action in &actions {
+        let request = Request::post(action.as_str())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "127.0.0.1:3999")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let text = body(response).await;
+        let raw = ["Deserialization", "Custom(", "missing field", "`", "Args"]
+            .iter()
+            .any(|word| text.contains(word));
+        if status != StatusCode::BAD_REQUEST || raw {
+            failures.push(format!("{action}: {status} {text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[tokio::test]
 async fn user_provided_text_is_rendered_inert_on_every_page() {
     use tollgate::model::{Binding, RotationGrace, Scope};
