@@ -196,6 +196,15 @@ pub fn format_time(ms: i64) -> String {
     )
 }
 
+/// `3 Mar 2027` from epoch milliseconds (UTC).
+pub fn short_date(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    format!("{d} {} {y}", MONTHS[m as usize - 1])
+}
+
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -311,6 +320,21 @@ impl Scope {
     }
 
     /// The mark spec §4 puts beside the scope.
+    /// What a token with this scope does, in the create form's one-line summary.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Scope::AnalyticsRead => "reads analytics",
+            Scope::CampaignsRead => "reads campaigns",
+            Scope::ConversionsRead => "reads conversions",
+            Scope::CustomersRead => "reads customer journeys (PII masked)",
+            Scope::PiiRead => "may unmask PII",
+            Scope::CreditsRead => "reads credits",
+            Scope::ReportsRead => "reads reports",
+            Scope::ReportsWrite => "starts reports (spends credits)",
+            Scope::ConversionsWrite => "sends conversions out",
+        }
+    }
+
     pub fn mark(self) -> Option<&'static str> {
         match self {
             Scope::CustomersRead => Some("PII (masked)"),
@@ -352,6 +376,49 @@ impl Binding {
         [Binding::User, Binding::Organization, Binding::Workspace]
             .into_iter()
             .find(|b| b.as_str() == value)
+    }
+}
+
+/// What a new token reaches, as the create form's one Reach control submits it: `user`,
+/// `organization` or `workspace:<id>` (one value, so the reach chosen is the reach made).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reach {
+    Personal,
+    Organization,
+    Workspace(i64),
+}
+
+impl Reach {
+    pub fn value(self) -> String {
+        match self {
+            Reach::Personal => "user".into(),
+            Reach::Organization => "organization".into(),
+            Reach::Workspace(id) => format!("workspace:{id}"),
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Reach> {
+        match value.split_once(':') {
+            Some(("workspace", id)) => id.parse().ok().map(Reach::Workspace),
+            None if value == "user" => Some(Reach::Personal),
+            None if value == "organization" => Some(Reach::Organization),
+            _ => None,
+        }
+    }
+
+    pub fn binding(self) -> Binding {
+        match self {
+            Reach::Personal => Binding::User,
+            Reach::Organization => Binding::Organization,
+            Reach::Workspace(_) => Binding::Workspace,
+        }
+    }
+
+    pub fn workspace_id(self) -> Option<i64> {
+        match self {
+            Reach::Workspace(id) => Some(id),
+            _ => None,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
-import { expectDashboard, hydrated, screenshot, signUp, uniqueEmail } from "./helpers";
+import { execFileSync } from "node:child_process";
+import { createToken, expectDashboard, hydrated, screenshot, signUp, uniqueEmail } from "./helpers";
 
 const TOKEN = /^tg_live_[0-9A-Za-z]{38}$/;
 
@@ -30,12 +31,15 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   expect(token).toMatch(TOKEN);
   await expect(page.getByText("it will not be shown again")).toBeVisible();
   const claude = await page.getByTestId("snippet-claude").textContent();
-  expect(claude).toContain('--header "Authorization: Bearer ${TOLLGATE_TOKEN}"');
+  expect(claude).toContain("--header 'Authorization: Bearer ${TOLLGATE_TOKEN}'");
   expect(claude).not.toContain(token);
-  await page.getByRole("button", { name: "Copy", exact: true }).click();
+  await page.getByRole("button", { name: "Copy token", exact: true }).click();
   await expect(page.getByRole("button", { name: "Copied" })).toBeVisible();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(token);
   await screenshot(page, "token-created");
+
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await expect(page.getByTestId("new-token")).toHaveCount(0);
 
   // The list shows the hint and status; a reload never shows the token again.
   const hint = `${token.slice(0, 12)}…${token.slice(-4)}`;
@@ -104,7 +108,8 @@ test("members grant read scopes only and cannot make organization tokens", async
   const form = memberPage.getByRole("form", { name: "Create token" });
   await expect(form.getByRole("checkbox", { name: /pii:read/ })).toBeDisabled();
   await expect(form.getByRole("checkbox", { name: /reports:write/ })).toBeDisabled();
-  await expect(form.getByRole("radio", { name: /This organization/ })).toHaveCount(0);
+  await expect(form.getByRole("option", { name: /This organization|One workspace/ })).toHaveCount(0);
+  await expect(form.getByLabel("Reach")).toHaveValue("user");
   await expect(memberPage.getByRole("link", { name: "Audit log" })).toHaveCount(0);
   await form.getByLabel("Label").fill("member-script");
   await form.getByRole("button", { name: "Create token" }).click();
@@ -115,4 +120,85 @@ test("members grant read scopes only and cannot make organization tokens", async
   await expect(page.locator("tr", { hasText: "member-script" })).toHaveCount(0);
   await memberPage.goto("/audit");
   await expect(memberPage.getByRole("alert")).toContainText("Only admins and owners");
+});
+
+test("the create form makes exactly the reach chosen, keeps a refused submit as typed, and says what the token will do", async ({ page }) => {
+  await signUp(page, uniqueEmail("reach"));
+  await expectDashboard(page);
+  await hydrated(page);
+  const form = page.getByRole("form", { name: "Create token" });
+  const reach = form.getByLabel("Reach");
+  // Least privilege by default: the first workspace, the read scopes, 90 days.
+  await expect(reach.locator("option:checked")).toHaveText(/^One workspace: /);
+  const workspace = ((await reach.locator("option:checked").textContent()) ?? "").replace("One workspace: ", "");
+  await expect(form.getByLabel("Expires")).toHaveValue("90");
+  const summary = page.getByTestId("token-summary");
+  await expect(summary).toContainText(`Reads analytics, campaigns, conversions`);
+  await expect(summary).toContainText(`in ${workspace}`);
+  await expect(summary).toContainText(/expires \d+ \w{3} \d{4}/);
+  await form.getByRole("checkbox", { name: /reports:write/ }).check();
+  await expect(summary).toContainText("starts reports (spends credits)");
+
+  // A refused submit (expiry in the past) keeps every field as typed.
+  await form.getByLabel("Label").fill("pinned");
+  await reach.selectOption({ label: "This organization: all of its workspaces" });
+  await form.getByLabel("Expires").selectOption("date");
+  await form.getByLabel("Date (if chosen)").fill("2020-01-01");
+  await form.getByRole("button", { name: "Create token" }).click();
+  await expect(form.getByRole("alert")).toContainText("Choose an expiry date in the future.");
+  await expect(form.getByLabel("Label")).toHaveValue("pinned");
+  await expect(reach).toHaveValue("organization");
+  await expect(form.getByLabel("Expires")).toHaveValue("date");
+  await expect(form.getByLabel("Date (if chosen)")).toHaveValue("2020-01-01");
+  await expect(form.getByRole("checkbox", { name: /reports:write/ })).toBeChecked();
+  await expect(summary).toContainText("in every workspace of this organization");
+
+  // One workspace chosen is one workspace made.
+  await reach.selectOption({ label: `One workspace: ${workspace}` });
+  await form.getByLabel("Expires").selectOption("30");
+  await form.getByRole("button", { name: "Create token" }).click();
+  await expect(page.getByTestId("new-token")).toBeVisible();
+  // Focus and view move to the token; the form is cleared, so a second click makes nothing.
+  await expect(page.getByRole("heading", { name: /Your new token “pinned”/ })).toBeFocused();
+  await expect(page.getByRole("heading", { name: /Your new token/ })).toBeInViewport();
+  await expect(form.getByLabel("Label")).toHaveValue("");
+  const row = page.locator("tr", { hasText: "pinned" });
+  await expect(row).toContainText(`Workspace: ${workspace}`);
+  await screenshot(page, "token-revealed");
+
+  // Leaving while the token is shown asks first.
+  let asked = false;
+  page.on("dialog", async (dialog) => {
+    asked = dialog.type() === "beforeunload";
+    await dialog.dismiss();
+  });
+  await page.close({ runBeforeUnload: true });
+  await expect.poll(() => asked).toBe(true);
+});
+
+test("the Claude Code snippet passes the variable to Claude unexpanded, in a real shell", async ({ page }) => {
+  await signUp(page, uniqueEmail("snippet"));
+  await expectDashboard(page);
+  const token = await createToken(page, "shell");
+  const snippet = (await page.getByTestId("snippet-claudecode").textContent()) ?? "";
+  expect(snippet).toContain("export TOLLGATE_TOKEN=");
+  await expect(page.getByRole("button", { name: "Copy snippet" })).toHaveCount(3);
+  // The snippet's `claude` is replaced by a function that prints its arguments, one a line.
+  const claudeLine = snippet.split("\n").find((l) => l.startsWith("claude mcp add"))!;
+  const printed = execFileSync("bash", ["-c", `claude() { printf '%s\\n' "$@"; }; ${claudeLine}`], {
+    env: { PATH: process.env.PATH, TOLLGATE_TOKEN: token },
+  }).toString();
+  expect(printed.split("\n")).toContain("Authorization: Bearer ${TOLLGATE_TOKEN}");
+  expect(printed).not.toContain(token);
+});
+
+test("billing's forms sent empty answer with a sentence", async ({ page }) => {
+  await signUp(page, uniqueEmail("emptyplan"));
+  await expectDashboard(page);
+  await page.goto("/settings/billing");
+  await hydrated(page);
+  const form = page.getByRole("form", { name: "Change plan" });
+  await form.getByRole("button", { name: "Change plan" }).click();
+  await expect(form.getByRole("alert")).toContainText("Please fill in or choose the plan");
+  await expect(page.getByText(/Deserialization|missing field/)).toHaveCount(0);
 });

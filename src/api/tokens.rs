@@ -60,18 +60,17 @@ pub async fn get_tokens() -> Result<TokensPage, AppError> {
     })
 }
 
-/// `expiry` is `none`, a number of days (`7`, `30`, `90`) or `date` with `expiry_date`
-/// (YYYY-MM-DD).
+/// `reach` is `user`, `organization` or `workspace:<id>`; `expiry` is `none`, a number of days
+/// (`7`, `30`, `90`) or `date` with `expiry_date` (YYYY-MM-DD).
 #[server]
 pub async fn create_token(
     label: String,
     #[server(default)] scopes: Vec<String>,
-    binding: String,
-    #[server(default)] workspace_id: Option<i64>,
+    reach: String,
     expiry: String,
     #[server(default)] expiry_date: Option<String>,
 ) -> Result<RevealedToken, AppError> {
-    use crate::model::{end_of_date, Binding, Scope};
+    use crate::model::{end_of_date, Reach, Scope};
     use crate::services::tokens::{self, NewToken};
 
     no_store();
@@ -82,7 +81,7 @@ pub async fn create_token(
         .iter()
         .map(|s| Scope::parse(s).ok_or_else(|| AppError::Invalid(format!("Unknown scope {s}."))))
         .collect::<Result<Vec<_>, _>>()?;
-    let binding = Binding::parse(&binding)
+    let reach = Reach::parse(&reach)
         .ok_or_else(|| AppError::Invalid("Choose what the token can reach.".into()))?;
     let expires_at = match expiry.as_str() {
         "none" => None,
@@ -105,8 +104,8 @@ pub async fn create_token(
     let new = NewToken {
         label,
         scopes,
-        binding,
-        workspace_id,
+        binding: reach.binding(),
+        workspace_id: reach.workspace_id(),
         expires_at,
     };
     let issued = tokens::create(

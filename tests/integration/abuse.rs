@@ -127,7 +127,7 @@ async fn a_spoofed_forwarded_address_changes_neither_the_throttle_nor_the_audit_
             .header(header::COOKIE, &cookie)
             .header("x-forwarded-for", "6.6.6.7, 203.0.113.5")
             .body(Body::from(
-                "label=T&scopes[0]=analytics:read&binding=user&expiry=none",
+                "label=T&scopes[0]=analytics:read&reach=user&expiry=none",
             ))
             .unwrap();
         let response = app.clone().oneshot(create).await.unwrap();

@@ -270,7 +270,7 @@ async fn every_server_function_by_every_kind_of_caller() {
                 ),
                 "create_token" => (
                     toks::CreateToken::PATH,
-                    format!("label=T{n}&scopes[0]=analytics:read&binding=user&expiry=none"),
+                    format!("label=T{n}&scopes[0]=analytics:read&reach=user&expiry=none"),
                 ),
                 "rotate_token" => (
                     toks::RotateToken::PATH,
