@@ -92,3 +92,9 @@ test.describe("on a phone", () => {
     await screenshot(page, "phone-tokens");
   });
 });
+
+test("the site has a favicon", async ({ request }) => {
+  const icon = await request.get("/favicon.ico");
+  expect(icon.status()).toBe(200);
+  expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
+});
