@@ -379,6 +379,17 @@ impl Binding {
     }
 }
 
+/// A token that passed verification: what the enforcement pipeline needs next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub id: i64,
+    pub org_id: i64,
+    pub binding: Binding,
+    pub user_id: Option<i64>,
+    pub workspace_id: Option<i64>,
+    pub scopes: Vec<Scope>,
+}
+
 /// What a new token reaches, as the create form's one Reach control submits it: `user`,
 /// `organization` or `workspace:<id>` (one value, so the reach chosen is the reach made).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

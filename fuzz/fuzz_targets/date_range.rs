@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate::enforcement::ToolError;
+use tollgate::tools::ToolError;
 use tollgate::model::{day_string, parse_day};
 use tollgate::tools::DateRange;
 

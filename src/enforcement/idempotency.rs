@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::ToolError;
-use crate::services::secrets::sha256_hex;
+use crate::secrets::sha256_hex;
 use crate::storage::Db;
 
 pub const WINDOW_MS: i64 = 24 * 3600 * 1000;

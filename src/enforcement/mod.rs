@@ -1,25 +1,21 @@
 //! The enforcement pipeline of spec §6, one for both surfaces (`/mcp` and `/v1/tools`):
 //! authenticate, resolve and check the target, check the scope, run, meter.
 
-mod error;
 pub mod idempotency;
 pub mod last_used;
 pub mod limits;
-mod scopes;
 pub mod writer;
-
-pub use error::ToolError;
-pub use scopes::ScopesInForce;
 
 use axum::http::HeaderMap;
 use serde_json::Value;
 
+use crate::model::VerifiedToken;
 use crate::model::{Binding, Role};
 use crate::services::audit;
-use crate::services::tokens::{self, VerifiedToken, VerifyError};
+use crate::services::tokens::{self, VerifyError};
 use crate::state::AppState;
 use crate::storage::now_ms;
-use crate::tools::{self, Target, ToolCall, ToolSpec};
+use crate::tools::{self, ScopesInForce, Target, ToolCall, ToolError, ToolSpec};
 
 /// An authenticated caller: the verified token and the client it says it is.
 #[derive(Clone, Debug)]

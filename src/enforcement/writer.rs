@@ -1016,3 +1016,10 @@ fn record_refusals(refused: &[(&AdmitRequest, &'static str)], writes: &mut Write
     let columns = ["org_id", "token_id", "tool", "code", "created_at"];
     writes.insert("refusals", &columns, rows, "");
 }
+
+impl From<WriteError> for crate::tools::ToolError {
+    fn from(err: WriteError) -> Self {
+        tracing::error!(error = %err, "admitting or metering a call");
+        crate::tools::ToolError::Internal
+    }
+}

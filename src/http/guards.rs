@@ -194,7 +194,7 @@ mod tests {
 /// What the overload layers refuse with: shed load and timeouts are 503 with `Retry-After`, in
 /// the tool surfaces' error shape (browsers get the same JSON; there is no page to render).
 pub async fn overloaded(headers: HeaderMap, err: tower::BoxError) -> Response {
-    use crate::enforcement::ToolError;
+    use crate::tools::ToolError;
     if err.is::<tower::load_shed::error::Overloaded>() {
         tracing::warn!("overloaded: request shed");
     } else if err.is::<tower::timeout::error::Elapsed>() {

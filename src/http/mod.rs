@@ -19,7 +19,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::{shell, App};
-use crate::services::secrets::random_base62;
+use crate::secrets::random_base62;
 use crate::state::AppState;
 use crate::storage::session_store::DbSessionStore;
 

@@ -7,8 +7,8 @@ use crate::storage::Db;
 use super::accounts::normalize_email;
 use super::audit::{self, AuditEntry};
 use super::organizations::{check_role_assignment, Actor};
-use super::secrets::{random_base62, sha256_hex};
 use super::{ServiceError, ServiceResult};
+use crate::secrets::{random_base62, sha256_hex};
 
 pub const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 

@@ -9,8 +9,8 @@ use crate::storage::Db;
 
 use super::analytics;
 use super::credits::{self, Insufficient};
-use super::secrets::sha256_hex;
 use super::ServiceResult;
+use crate::secrets::sha256_hex;
 
 pub const REPORT_CREDITS: i64 = 10;
 pub const EXPORT_CREDITS: i64 = 4;

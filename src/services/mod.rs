@@ -10,7 +10,6 @@ pub mod demo;
 pub mod invites;
 pub mod jobs;
 pub mod organizations;
-pub mod secrets;
 pub mod throttle;
 pub mod tokens;
 pub mod usage;

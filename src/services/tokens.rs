@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use crate::config::Environment;
-use crate::model::{Binding, Role, RotationGrace, Scope, TokenStatus, TokenView};
+use crate::model::{Binding, Role, RotationGrace, Scope, TokenStatus, TokenView, VerifiedToken};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
 use super::organizations::{lock_org, Actor};
-use super::secrets::{random_base62, sha256_hex, BASE62};
 use super::{ServiceError, ServiceResult};
+use crate::secrets::{random_base62, sha256_hex, BASE62};
 
 const RANDOM_CHARS: usize = 32;
 const CHECKSUM_CHARS: usize = 6;
@@ -562,17 +562,6 @@ pub async fn list(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<TokenVi
         .collect())
 }
 
-/// A token that passed verification: what the enforcement pipeline needs next.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedToken {
-    pub id: i64,
-    pub org_id: i64,
-    pub binding: Binding,
-    pub user_id: Option<i64>,
-    pub workspace_id: Option<i64>,
-    pub scopes: Vec<Scope>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("malformed token: {0}")]
@@ -609,7 +598,7 @@ pub async fn verify(
             server: server_env.as_str(),
         });
     }
-    let hash = super::secrets::sha256(token);
+    let hash = crate::secrets::sha256(token);
     if let Some(cached) = db.token_cache.get(&hash, now) {
         // Revocation evicts; the expiry and the grace period are checked here.
         if let TokenStatus::Active | TokenStatus::InGrace { .. } =
@@ -634,7 +623,7 @@ pub async fn verify(
         "SELECT id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until \
          FROM tokens WHERE token_hash = $1",
     )
-    .bind(super::secrets::hex(&hash))
+    .bind(crate::secrets::hex(&hash))
     .fetch_optional(&db.pool)
     .await?;
     let (id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until) =

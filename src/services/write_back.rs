@@ -27,7 +27,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(format!("{timestamp}.{body}").as_bytes());
     let bytes = mac.finalize().into_bytes();
-    format!("sha256={}", super::secrets::hex(&bytes))
+    format!("sha256={}", crate::secrets::hex(&bytes))
 }
 
 /// Wait before attempt `attempts + 1`: 2, 4, 8 … seconds, at most an hour.

@@ -29,7 +29,7 @@ fn expiry_ms(record: &Record) -> i64 {
 }
 
 fn key(id: &Id) -> String {
-    crate::services::secrets::sha256_hex(&id.to_string())
+    crate::secrets::sha256_hex(&id.to_string())
 }
 
 fn encode(record: &Record) -> Result<String> {

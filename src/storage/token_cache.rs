@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::services::tokens::VerifiedToken;
+use crate::model::VerifiedToken;
 
 pub const CHANNEL: &str = "tollgate_tokens";
 /// The longest an entry is trusted, even with the listener connected.

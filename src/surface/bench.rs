@@ -13,10 +13,10 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::enforcement::ScopesInForce;
+use crate::model::VerifiedToken;
 use crate::model::{Binding, Scope};
-use crate::services::tokens::VerifiedToken;
 use crate::state::AppState;
+use crate::tools::ScopesInForce;
 use crate::tools::{self, ToolCall};
 
 /// Where bare calls act: `TOLLGATE_BENCH_BARE_TARGET=<org id>:<workspace id>`.

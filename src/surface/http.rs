@@ -10,8 +10,9 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use super::{error_response, request_id};
-use crate::enforcement::{self, Caller, ToolError};
+use crate::enforcement::{self, Caller};
 use crate::state::AppState;
+use crate::tools::ToolError;
 use crate::tools::TOOLS;
 
 pub async fn catalog() -> Json<Value> {

@@ -15,8 +15,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::enforcement::{self, Caller, ToolError};
+use crate::enforcement::{self, Caller};
 use crate::state::AppState;
+use crate::tools::ToolError;
 use crate::tools::TOOLS;
 
 #[derive(Clone)]

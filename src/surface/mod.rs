@@ -16,8 +16,8 @@ use axum::{middleware, routing, Json, Router};
 
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::enforcement::ToolError;
 use crate::state::AppState;
+use crate::tools::ToolError;
 
 /// The largest request body either surface reads (a tool call's arguments are small).
 pub const MAX_BODY_BYTES: usize = 1 << 20;

@@ -4,8 +4,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::ToolError;
 use super::{parse_args, ToolCall, ToolFuture};
-use crate::enforcement::ToolError;
 use crate::model::{day_string, parse_day, Scope};
 use crate::services::analytics::{self, Model};
 

@@ -4,8 +4,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::ToolError;
 use super::{parse_args, ToolCall, ToolFuture};
-use crate::enforcement::ToolError;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,9 @@
 mod analytics;
 mod credits;
 mod discovery;
+mod error;
 mod reports;
+mod scopes;
 mod write_back;
 
 use std::collections::HashMap;
@@ -17,10 +19,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use analytics::{DateRange, RangeArgs};
+pub use error::ToolError;
+pub use scopes::ScopesInForce;
 
-use crate::enforcement::{ScopesInForce, ToolError};
 use crate::model::Scope;
-use crate::services::tokens::VerifiedToken;
+use crate::model::VerifiedToken;
 use crate::storage::Db;
 
 /// Which workspace a tool acts on, resolved and checked by the pipeline before it runs.

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::analytics::DateRange;
+use super::ToolError;
 use super::{parse_args, ToolCall, ToolFuture};
-use crate::enforcement::ToolError;
 use crate::model::day_string;
 use crate::services::jobs::{self, Kind};
 

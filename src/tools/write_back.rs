@@ -4,9 +4,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::ToolError;
 use super::{parse_args, ToolCall, ToolFuture};
-use crate::enforcement::ToolError;
-use crate::services::{secrets::sha256_hex, write_back};
+use crate::secrets::sha256_hex;
+use crate::services::write_back;
 
 pub const MAX_EVENTS: usize = 100;
 

@@ -54,7 +54,7 @@ impl World {
             None,
         )
         .await;
-        let hash = tollgate::services::secrets::sha256_hex(&token);
+        let hash = tollgate::secrets::sha256_hex(&token);
         sqlx::query_as::<_, (i64,)>("SELECT id FROM tokens WHERE token_hash = $1")
             .bind(hash)
             .fetch_one(&self.db.pool)

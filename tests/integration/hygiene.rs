@@ -115,7 +115,7 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
             &[
                 ("label", "hygiene"),
                 ("scopes[0]", "analytics:read"),
-                ("binding", "organization"),
+                ("reach", "organization"),
                 ("expiry", "none"),
             ],
         )

@@ -18,7 +18,7 @@ use tollgate::storage::Db;
 /// A live token of `actor`'s with `scopes` and `binding` (and the workspace it is bound to).
 /// The id of an issued token.
 pub async fn token_id(db: &Db, token: &str) -> i64 {
-    let hash = tollgate::services::secrets::sha256_hex(token);
+    let hash = tollgate::secrets::sha256_hex(token);
     sqlx::query_as::<_, (i64,)>("SELECT id FROM tokens WHERE token_hash = $1")
         .bind(hash)
         .fetch_one(&db.pool)

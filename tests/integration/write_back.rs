@@ -8,7 +8,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use tollgate::model::{Binding, Scope};
-use tollgate::services::{secrets::sha256_hex, write_back};
+use tollgate::secrets::sha256_hex;
+use tollgate::services::write_back;
 
 const SECRET: &str = "a-long-shared-signing-secret";
 

@@ -2,8 +2,8 @@
 //! only those its user's current role in the target organization may grant. A personal token
 //! reaches every organization of its user, so the role it was minted under says nothing here.
 
+use crate::model::VerifiedToken;
 use crate::model::{Binding, Role, Scope};
-use crate::services::tokens::VerifiedToken;
 
 use super::ToolError;
 

@@ -187,10 +187,3 @@ impl From<crate::services::ServiceError> for ToolError {
         ToolError::Internal
     }
 }
-
-impl From<super::writer::WriteError> for ToolError {
-    fn from(err: super::writer::WriteError) -> Self {
-        tracing::error!(error = %err, "admitting or metering a call");
-        ToolError::Internal
-    }
-}
