@@ -97,7 +97,7 @@ pub async fn create_token(
                 .ok()
                 .filter(|d| [7, 30, 90].contains(d))
                 .ok_or_else(|| AppError::Invalid("Choose an expiry from the list.".into()))?;
-            Some(now + days * 86_400_000)
+            Some(now + days * crate::model::DAY_MS)
         }
     };
     let actor = ctx.actor().await?;

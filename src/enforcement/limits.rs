@@ -9,6 +9,7 @@
 //! within one minute of now. It admits the full cap in a burst and refills smoothly. Tools with
 //! their own limit also count calls in fixed 60-second windows.
 
+use crate::model::Period;
 use crate::storage::Db;
 
 pub const WINDOW_MS: i64 = 60_000;
@@ -92,75 +93,6 @@ pub async fn sweep(db: &Db, now: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// An organization's plan period: [start, end) and its unit allowance (None: unlimited).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Period {
-    pub start: i64,
-    pub end: i64,
-    pub allowance: Option<i64>,
-}
-
-const DAY_MS: i64 = 86_400_000;
-
-/// Trial: 14 days from the start, then nothing until a plan is chosen. Other plans: calendar
-/// months from the subscription start (the same day of each month, clamped to its length).
-pub fn period(plan: &str, anchor: i64, now: i64) -> Period {
-    let allowance = match plan {
-        "trial" => Some(2_000),
-        "starter" => Some(20_000),
-        "growth" => Some(200_000),
-        "agency" => Some(2_000_000),
-        _ => None,
-    };
-    if plan == "trial" {
-        let end = anchor + 14 * DAY_MS;
-        return if now < end {
-            Period {
-                start: anchor,
-                end,
-                allowance,
-            }
-        } else {
-            Period {
-                start: end,
-                end: i64::MAX,
-                allowance: Some(0),
-            }
-        };
-    }
-    // Start from the month before `now`'s (the anchor's day may fall later in the month).
-    let month_of = |at: i64| {
-        let (y, m, _) = crate::model::civil_from_days(at.div_euclid(DAY_MS));
-        y * 12 + i64::from(m)
-    };
-    let mut months = (month_of(now) - month_of(anchor) - 1).clamp(0, 1200);
-    loop {
-        let start = add_months(anchor, months);
-        let end = add_months(anchor, months + 1);
-        if now < end || months > 1200 {
-            return Period {
-                start,
-                end,
-                allowance,
-            };
-        }
-        months += 1;
-    }
-}
-
-/// `at` moved `months` calendar months on, keeping the time of day; the 31st becomes the
-/// last day of a shorter month.
-fn add_months(at: i64, months: i64) -> i64 {
-    use crate::model::{civil_from_days, days_from_civil};
-    let (day, time) = (at.div_euclid(DAY_MS), at.rem_euclid(DAY_MS));
-    let (y, m, d) = civil_from_days(day);
-    let total = y * 12 + i64::from(m) - 1 + months;
-    let (y, m) = (total.div_euclid(12), total.rem_euclid(12) + 1);
-    let (next_y, next_m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    let days_in_month = days_from_civil(next_y, next_m, 1) - days_from_civil(y, m, 1);
-    days_from_civil(y, m, i64::from(d).min(days_in_month)) * DAY_MS + time
-}
-
 /// The period's units after reserving `units` more, or None when that passes the allowance.
 pub fn reserve(used: i64, period: Period, units: i64) -> Option<i64> {
     match period.allowance {
@@ -169,59 +101,13 @@ pub fn reserve(used: i64, period: Period, units: i64) -> Option<i64> {
     }
 }
 
-/// When a used-up allowance comes back: a trial's never does (only a plan brings units back).
-pub fn resets_at(plan: &str, period: Period) -> Option<i64> {
-    (plan != "trial").then_some(period.end)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::parse_day;
+    use crate::model::{parse_day, Plan, DAY_MS};
 
     fn at(date: &str) -> i64 {
         parse_day(date).unwrap() * DAY_MS
-    }
-
-    #[test]
-    fn trial_periods_last_fourteen_days_then_allow_nothing() {
-        let start = at("2026-11-01");
-        assert_eq!(
-            period("trial", start, at("2026-11-14")),
-            Period {
-                start,
-                end: at("2026-11-15"),
-                allowance: Some(2_000)
-            }
-        );
-        assert_eq!(period("trial", start, at("2026-11-15")).allowance, Some(0));
-    }
-
-    #[test]
-    fn monthly_periods_follow_the_subscription_day() {
-        let p = period("starter", at("2026-01-31"), at("2026-03-05"));
-        assert_eq!((p.start, p.end), (at("2026-02-28"), at("2026-03-31")));
-        assert_eq!(p.allowance, Some(20_000));
-        let p = period("growth", at("2026-01-15"), at("2026-01-15"));
-        assert_eq!((p.start, p.end), (at("2026-01-15"), at("2026-02-15")));
-        assert_eq!(
-            period("enterprise", at("2026-01-15"), at("2026-06-01")).allowance,
-            None
-        );
-        // Across a year's end, into a leap February, and years after the subscription began.
-        let p = period("starter", at("2025-12-31"), at("2026-01-10"));
-        assert_eq!((p.start, p.end), (at("2025-12-31"), at("2026-01-31")));
-        let p = period("starter", at("2023-08-31"), at("2024-03-01"));
-        assert_eq!((p.start, p.end), (at("2024-02-29"), at("2024-03-31")));
-        let p = period(
-            "agency",
-            at("2020-05-31") + 3_600_000,
-            at("2026-11-30") + 7_200_000,
-        );
-        assert_eq!(p.start, at("2026-11-30") + 3_600_000);
-        assert_eq!(p.end, at("2026-12-31") + 3_600_000);
-        let p = period("agency", at("2020-05-31") + 3_600_000, at("2026-11-30"));
-        assert_eq!(p.start, at("2026-10-31") + 3_600_000);
     }
 
     #[test]
@@ -294,14 +180,11 @@ mod tests {
 
     #[test]
     fn allowances_reserve_up_to_the_last_unit() {
-        let trial = period("trial", at("2026-11-01"), at("2026-11-01"));
+        let trial = Plan::Trial.period(at("2026-11-01"), at("2026-11-01"));
         assert_eq!(reserve(1_995, trial, 5), Some(2_000));
         assert_eq!(reserve(1_996, trial, 5), None);
         assert_eq!(reserve(2_000, trial, 0), Some(2_000));
-        let unlimited = period("enterprise", at("2026-11-01"), at("2026-11-01"));
+        let unlimited = Plan::Enterprise.period(at("2026-11-01"), at("2026-11-01"));
         assert_eq!(reserve(i64::MAX / 2, unlimited, 5), Some(i64::MAX / 2 + 5));
-        assert_eq!(resets_at("trial", trial), None);
-        let starter = period("starter", at("2026-11-01"), at("2026-11-02"));
-        assert_eq!(resets_at("starter", starter), Some(at("2026-12-01")));
     }
 }

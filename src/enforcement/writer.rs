@@ -29,7 +29,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::limits::{self, Period, RateState};
+use super::limits::{self, RateState};
+use crate::model::{Period, Plan};
 use crate::services::tokens;
 use crate::storage::{self, wal, Db, Engine};
 
@@ -341,7 +342,7 @@ async fn decide(
     let mut periods = Vec::with_capacity(admits.len());
     for (i, a) in admits.iter().enumerate() {
         let plan = plans.get(&a.org_id);
-        periods.push(plan.map(|(plan, anchor)| limits::period(plan, *anchor, a.at)));
+        periods.push(plan.map(|(plan, anchor)| plan.period(*anchor, a.at)));
         if plan.is_none() && decided[i].is_none() {
             decided[i] = Some(Err(format!("organization {} not found", a.org_id)));
         }
@@ -445,7 +446,7 @@ async fn decide(
                 let (plan, _) = &plans[&a.org_id];
                 decided[i] = Some(Ok(Admission::QuotaExceeded {
                     rate: rates[i],
-                    resets_at: limits::resets_at(plan, period),
+                    resets_at: plan.resets_at(period),
                 }))
             }
         }
@@ -471,7 +472,7 @@ async fn decide(
 /// optimistically, the stored counters of every row its calls may touch (missing rows are new).
 struct Stored {
     statuses: HashMap<i64, tokens::StoredStatus>,
-    plans: HashMap<i64, (String, i64)>,
+    plans: HashMap<i64, (Plan, i64)>,
     /// For each of [`COUNTER_TABLES`], each stored row's counter.
     counters: Option<[StoredCounters; 3]>,
 }
@@ -547,7 +548,7 @@ async fn read_stored(
                 stored.statuses.insert(row.try_get(1)?, status);
             }
             1 => {
-                let plan = (row.try_get(5)?, row.try_get(2)?);
+                let plan = (Plan::stored(row.try_get(5)?), row.try_get(2)?);
                 stored.plans.insert(row.try_get(1)?, plan);
             }
             _ => {
@@ -971,7 +972,7 @@ async fn meter(
     let mut rollups: BTreeMap<(i64, String, &str, i64), (i64, i64)> = BTreeMap::new();
     let counted = admitted.iter().map(|a| (*a, 1));
     for (a, sign) in counted.chain(cancellations.iter().map(|c| (&c.call, -1))) {
-        let day = crate::model::day_string(a.at.div_euclid(86_400_000));
+        let day = crate::model::day_string(crate::model::day_of(a.at));
         let entry = rollups
             .entry((a.org_id, day, a.tool, a.token_id))
             .or_default();

@@ -27,7 +27,7 @@ pub fn OrganizationSettings() -> impl IntoView {
                         view! {
                             <section class="card">
                                 <dl class="facts">
-                                    <div><dt>"Plan"</dt><dd class="plan">{plan_label(&s.plan)}</dd></div>
+                                    <div><dt>"Plan"</dt><dd class="plan">{s.plan.label()}</dd></div>
                                     <div><dt>"Credits"</dt><dd>{s.credit_balance}</dd></div>
                                     <div><dt>"Created"</dt><dd>{format_time(s.created_at)}</dd></div>
                                 </dl>
@@ -73,14 +73,6 @@ pub fn OrganizationSettings() -> impl IntoView {
             <FormError message=action_error(create)/>
         </section>
     }
-}
-
-fn plan_label(plan: &str) -> String {
-    let mut chars = plan.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[component]

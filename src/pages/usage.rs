@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::usage::{get_usage, ChangePlan, GrantCredits};
 use crate::components::{action_error, page_error, FormError, PageHeader};
-use crate::model::{format_time, UsagePage, UsageRow};
+use crate::model::{format_time, Plan, UsagePage, UsageRow};
 
 #[component]
 pub fn UsagePage() -> impl IntoView {
@@ -21,13 +21,6 @@ pub fn UsagePage() -> impl IntoView {
             })}
         </Suspense>
     }
-}
-
-fn plan_name(plan: &str) -> String {
-    let mut c = plan.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 #[component]
@@ -55,7 +48,7 @@ fn Usage(u: UsagePage) -> impl IntoView {
         {banner.map(|(class, text)| view! { <p class=class role="status" data-testid="usage-banner">{text}</p> })}
         <section class="card">
             <div class="meter-head">
-                <h2>{format!("{} plan", plan_name(&u.plan))}</h2>
+                <h2>{format!("{} plan", u.plan.label())}</h2>
                 <p class="meter-figure" data-testid="usage-meter">
                     {format!("{} / {} units", u.used, allowance)}
                     {percent.map(|p| format!(" · {p} %"))}
@@ -179,16 +172,6 @@ pub fn BillingSettings() -> impl IntoView {
         move || (change.version().get(), grant.version().get()),
         |_| get_usage(),
     );
-    let plans = [
-        ("starter", "Starter", "20,000 units a month · 10 tokens"),
-        ("growth", "Growth", "200,000 units a month · 25 tokens"),
-        ("agency", "Agency", "2,000,000 units a month · 100 tokens"),
-        (
-            "enterprise",
-            "Enterprise",
-            "Unlimited units · unlimited tokens",
-        ),
-    ];
     view! {
         <PageHeader title="Billing" lead="Your plan and credits. There is no payment provider: owners change them here."/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -198,7 +181,7 @@ pub fn BillingSettings() -> impl IntoView {
                     Ok(u) => view! {
                         <section class="card">
                             <dl class="facts">
-                                <div><dt>"Plan"</dt><dd data-testid="current-plan">{plan_name(&u.plan)}</dd></div>
+                                <div><dt>"Plan"</dt><dd data-testid="current-plan">{u.plan.label()}</dd></div>
                                 <div><dt>"Units this period"</dt><dd>{format!("{} / {}", u.used, u.allowance.map(|a| a.to_string()).unwrap_or_else(|| "unlimited".into()))}</dd></div>
                                 <div><dt>"Credits"</dt><dd data-testid="billing-credits">{u.credit_balance}</dd></div>
                             </dl>
@@ -211,12 +194,13 @@ pub fn BillingSettings() -> impl IntoView {
         <section class="card">
             <h2>"Change plan"</h2>
             <ActionForm action=change attr:class="stack" attr:aria-label="Change plan">
-                {plans
+                {Plan::ALL
                     .into_iter()
-                    .map(|(value, name, what)| view! {
+                    .filter(|p| *p != Plan::Trial)
+                    .map(|p| view! {
                         <label class="check">
-                            <input type="radio" name="plan" value=value/>
-                            <span><strong>{name}</strong><br/><span class="hint">{what}</span></span>
+                            <input type="radio" name="plan" value=p.as_str()/>
+                            <span><strong>{p.label()}</strong><br/><span class="hint">{p.blurb()}</span></span>
                         </label>
                     })
                     .collect_view()}

@@ -1,13 +1,12 @@
 //! Plans and credits, changed by owners (no payment provider).
 
-use crate::model::Role;
+use crate::model::{Plan, Role};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
 use super::organizations::Actor;
 use super::{ServiceError, ServiceResult};
 
-pub const PLANS: [&str; 5] = ["trial", "starter", "growth", "agency", "enterprise"];
 pub const MAX_GRANT: i64 = 1_000_000;
 
 fn require_owner(actor: &Actor) -> ServiceResult<()> {
@@ -29,11 +28,12 @@ pub async fn change_plan(
     now: i64,
 ) -> ServiceResult<()> {
     require_owner(actor)?;
-    if !PLANS.contains(&plan) || plan == "trial" {
-        return Err(ServiceError::Invalid(
-            "Choose Starter, Growth, Agency or Enterprise.".into(),
-        ));
-    }
+    let plan = Plan::parse(plan)
+        .filter(|p| *p != Plan::Trial)
+        .ok_or_else(|| {
+            ServiceError::Invalid("Choose Starter, Growth, Agency or Enterprise.".into())
+        })?
+        .as_str();
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE organizations SET plan = $1, period_anchor = $2 WHERE id = $3")
         .bind(plan)

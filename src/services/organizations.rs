@@ -142,7 +142,7 @@ async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    super::demo::load(&mut tx, workspace_id, now.div_euclid(86_400_000)).await?;
+    super::demo::load(&mut tx, workspace_id, crate::model::day_of(now)).await?;
     sqlx::query(
         "INSERT INTO credit_ledger (org_id, kind, amount, balance_after, note, actor_user_id, created_at) \
          VALUES ($1, 'grant', $2, $2, 'Trial credits', NULL, $3)",
@@ -519,7 +519,7 @@ pub async fn settings(db: &Db, actor: &Actor) -> ServiceResult<OrgSettings> {
     .await?;
     Ok(OrgSettings {
         name,
-        plan,
+        plan: crate::model::Plan::stored(&plan),
         credit_balance,
         default_rotation_grace: RotationGrace::parse(&grace)
             .unwrap_or(RotationGrace::FifteenMinutes),

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use crate::config::Environment;
-use crate::model::{Binding, Role, RotationGrace, Scope, TokenStatus, TokenView, VerifiedToken};
+use crate::model::{
+    Binding, Plan, Role, RotationGrace, Scope, TokenStatus, TokenView, VerifiedToken,
+};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
@@ -87,16 +89,6 @@ pub fn hint(token: &str) -> String {
     let start = &token[..PREFIX_CHARS + 4];
     let end = &token[token.len() - 4..];
     format!("{start}…{end}")
-}
-
-/// Active-token cap of a plan (spec §8); None is unlimited.
-pub fn token_cap(plan: &str) -> Option<i64> {
-    match plan {
-        "growth" => Some(25),
-        "agency" => Some(100),
-        "enterprise" => None,
-        _ => Some(10),
-    }
 }
 
 /// What the creator chose.
@@ -184,12 +176,12 @@ async fn active_count(
     Ok(n)
 }
 
-async fn plan_of(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<String> {
+async fn plan_of(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResult<Plan> {
     let (plan,): (String,) = sqlx::query_as("SELECT plan FROM organizations WHERE id = $1")
         .bind(org_id)
         .fetch_one(conn)
         .await?;
-    Ok(plan)
+    Ok(Plan::stored(&plan))
 }
 
 /// How many more tokens of each kind the actor may create: (personal, organization).
@@ -199,7 +191,7 @@ pub async fn remaining(
     now: i64,
 ) -> ServiceResult<(Option<i64>, Option<i64>)> {
     let mut conn = db.pool.acquire().await?;
-    let cap = token_cap(&plan_of(&mut conn, actor.org_id).await?);
+    let cap = plan_of(&mut conn, actor.org_id).await?.token_cap();
     let personal = active_count(&mut conn, Some(actor.user_id), actor.org_id, now).await?;
     let organization = active_count(&mut conn, None, actor.org_id, now).await?;
     Ok((
@@ -267,7 +259,7 @@ pub async fn create(
             Some(id)
         }
     };
-    let cap = token_cap(&plan_of(&mut tx, actor.org_id).await?);
+    let cap = plan_of(&mut tx, actor.org_id).await?.token_cap();
     let counted_user = (new.binding == Binding::User).then_some(actor.user_id);
     if let Some(cap) = cap {
         if active_count(&mut tx, counted_user, actor.org_id, now).await? >= cap {

@@ -1,14 +1,11 @@
 //! The Usage page's figures, from the rollups the pipeline keeps (`period_usage`,
 //! `usage_daily`), so the page stays fast however many events there are.
 
-use crate::enforcement::limits;
-use crate::model::{day_string, LedgerRow, UsagePage, UsageRow};
+use crate::model::{day_of, day_string, LedgerRow, Plan, UsagePage, UsageRow};
 use crate::storage::Db;
 
 use super::organizations::Actor;
 use super::ServiceResult;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// How many tokens the usage page names one by one.
 const TOP_TOKENS: i64 = 10;
@@ -20,15 +17,16 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
     .bind(actor.org_id)
     .fetch_one(&db.pool)
     .await?;
-    let period = limits::period(&plan, anchor, now);
+    let plan = Plan::stored(&plan);
+    let period = plan.period(anchor, now);
     // The chart spans the whole period (at most 31 days), days to come shown empty.
-    let first_day = period.start.div_euclid(DAY_MS);
+    let first_day = day_of(period.start);
     let period_last = if period.end == i64::MAX {
         now
     } else {
         period.end - 1
     };
-    let last_day = period_last.div_euclid(DAY_MS).min(first_day + 30);
+    let last_day = day_of(period_last).min(first_day + 30);
     let (from, to) = (day_string(first_day), day_string(last_day));
 
     // The figures are independent: read at once, on as many pooled connections.

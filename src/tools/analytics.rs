@@ -71,7 +71,7 @@ impl DateRange {
 }
 
 fn today() -> i64 {
-    crate::storage::now_ms().div_euclid(86_400_000)
+    crate::model::day_of(crate::storage::now_ms())
 }
 
 /// The arguments every range tool shares.

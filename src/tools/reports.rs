@@ -58,7 +58,7 @@ fn dispatch(
     end: Option<String>,
 ) -> ToolFuture {
     Box::pin(async move {
-        let today = crate::storage::now_ms().div_euclid(86_400_000);
+        let today = crate::model::day_of(crate::storage::now_ms());
         let range = DateRange::parse(start.as_deref(), end.as_deref(), today)?;
         args["start_date"] = json!(day_string(range.start));
         args["end_date"] = json!(day_string(range.end));

@@ -16,7 +16,7 @@ async fn sign_up_creates_a_trial_organization_with_credits_and_a_workspace() {
         let owner = founder(&db, "Ana@Example.com").await;
         assert_eq!(owner.role, Role::Owner);
         let settings = organizations::settings(&db, &owner).await.unwrap();
-        assert_eq!(settings.plan, "trial");
+        assert_eq!(settings.plan, tollgate::model::Plan::Trial);
         assert_eq!(settings.credit_balance, 100);
         assert_eq!(settings.default_rotation_grace, RotationGrace::FifteenMinutes);
         let ws = organizations::workspaces(&db, &owner).await.unwrap();

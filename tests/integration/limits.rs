@@ -163,7 +163,7 @@ async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
         let Some(Admission::Admitted { period, .. }) = decisions.first().cloned() else {
             panic!("{decisions:?}")
         };
-        assert_eq!(period, limits::period("trial", period.start, now));
+        assert_eq!(period, tollgate::model::Plan::Trial.period(period.start, now));
         assert!(decisions.iter().all(|d| matches!(
             d,
             Admission::Admitted { .. }
@@ -314,7 +314,7 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-        let period = limits::period("starter", anchor, tollgate::storage::now_ms());
+        let period = tollgate::model::Plan::Starter.period(anchor, tollgate::storage::now_ms());
         sqlx::query(
             "INSERT INTO period_usage (org_id, period_start, units) VALUES ($1, $2, 20000) \
              ON CONFLICT (org_id, period_start) DO UPDATE SET units = 20000",
@@ -503,7 +503,7 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
             panic!("{starter:?}")
         };
         assert_eq!((period.start, period.allowance), (now, Some(20_000)));
-        assert_eq!(tokens::token_cap("growth"), Some(25));
+        assert_eq!(tollgate::model::Plan::Growth.token_cap(), Some(25));
 
         let grants = (0..20).map(|i| {
             let db = db.clone();

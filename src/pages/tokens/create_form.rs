@@ -6,9 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::tokens::CreateToken;
 use crate::components::{action_error, FormError};
-use crate::model::{short_date, Reach, Scope, ScopeGroup, TokensPage};
-
-const DAY_MS: i64 = 86_400_000;
+use crate::model::{short_date, Reach, Scope, ScopeGroup, TokensPage, DAY_MS};
 
 /// "Reads analytics, campaigns · starts reports (spends credits) · in Client B · expires
 /// 3 Mar 2027": what a token of these choices will be able to do.
