@@ -141,6 +141,32 @@ impl Config {
         }
     }
 
+    /// The client's IP: the socket peer, or behind `trusted_proxies` proxies the address the
+    /// outermost of them saw: the N-th `X-Forwarded-For` entry from the right (each proxy appends
+    /// its peer; anything further left was written by the client and proves nothing).
+    pub fn client_ip(&self, headers: &axum::http::HeaderMap, peer: Option<SocketAddr>) -> String {
+        let peer = || {
+            peer.map(|addr| addr.ip().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        if self.trusted_proxies == 0 {
+            return peer();
+        }
+        // Proxies may add a header line of their own instead of extending the last one.
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        // Fewer entries than proxies: every entry was added by one of them; the first is the client.
+        let added_by_outermost = hops.len().saturating_sub(self.trusted_proxies);
+        hops.get(added_by_outermost)
+            .and_then(|hop| hop.parse::<std::net::IpAddr>().ok())
+            .map_or_else(peer, |ip| ip.to_string())
+    }
+
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -152,5 +178,46 @@ impl Config {
             Some(i) => &self.public_url[..after_scheme + i],
             None => &self.public_url,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn the_client_ip_is_what_the_outermost_trusted_proxy_saw() {
+        let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let ip = |proxies: usize, pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(*name, HeaderValue::from_static(value));
+            }
+            let config = Config {
+                trusted_proxies: proxies,
+                ..Config::local("127.0.0.1:3000".parse().unwrap())
+            };
+            config.client_ip(&headers, Some(peer))
+        };
+        let spoofed = [("x-forwarded-for", "6.6.6.6, 203.0.113.7")];
+        assert_eq!(ip(0, &spoofed), "10.0.0.2");
+        assert_eq!(ip(1, &spoofed), "203.0.113.7");
+        assert_eq!(ip(2, &spoofed), "6.6.6.6");
+        assert_eq!(
+            ip(2, &[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.1")]),
+            "203.0.113.7"
+        );
+        assert_eq!(ip(3, &spoofed), "6.6.6.6");
+        assert_eq!(ip(1, &[]), "10.0.0.2");
+        assert_eq!(ip(1, &[("x-forwarded-for", "not-an-ip")]), "10.0.0.2");
+        let mut two_lines = HeaderMap::new();
+        two_lines.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        two_lines.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let config = Config {
+            trusted_proxies: 1,
+            ..Config::local("127.0.0.1:3000".parse().unwrap())
+        };
+        assert_eq!(config.client_ip(&two_lines, Some(peer)), "203.0.113.9");
     }
 }

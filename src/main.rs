@@ -74,18 +74,17 @@ async fn main() -> std::process::ExitCode {
     );
     db.start_token_cache();
     let state = AppState {
-        writer: tollgate::enforcement::writer::Writer::start(db.clone()),
+        enforcer: tollgate::enforcement::Enforcer::start(db.clone(), config.environment),
         db,
         config: Arc::new(config),
         leptos_options,
-        last_used: Default::default(),
     };
     let flusher = state.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             every.tick().await;
-            if let Err(e) = flusher.last_used.flush(&flusher.db).await {
+            if let Err(e) = flusher.enforcer.last_used.flush(&flusher.db).await {
                 tracing::warn!(error = %e, "recording token last use");
             }
         }
@@ -129,7 +128,7 @@ async fn main() -> std::process::ExitCode {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
-    if let Err(e) = state.last_used.flush(&state.db).await {
+    if let Err(e) = state.enforcer.last_used.flush(&state.db).await {
         tracing::warn!(error = %e, "recording token last use at shutdown");
     }
     match served {

@@ -48,11 +48,8 @@ impl RequestContext {
             .get::<Session>()
             .cloned()
             .ok_or(AppError::Internal)?;
-        let ip = crate::http::guards::client_ip(
-            &parts.headers,
-            parts.extensions.get::<ConnectInfo<SocketAddr>>(),
-            &state.config,
-        );
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        let ip = state.config.client_ip(&parts.headers, peer.map(|c| c.0));
         let plain_form_post = parts
             .headers
             .get(axum::http::header::ACCEPT)

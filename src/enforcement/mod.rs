@@ -6,16 +6,43 @@ pub mod last_used;
 pub mod limits;
 pub mod writer;
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 use serde_json::Value;
 
+use crate::config::Environment;
 use crate::model::VerifiedToken;
 use crate::model::{Binding, Role};
 use crate::services::audit;
 use crate::services::tokens::{self, VerifyError};
-use crate::state::AppState;
-use crate::storage::now_ms;
+use crate::storage::{now_ms, Db};
 use crate::tools::{self, ScopesInForce, Target, ToolCall, ToolError, ToolSpec};
+use last_used::LastUsed;
+use writer::Writer;
+
+/// What the pipeline needs of the server: the database, the environment whose tokens it
+/// accepts, token last-use times (batched in memory, flushed by a background task) and the
+/// hot path's writer (admissions with their metering, cancellations). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Enforcer {
+    pub db: Db,
+    pub environment: Environment,
+    pub last_used: Arc<LastUsed>,
+    pub writer: Writer,
+}
+
+impl Enforcer {
+    /// The pipeline over `db`, with its writer task started.
+    pub fn start(db: Db, environment: Environment) -> Enforcer {
+        Enforcer {
+            writer: Writer::start(db.clone()),
+            db,
+            environment,
+            last_used: Default::default(),
+        }
+    }
+}
 
 /// An authenticated caller: the verified token and the client it says it is.
 #[derive(Clone, Debug)]
@@ -47,9 +74,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ToolError> {
 }
 
 /// Step 1: the bearer token, verified.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ToolError> {
+pub async fn authenticate(enforcer: &Enforcer, headers: &HeaderMap) -> Result<Caller, ToolError> {
     let token = bearer_token(headers)?;
-    let token = tokens::verify(&state.db, token, state.config.environment, now_ms())
+    let token = tokens::verify(&enforcer.db, token, enforcer.environment, now_ms())
         .await
         .map_err(|e| match e {
             VerifyError::Database(e) => ToolError::from(e),
@@ -74,19 +101,19 @@ pub struct Outcome {
 /// Steps 2 to 8 for one call of `name` with `args`. The idempotency key comes from the
 /// `Idempotency-Key` header (`/v1`) or the `idempotency_key` argument (both surfaces).
 pub async fn call(
-    state: &AppState,
+    enforcer: &Enforcer,
     caller: &Caller,
     name: &str,
     args: Value,
     idempotency_key: Option<String>,
 ) -> Outcome {
     let mut rate = None;
-    let result = run(state, caller, name, args, idempotency_key, &mut rate).await;
+    let result = run(enforcer, caller, name, args, idempotency_key, &mut rate).await;
     Outcome { result, rate }
 }
 
 async fn run(
-    state: &AppState,
+    enforcer: &Enforcer,
     caller: &Caller,
     name: &str,
     args: Value,
@@ -118,19 +145,28 @@ async fn run(
     let idempotency_key: Option<String> = arg_key.or(header_key);
     let token = &caller.token;
     let now = now_ms();
-    state
+    enforcer
         .last_used
         .record(token.id, now, caller.client.as_deref());
 
     // Step 2: target, binding and membership.
-    let reach = resolve_target(state, token, tool, &args).await?;
-    let result =
-        authorize_and_run(state, token, tool, &reach, args, idempotency_key, now, rate).await;
+    let reach = resolve_target(enforcer, token, tool, &args).await?;
+    let result = authorize_and_run(
+        enforcer,
+        token,
+        tool,
+        &reach,
+        args,
+        idempotency_key,
+        now,
+        rate,
+    )
+    .await;
     if let Err(ToolError::MissingScope { scope, limited_by }) = &result {
         // In the organization the call acted on: its admins see what reached for their data.
         let org_id = reach.org_id.unwrap_or(token.org_id);
         audit::record_scope_denial(
-            &state.db,
+            &enforcer.db,
             org_id,
             token.id,
             tool.name,
@@ -146,7 +182,7 @@ async fn run(
 /// Steps 3 to 8, once the call's target is known.
 #[allow(clippy::too_many_arguments)]
 async fn authorize_and_run(
-    state: &AppState,
+    enforcer: &Enforcer,
     token: &VerifiedToken,
     tool: &'static ToolSpec,
     reach: &Reach,
@@ -155,7 +191,7 @@ async fn authorize_and_run(
     now: i64,
     rate: &mut Option<limits::RateState>,
 ) -> Result<Value, ToolError> {
-    let db = &state.db;
+    let db = &enforcer.db;
     // Step 3: scope and write-back switch.
     let scopes = ScopesInForce::new(token, reach.role);
     if let Some(scope) = tool.scope {
@@ -192,7 +228,7 @@ async fn authorize_and_run(
         }
         None => None,
     };
-    let result = charge_and_run(state, token, tool, reach, scopes, args, now, rate).await;
+    let result = charge_and_run(enforcer, token, tool, reach, scopes, args, now, rate).await;
     if let Some(key) = owned_key {
         match &result {
             Ok(value) => idempotency::complete(db, token.id, &key, value).await?,
@@ -205,7 +241,7 @@ async fn authorize_and_run(
 /// Steps 4, 5 and 8: rate limits, allowance, the tool itself and its metering.
 #[allow(clippy::too_many_arguments)]
 async fn charge_and_run(
-    state: &AppState,
+    enforcer: &Enforcer,
     token: &VerifiedToken,
     tool: &ToolSpec,
     reach: &Reach,
@@ -214,7 +250,7 @@ async fn charge_and_run(
     now: i64,
     rate: &mut Option<limits::RateState>,
 ) -> Result<Value, ToolError> {
-    let db = &state.db;
+    let db = &enforcer.db;
     let billed_org = reach.org_id.unwrap_or(token.org_id);
     // Steps 4 and 5, decided together in the writer's next batch: the weighted per-minute cap
     // (units are taken at admission), the tool's own window, and the plan's allowance. The
@@ -229,7 +265,7 @@ async fn charge_and_run(
         org_id: billed_org,
         at: now,
     };
-    let period = match state.writer.admit(request.clone()).await? {
+    let period = match enforcer.writer.admit(request.clone()).await? {
         writer::Admission::Admitted {
             rate: rate_state,
             period,
@@ -263,7 +299,7 @@ async fn charge_and_run(
                 .fetch_one(&db.pool)
                 .await?;
         if available < required {
-            state.writer.cancel(request, period).await?;
+            enforcer.writer.cancel(request, period).await?;
             return Err(ToolError::InsufficientCredits {
                 required,
                 available,
@@ -282,7 +318,7 @@ async fn charge_and_run(
     };
     let result = (tool.handler)(call).await;
     if result.is_err() {
-        state.writer.cancel(request, period).await?;
+        enforcer.writer.cancel(request, period).await?;
     }
     result
 }
@@ -298,7 +334,7 @@ struct Reach {
 /// Step 2: the organization (and workspace) a call acts on, checked against the token's
 /// binding and, for personal tokens, against the user's membership now.
 async fn resolve_target(
-    state: &AppState,
+    enforcer: &Enforcer,
     token: &VerifiedToken,
     tool: &ToolSpec,
     args: &Value,
@@ -330,7 +366,7 @@ async fn resolve_target(
     }
     let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM workspaces WHERE id = $1")
         .bind(workspace_id)
-        .fetch_optional(&state.db.pool)
+        .fetch_optional(&enforcer.db.pool)
         .await?;
     let Some((org_id,)) = row else {
         return Err(ToolError::WorkspaceNotAccessible(workspace_id));
@@ -340,7 +376,8 @@ async fn resolve_target(
         Binding::Organization => (token.org_id == org_id, None),
         Binding::User => {
             let user_id = token.user_id.unwrap_or_default();
-            let role = crate::services::organizations::role_in(&state.db, org_id, user_id).await?;
+            let role =
+                crate::services::organizations::role_in(&enforcer.db, org_id, user_id).await?;
             (role.is_some(), role)
         }
     };

@@ -1,8 +1,6 @@
 //! Request guards that apply before any handler runs.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -76,36 +74,6 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// The client's IP: the socket peer, or behind `trusted_proxies` proxies the address the
-/// outermost of them saw: the N-th `X-Forwarded-For` entry from the right (each proxy appends
-/// its peer; anything further left was written by the client and proves nothing).
-pub fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<&ConnectInfo<SocketAddr>>,
-    config: &Config,
-) -> String {
-    let peer = || {
-        peer.map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    };
-    if config.trusted_proxies == 0 {
-        return peer();
-    }
-    // Proxies may add a header line of their own instead of extending the last one.
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    // Fewer entries than proxies: every entry was added by one of them; the first is the client.
-    let added_by_outermost = hops.len().saturating_sub(config.trusted_proxies);
-    hops.get(added_by_outermost)
-        .and_then(|hop| hop.parse::<std::net::IpAddr>().ok())
-        .map_or_else(peer, |ip| ip.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,37 +125,6 @@ mod tests {
         ));
         assert!(!is_same_origin(&headers(&[("origin", "null")]), &c));
         assert!(!is_same_origin(&headers(&[]), &c));
-    }
-
-    #[test]
-    fn the_client_ip_is_what_the_outermost_trusted_proxy_saw() {
-        let peer = ConnectInfo("10.0.0.2:5000".parse::<SocketAddr>().unwrap());
-        let ip = |proxies: usize, pairs: &[(&'static str, &'static str)]| {
-            let config = Config {
-                trusted_proxies: proxies,
-                ..config()
-            };
-            client_ip(&headers(pairs), Some(&peer), &config)
-        };
-        let spoofed = [("x-forwarded-for", "6.6.6.6, 203.0.113.7")];
-        assert_eq!(ip(0, &spoofed), "10.0.0.2");
-        assert_eq!(ip(1, &spoofed), "203.0.113.7");
-        assert_eq!(ip(2, &spoofed), "6.6.6.6");
-        assert_eq!(
-            ip(2, &[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.1")]),
-            "203.0.113.7"
-        );
-        assert_eq!(ip(3, &spoofed), "6.6.6.6");
-        assert_eq!(ip(1, &[]), "10.0.0.2");
-        assert_eq!(ip(1, &[("x-forwarded-for", "not-an-ip")]), "10.0.0.2");
-        let mut two_lines = HeaderMap::new();
-        two_lines.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
-        two_lines.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
-        let config = Config {
-            trusted_proxies: 1,
-            ..config()
-        };
-        assert_eq!(client_ip(&two_lines, Some(&peer), &config), "203.0.113.9");
     }
 }
 

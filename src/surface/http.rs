@@ -64,7 +64,7 @@ pub async fn call_tool(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let outcome = enforcement::call(&state, &caller, &name, args, key).await;
+    let outcome = enforcement::call(&state.enforcer, &caller, &name, args, key).await;
     let mut response = match outcome.result {
         Ok(result) => Json(result).into_response(),
         Err(err) => error_response(&err, &request_id),

@@ -109,6 +109,7 @@ impl ServerHandler for TollgateMcp {
         if let Some(caller) = caller {
             let client = client_label(&request.client_info);
             self.state
+                .enforcer
                 .last_used
                 .remember_client(caller.token.id, client);
         }
@@ -145,20 +146,22 @@ impl ServerHandler for TollgateMcp {
         if let Some(info) = named {
             let client = client_label(&info);
             self.state
+                .enforcer
                 .last_used
                 .remember_client(caller.token.id, client);
         }
-        if let Some(client) = self.state.last_used.client_of(caller.token.id) {
+        if let Some(client) = self.state.enforcer.last_used.client_of(caller.token.id) {
             caller.client = Some(client);
         }
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let result = match enforcement::call(&self.state, &caller, &request.name, args, None)
-            .await
-            .result
-        {
-            Ok(value) => success_result(value),
-            Err(err) => error_result(&err),
-        };
+        let result =
+            match enforcement::call(&self.state.enforcer, &caller, &request.name, args, None)
+                .await
+                .result
+            {
+                Ok(value) => success_result(value),
+                Err(err) => error_result(&err),
+            };
         Ok(result.into())
     }
 }

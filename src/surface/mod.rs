@@ -67,7 +67,7 @@ async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next
     if request.uri().path() == "/v1/tools" {
         return next.run(request).await; // the catalog is public
     }
-    match crate::enforcement::authenticate(state, request.headers()).await {
+    match crate::enforcement::authenticate(&state.enforcer, request.headers()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             let declared_json = is_json(request.headers());

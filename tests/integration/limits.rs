@@ -163,7 +163,10 @@ async fn allowances_reserve_exactly_and_failed_calls_give_units_back() {
         let Some(Admission::Admitted { period, .. }) = decisions.first().cloned() else {
             panic!("{decisions:?}")
         };
-        assert_eq!(period, tollgate::model::Plan::Trial.period(period.start, now));
+        assert_eq!(
+            period,
+            tollgate::model::Plan::Trial.period(period.start, now)
+        );
         assert!(decisions.iter().all(|d| matches!(
             d,
             Admission::Admitted { .. }

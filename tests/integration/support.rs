@@ -158,8 +158,10 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         db: db.clone(),
         config: std::sync::Arc::new(config),
         leptos_options,
-        last_used: Default::default(),
-        writer: tollgate::enforcement::writer::Writer::start(db.clone()),
+        enforcer: tollgate::enforcement::Enforcer::start(
+            db.clone(),
+            tollgate::config::Environment::Live,
+        ),
     }
 }
 

@@ -354,7 +354,7 @@ async fn the_stateless_2026_07_28_revision_calls_tools_without_initialize() {
         assert_eq!(reply["result"]["isError"], false, "{reply}");
         assert_eq!(reply["result"]["structuredContent"]["workspaces"].as_array().unwrap().len(), 1);
         // The client named in _meta is what the dashboard will show as the last client.
-        state.last_used.flush(&db).await.unwrap();
+        state.enforcer.last_used.flush(&db).await.unwrap();
         let (client,): (Option<String>,) = sqlx::query_as("SELECT last_client FROM tokens").fetch_one(&db.pool).await.unwrap();
         assert_eq!(client.as_deref(), Some("stateless-client 2"));
     })
