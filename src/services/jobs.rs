@@ -14,7 +14,7 @@ use super::ServiceResult;
 
 pub const REPORT_CREDITS: i64 = 10;
 pub const EXPORT_CREDITS: i64 = 4;
-const LEASE_MS: i64 = 120_000;
+pub const LEASE_MS: i64 = 120_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -106,9 +106,30 @@ pub async fn status(db: &Db, workspace_id: i64, job_id: i64) -> ServiceResult<Op
     ))
 }
 
-/// One worker pass: claims due jobs (queued, or running with an ended lease) and runs them.
+/// A job this instance has claimed: what to run and for whom.
+#[derive(Debug)]
+pub struct Claimed {
+    pub id: i64,
+    org_id: i64,
+    workspace_id: i64,
+    kind: String,
+    args: String,
+    credits: i64,
+    billed_at_dispatch: bool,
+}
+
+/// One worker pass: claims due jobs and runs them one after another.
 pub async fn run_due(db: &Db, now: i64) -> ServiceResult<usize> {
-    let claimed: Vec<(i64, i64, i64, String, String, i64, i64)> = sqlx::query_as(
+    let claimed = claim(db, now).await?;
+    for job in &claimed {
+        run(db, job, now).await?;
+    }
+    Ok(claimed.len())
+}
+
+/// Claims due jobs (queued, or running with an ended lease) under a lease of this instance's.
+pub async fn claim(db: &Db, now: i64) -> ServiceResult<Vec<Claimed>> {
+    let rows: Vec<(i64, i64, i64, String, String, i64, i64)> = sqlx::query_as(
         "UPDATE jobs SET status = 'running', leased_until = $1 WHERE id IN (SELECT id FROM jobs WHERE \
          (status = 'queued' OR status = 'running') AND leased_until <= $2 ORDER BY id LIMIT 5) AND leased_until <= $2 \
          RETURNING id, org_id, workspace_id, kind, args, credits, billed_at_dispatch",
@@ -117,59 +138,68 @@ pub async fn run_due(db: &Db, now: i64) -> ServiceResult<usize> {
     .bind(now)
     .fetch_all(&db.pool)
     .await?;
-    for (id, org_id, workspace_id, kind, args, credits_due, billed_at_dispatch) in &claimed {
-        let args: Value = serde_json::from_str(args).unwrap_or_default();
-        let outcome = match kind.as_str() {
-            "report" => report(db, *workspace_id, &args).await,
-            _ => audience(db, *workspace_id, &args).await,
-        };
-        let mut tx = db.pool.begin().await?;
-        let outcome = match outcome {
-            // Billed on completion: the charge and the success are one transaction.
-            Ok(result) if *billed_at_dispatch == 0 => {
-                match credits::charge(&mut tx, *org_id, *credits_due, "Audience export", now)
-                    .await?
-                {
-                    Ok(_) => Ok(result),
-                    Err(short) => Err(format!(
-                        "insufficient credits: requires {}, available {}",
-                        short.required, short.available
-                    )),
-                }
-            }
-            other => other,
-        };
-        match outcome {
-            Ok(result) => {
-                sqlx::query("UPDATE jobs SET status = 'succeeded', result = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
-                    .bind(result.to_string())
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Err(error) => {
-                if *billed_at_dispatch == 1 {
-                    credits::refund(
-                        &mut tx,
-                        *org_id,
-                        *credits_due,
-                        &format!("Refund: report {id} failed"),
-                        now,
-                    )
-                    .await?;
-                }
-                sqlx::query("UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
-                    .bind(error)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, org_id, workspace_id, kind, args, credits, billed_at_dispatch)| Claimed {
+                id,
+                org_id,
+                workspace_id,
+                kind,
+                args,
+                credits,
+                billed_at_dispatch: billed_at_dispatch != 0,
+            },
+        )
+        .collect())
+}
+
+/// Runs a claimed job and records its outcome with its charge (billed on completion) or
+/// refund (billed at dispatch, failed), in one transaction.
+pub async fn run(db: &Db, job: &Claimed, now: i64) -> ServiceResult<()> {
+    let args: Value = serde_json::from_str(&job.args).unwrap_or_default();
+    let outcome = match job.kind.as_str() {
+        "report" => report(db, job.workspace_id, &args).await,
+        _ => audience(db, job.workspace_id, &args).await,
+    };
+    let mut tx = db.pool.begin().await?;
+    let outcome = match outcome {
+        // Billed on completion: the charge and the success are one transaction.
+        Ok(result) if !job.billed_at_dispatch => {
+            match credits::charge(&mut tx, job.org_id, job.credits, "Audience export", now).await? {
+                Ok(_) => Ok(result),
+                Err(short) => Err(format!(
+                    "insufficient credits: requires {}, available {}",
+                    short.required, short.available
+                )),
             }
         }
-        tx.commit().await?;
+        other => other,
+    };
+    match outcome {
+        Ok(result) => {
+            sqlx::query("UPDATE jobs SET status = 'succeeded', result = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
+                .bind(result.to_string())
+                .bind(now)
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Err(error) => {
+            if job.billed_at_dispatch {
+                let note = format!("Refund: report {} failed", job.id);
+                credits::refund(&mut tx, job.org_id, job.credits, &note, now).await?;
+            }
+            sqlx::query("UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
+                .bind(error)
+                .bind(now)
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
-    Ok(claimed.len())
+    tx.commit().await?;
+    Ok(())
 }
 
 fn range(args: &Value) -> (String, String) {
