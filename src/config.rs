@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use crate::http::outbound::AllowList;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
     Live,
@@ -33,6 +35,9 @@ pub struct Config {
     /// `TOLLGATE_MAX_IN_FLIGHT` (default 512): requests served at once; more are refused with
     /// 503 and `Retry-After` instead of queueing without bound.
     pub max_in_flight: usize,
+    /// `TOLLGATE_WRITE_BACK_ALLOW`: private address ranges (comma-separated, such as
+    /// `10.0.0.0/8,fd00::/8`) that outbound requests may reach; none by default.
+    pub outbound_allow: AllowList,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +95,17 @@ impl Config {
                     why: "expected a positive number of requests",
                 })?,
         };
+        let outbound_allow = match var("TOLLGATE_WRITE_BACK_ALLOW") {
+            None => AllowList::default(),
+            Some(value) => AllowList::parse(&value).map_err(|_| ConfigError::Invalid {
+                name: "TOLLGATE_WRITE_BACK_ALLOW",
+                value,
+                why: "expected comma-separated address ranges such as 10.0.0.0/8,fd00::/8",
+            })?,
+        };
         Ok(Config {
             addr,
+            outbound_allow,
             max_in_flight,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/tollgate.db".into()),
             environment,

@@ -92,14 +92,17 @@ async fn main() -> std::process::ExitCode {
     });
     // The write-back outbox is delivered by every instance; leases keep them off each other's rows.
     let outbox_db = state.db.clone();
+    let outbound = tollgate::http::outbound::Outbound::new(
+        state.config.outbound_allow.clone(),
+        tollgate::services::write_back::DELIVERY_TIMEOUT,
+    );
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             every.tick().await;
             if let Err(e) = tollgate::services::write_back::deliver_due(
                 &outbox_db,
-                &client,
+                &outbound,
                 tollgate::storage::now_ms(),
             )
             .await

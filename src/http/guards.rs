@@ -111,6 +111,7 @@ mod tests {
             public_url: "https://tollgate.example.com".into(),
             trust_forwarded: false,
             max_in_flight: 1,
+            outbound_allow: Default::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The axum router: dashboard pages and server functions, with sessions, request ids,
-//! security headers and the same-origin guard for state-changing requests.
+//! security headers and the same-origin guard for state-changing requests; and `outbound`, the
+//! client for requests Tollgate makes to URLs its users give.
 
 pub mod guards;
+pub mod outbound;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::http::{header, HeaderName, HeaderValue};

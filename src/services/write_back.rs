@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use crate::http::outbound::{self, AllowList, Outbound, OutboundError};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
@@ -19,6 +20,26 @@ const LEASE_MS: i64 = 60_000;
 pub const SIGNATURE_HEADER: &str = "x-tollgate-signature";
 pub const TIMESTAMP_HEADER: &str = "x-tollgate-timestamp";
 pub const EVENT_ID_HEADER: &str = "x-tollgate-event-id";
+/// The longest one delivery may take, connecting included.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a delivery failed, as the workspace's admins see it (nothing of the network behind it).
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
+    #[error("the endpoint answered {0}")]
+    Status(u16),
+}
+
+/// What an admin saves as a workspace's write-back.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    pub enabled: bool,
+    pub url: &'a str,
+    /// Empty keeps the secret already set.
+    pub secret: &'a str,
+}
 
 /// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"): the timestamp is signed too,
 /// so a captured delivery cannot be replayed later unnoticed.
@@ -35,32 +56,41 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (1_000i64 << attempts.clamp(1, 12)).min(3_600_000)
 }
 
-fn check_url(url: &str) -> ServiceResult<()> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+/// A well-formed http(s) URL whose host may be reached: an address it names or resolves to now
+/// must be public or allowed (deliveries check again when they connect).
+async fn check_url(url: &str, allow: &AllowList) -> ServiceResult<()> {
+    let well_formed = (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 2000
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(ServiceError::Invalid(
-            "Enter the endpoint as a full http:// or https:// URL.".into(),
-        ))
+    let invalid = |why: &str| Err(ServiceError::Invalid(why.into()));
+    if !well_formed {
+        return invalid("Enter the endpoint as a full http:// or https:// URL.");
+    }
+    match allow.check(url).await {
+        Ok(()) => Ok(()),
+        Err(OutboundError::PrivateAddress) => invalid(
+            "Write-back only goes to public addresses: this endpoint is a loopback, private or link-local address.",
+        ),
+        Err(_) => invalid("Enter the endpoint as a full http:// or https:// URL."),
     }
 }
 
-/// Admins switch write-back on or off and set the endpoint and signing secret. An empty
-/// `secret` keeps the one already set.
+/// Admins switch write-back on or off and set the endpoint and signing secret.
 pub async fn configure(
     db: &Db,
     actor: &Actor,
     workspace_id: i64,
-    enabled: bool,
-    url: &str,
-    secret: &str,
+    settings: Settings<'_>,
+    allow: &AllowList,
     ip: Option<&str>,
     now: i64,
 ) -> ServiceResult<()> {
     require_admin(actor)?;
+    let Settings {
+        enabled,
+        url,
+        secret,
+    } = settings;
     let url = url.trim();
     let current: Option<(Option<String>,)> =
         sqlx::query_as("SELECT write_back_secret FROM workspaces WHERE id = $1 AND org_id = $2")
@@ -74,7 +104,7 @@ pub async fn configure(
         ));
     };
     if !url.is_empty() {
-        check_url(url)?;
+        check_url(url, allow).await?;
     }
     if !secret.is_empty() && secret.chars().count() < 16 {
         return Err(ServiceError::Invalid(
@@ -158,7 +188,7 @@ pub async fn enqueue(
 
 /// One delivery pass: claims due events (a lease keeps other instances off them), posts each
 /// signed to its workspace's endpoint, and records the outcome. Returns how many it tried.
-pub async fn deliver_due(db: &Db, client: &reqwest::Client, now: i64) -> ServiceResult<usize> {
+pub async fn deliver_due(db: &Db, outbound: &Outbound, now: i64) -> ServiceResult<usize> {
     let claimed: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
         "UPDATE outbox SET leased_until = $1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' \
          AND next_attempt_at <= $2 AND leased_until <= $2 ORDER BY id LIMIT $3) AND leased_until <= $2 \
@@ -178,7 +208,9 @@ pub async fn deliver_due(db: &Db, client: &reqwest::Client, now: i64) -> Service
         .await?;
         let outcome = match target {
             Some((1, Some(url), Some(secret))) => {
-                post(client, &url, &secret, event_id, payload, now).await
+                post(outbound, &url, &secret, event_id, payload, now)
+                    .await
+                    .map_err(|e| e.to_string())
             }
             _ => Err("write-back is off or has no endpoint for this workspace".to_string()),
         };
@@ -217,17 +249,16 @@ pub async fn deliver_due(db: &Db, client: &reqwest::Client, now: i64) -> Service
 }
 
 async fn post(
-    client: &reqwest::Client,
+    outbound: &Outbound,
     url: &str,
     secret: &str,
     event_id: &str,
     payload: &str,
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), DeliveryError> {
     let timestamp = now / 1000;
-    let response = client
-        .post(url)
-        .timeout(Duration::from_secs(10))
+    let response = outbound
+        .request(reqwest::Method::POST, url)?
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(EVENT_ID_HEADER, event_id)
         .header(TIMESTAMP_HEADER, timestamp.to_string())
@@ -235,11 +266,11 @@ async fn post(
         .body(payload.to_string())
         .send()
         .await
-        .map_err(|e| format!("could not reach the endpoint: {e}"))?;
+        .map_err(|e| outbound::failure(&e))?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("the endpoint answered {}", response.status()))
+        Err(DeliveryError::Status(response.status().as_u16()))
     }
 }
 

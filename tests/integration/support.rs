@@ -156,6 +156,7 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         public_url: public_url.into(),
         trust_forwarded: false,
         max_in_flight: 512,
+        outbound_allow: local_allow(),
     };
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("tollgate")
@@ -168,6 +169,19 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         last_used: Default::default(),
         writer: tollgate::enforcement::writer::Writer::start(db.clone()),
     }
+}
+
+/// The tests' receivers listen on loopback: the allow-list an operator would set for them.
+pub fn local_allow() -> tollgate::http::outbound::AllowList {
+    tollgate::http::outbound::AllowList::parse("127.0.0.0/8").unwrap()
+}
+
+/// The outbound client as the server builds it, with the tests' allow-list.
+pub fn outbound() -> tollgate::http::outbound::Outbound {
+    tollgate::http::outbound::Outbound::new(
+        local_allow(),
+        tollgate::services::write_back::DELIVERY_TIMEOUT,
+    )
 }
 
 /// 2026-11-23 05:22 UTC: the tests' clock starts here.

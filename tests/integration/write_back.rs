@@ -7,10 +7,20 @@ use crate::support::{founder, on_each_engine, ORIGIN, T0};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
+use tollgate::http::outbound::{AllowList, Outbound};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::{secrets::sha256_hex, write_back};
 
 const SECRET: &str = "a-long-shared-signing-secret";
+
+/// Write-back on, to `url`, signed with `secret`.
+fn on<'a>(url: &'a str, secret: &'a str) -> write_back::Settings<'a> {
+    write_back::Settings {
+        enabled: true,
+        url,
+        secret,
+    }
+}
 
 #[derive(Default)]
 struct Receiver {
@@ -100,14 +110,30 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
             (StatusCode::FORBIDDEN, Some("write_back_disabled"))
         );
         assert!(
-            write_back::configure(&db, &owner, ws, true, &url, "short", None, T0)
-                .await
-                .is_err(),
+            write_back::configure(
+                &db,
+                &owner,
+                ws,
+                on(&url, "short"),
+                &crate::support::local_allow(),
+                None,
+                T0
+            )
+            .await
+            .is_err(),
             "a short secret is refused"
         );
-        write_back::configure(&db, &owner, ws, true, &url, SECRET, None, T0)
-            .await
-            .unwrap();
+        write_back::configure(
+            &db,
+            &owner,
+            ws,
+            on(&url, SECRET),
+            &crate::support::local_allow(),
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
 
         let (status, body) = send(&app, &token, json!([event("e1"), event("e2")])).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -121,7 +147,7 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
             (json!(1), json!(1))
         );
 
-        let client = reqwest::Client::new();
+        let client = crate::support::outbound();
         let now = tollgate::storage::now_ms();
         assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 3);
         // The first request failed: e1 waits for its retry; e2 and e3 arrived.
@@ -178,9 +204,8 @@ async fn an_endpoint_that_keeps_failing_ends_as_failed() {
             &db,
             &owner,
             ws,
-            true,
-            "http://127.0.0.1:9/hook",
-            SECRET,
+            on("http://127.0.0.1:9/hook", SECRET),
+            &crate::support::local_allow(),
             None,
             T0,
         )
@@ -189,7 +214,7 @@ async fn an_endpoint_that_keeps_failing_ends_as_failed() {
         write_back::enqueue(&db, ws, &[("x".into(), json!({}))], T0)
             .await
             .unwrap();
-        let client = reqwest::Client::new();
+        let client = crate::support::outbound();
         let mut now = T0;
         for _ in 0..write_back::MAX_ATTEMPTS {
             assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 1);
@@ -198,7 +223,7 @@ async fn an_endpoint_that_keeps_failing_ends_as_failed() {
         let (pending, delivered, failed, last_error) =
             write_back::outbox_status(&db, ws).await.unwrap();
         assert_eq!((pending, delivered, failed), (0, 0, 1));
-        assert!(last_error.unwrap().contains("could not reach the endpoint"));
+        assert_eq!(last_error.as_deref(), Some("could not connect"));
     })
     .await;
 }
@@ -213,9 +238,8 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
             &db,
             &owner,
             ws,
-            true,
-            "http://127.0.0.1:9/hook",
-            SECRET,
+            on("http://127.0.0.1:9/hook", SECRET),
+            &crate::support::local_allow(),
             None,
             T0,
         )
@@ -311,4 +335,180 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
         assert!(matches!(claim, Claim::Owner));
     })
     .await;
+}
+
+/// A receiver on `ip` that counts its requests and answers each with `status` (and `location`).
+async fn counting(
+    ip: &str,
+    status: StatusCode,
+    location: Option<String>,
+) -> (String, Arc<Mutex<usize>>) {
+    let hits = Arc::new(Mutex::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let (counter, location) = (counter.clone(), location.clone());
+        async move {
+            *counter.lock().unwrap() += 1;
+            let mut headers = HeaderMap::new();
+            if let Some(location) = location {
+                headers.insert(axum::http::header::LOCATION, location.parse().unwrap());
+            }
+            (status, headers)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, hits)
+}
+
+/// Points the workspace at `url` as if it had passed the check when saved (a name that resolved
+/// to a public address then and to a private one now: DNS rebinding), and queues one event.
+async fn aim_and_queue(db: &tollgate::storage::Db, ws: i64, url: &str, event_id: &str) {
+    sqlx::query("UPDATE workspaces SET write_back_enabled = 1, write_back_url = $1, write_back_secret = $2 WHERE id = $3")
+        .bind(url)
+        .bind(SECRET)
+        .bind(ws)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    write_back::enqueue(db, ws, &[(event_id.into(), json!({}))], T0)
+        .await
+        .unwrap();
+}
+
+async fn last_error(db: &tollgate::storage::Db, event_id: &str) -> (String, Option<String>) {
+    sqlx::query_as("SELECT status, last_error FROM outbox WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_when_saved_and_when_connecting() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        let (loopback, hits) = counting("127.0.0.1", StatusCode::OK, None).await;
+        let port = loopback.rsplit(':').next().unwrap().to_string();
+        let refused = [
+            format!("{loopback}/hook"),
+            format!("http://localhost:{port}/hook"),
+            "http://127.1/".into(),
+            "http://2130706433/".into(),
+            "http://0x7f000001/".into(),
+            "http://0.0.0.0/".into(),
+            "http://10.1.2.3/hook".into(),
+            "http://172.16.0.1/".into(),
+            "http://192.168.1.1/".into(),
+            "http://100.64.0.1/".into(),
+            "http://169.254.169.254/latest/meta-data/".into(),
+            "http://255.255.255.255/".into(),
+            "http://224.0.0.1/".into(),
+            "http://[::1]/".into(),
+            "http://[::]/".into(),
+            "http://[fd00::1]/".into(),
+            "http://[fe80::1]/".into(),
+            "http://[ff02::1]/".into(),
+            "http://[::ffff:127.0.0.1]/".into(),
+            "http://[::ffff:a9fe:a9fe]/".into(),
+        ];
+        for url in &refused {
+            let error = write_back::configure(&db, &owner, ws, on(url, SECRET), &AllowList::default(), None, T0)
+                .await
+                .expect_err(url);
+            assert_eq!(
+                error.to_string(),
+                "Write-back only goes to public addresses: this endpoint is a loopback, private or link-local address.",
+                "{url}"
+            );
+        }
+
+        // Saved before its name pointed inward (or by an older version): refused when connecting,
+        // by address literal and by name, with nothing internal in the error.
+        let client = Outbound::new(AllowList::default(), write_back::DELIVERY_TIMEOUT);
+        aim_and_queue(&db, ws, &format!("{loopback}/hook"), "literal").await;
+        write_back::deliver_due(&db, &client, T0).await.unwrap();
+        aim_and_queue(&db, ws, &format!("http://localhost:{port}/hook"), "name").await;
+        write_back::deliver_due(&db, &client, T0).await.unwrap();
+        assert_eq!(*hits.lock().unwrap(), 0, "no request reached the loopback receiver");
+        for event_id in ["literal", "name"] {
+            assert_eq!(
+                last_error(&db, event_id).await,
+                ("pending".into(), Some("refused: private address".into()))
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_and_errors_reveal_nothing_internal() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        // The receiver is allowed (the tests allow 127.0.0.0/8); where it redirects would be too.
+        let (target, target_hits) = counting("127.0.0.2", StatusCode::OK, None).await;
+        let (redirecting, hits) = counting(
+            "127.0.0.1",
+            StatusCode::TEMPORARY_REDIRECT,
+            Some(format!("{target}/elsewhere")),
+        )
+        .await;
+        let client = crate::support::outbound();
+        aim_and_queue(&db, ws, &format!("{redirecting}/hook"), "redirected").await;
+        write_back::deliver_due(&db, &client, T0).await.unwrap();
+        assert_eq!(
+            (*hits.lock().unwrap(), *target_hits.lock().unwrap()),
+            (1, 0)
+        );
+        assert_eq!(
+            last_error(&db, "redirected").await,
+            ("pending".into(), Some("the endpoint answered 307".into()))
+        );
+
+        // Nothing listens on port 9: the error names no address.
+        aim_and_queue(&db, ws, "http://127.0.0.1:9/hook", "unreachable").await;
+        write_back::deliver_due(&db, &client, T0 + 3_600_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            last_error(&db, "unreachable").await,
+            ("pending".into(), Some("could not connect".into()))
+        );
+    })
+    .await;
+}
+
+#[test]
+fn a_bad_allow_list_stops_the_server_at_start() {
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env(
+            "TOLLGATE_ADDR",
+            format!("127.0.0.1:{}", crate::support::free_port()),
+        )
+        .env("TOLLGATE_WRITE_BACK_ALLOW", "10.0.0.0/8,intranet")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            server.kill().ok();
+            panic!("the server started with a bad allow-list");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("TOLLGATE_WRITE_BACK_ALLOW is not valid: \"10.0.0.0/8,intranet\""),
+        "{stderr}"
+    );
 }
