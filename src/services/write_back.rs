@@ -1,22 +1,33 @@
 //! Write-back: conversions sent to a workspace's own endpoint through a durable outbox,
-//! signed with HMAC-SHA256, retried with backoff, deduplicated on `event_id`.
+//! signed with HMAC-SHA256, retried with backoff, deduplicated on `event_id`; delivered
+//! concurrently under leases whose tokens fence each outcome.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::http::outbound::{self, AllowList, Outbound, OutboundError};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
 use super::organizations::{require_admin, Actor};
+use super::secrets::random_base62;
 use super::{ServiceError, ServiceResult};
 
 pub const MAX_ATTEMPTS: i64 = 8;
-const BATCH: i64 = 20;
-const LEASE_MS: i64 = 60_000;
+/// Deliveries one instance has in flight at most.
+const IN_FLIGHT: usize = 32;
+/// Deliveries in flight to one workspace's endpoint at most.
+const PER_ENDPOINT: i64 = 4;
+/// A claimed event's lease: far longer than its delivery can take (`DELIVERY_TIMEOUT`), so no
+/// other pass or instance claims an event while it is being delivered.
+pub const LEASE_MS: i64 = 300_000;
 pub const SIGNATURE_HEADER: &str = "x-tollgate-signature";
 pub const TIMESTAMP_HEADER: &str = "x-tollgate-timestamp";
 pub const EVENT_ID_HEADER: &str = "x-tollgate-event-id";
@@ -186,66 +197,184 @@ pub async fn enqueue(
     Ok((queued, events.len() - queued))
 }
 
-/// One delivery pass: claims due events (a lease keeps other instances off them), posts each
-/// signed to its workspace's endpoint, and records the outcome. Returns how many it tried.
-pub async fn deliver_due(db: &Db, outbound: &Outbound, now: i64) -> ServiceResult<usize> {
-    let claimed: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
-        "UPDATE outbox SET leased_until = $1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' \
-         AND next_attempt_at <= $2 AND leased_until <= $2 ORDER BY id LIMIT $3) AND leased_until <= $2 \
+/// What an instance delivers with: the outbound client and its slots for deliveries in flight,
+/// shared by the passes it runs side by side.
+#[derive(Clone, Debug)]
+pub struct Courier {
+    outbound: Outbound,
+    slots: Arc<Semaphore>,
+}
+
+impl Courier {
+    pub fn new(outbound: Outbound) -> Courier {
+        Courier {
+            outbound,
+            slots: Arc::new(Semaphore::new(IN_FLIGHT)),
+        }
+    }
+}
+
+/// An event this pass claimed, with the lease token that fences its outcome.
+#[derive(Debug)]
+struct Claimed {
+    id: i64,
+    workspace_id: i64,
+    event_id: String,
+    payload: String,
+    attempts: i64,
+    lease_token: String,
+}
+
+/// Where a workspace's events go: (url, secret), None when write-back is off or unset.
+type Target = Option<(String, String)>;
+
+/// One delivery pass: claims as many due events as the courier has free slots (a lease keeps
+/// other passes and instances off them), posts them concurrently, each signed to its
+/// workspace's endpoint, and records each outcome. Returns how many it tried.
+///
+/// Passes may overlap (a slow endpoint holds only its own slots and its workspace's share), and
+/// a pass takes at most `DELIVERY_TIMEOUT` after its claim, far less than `LEASE_MS`.
+pub async fn deliver_due(db: &Db, courier: &Courier, now: i64) -> ServiceResult<usize> {
+    let free = courier.slots.available_permits();
+    let Ok(mut slots) = courier.slots.clone().try_acquire_many_owned(free as u32) else {
+        return Ok(0);
+    };
+    let claimed = claim(db, free, now).await?;
+    let targets = targets(db, &claimed).await?;
+    let mut deliveries = JoinSet::new();
+    for event in claimed {
+        let slot = slots
+            .split(1)
+            .expect("a slot was taken for every event claimed");
+        let target = targets[&event.workspace_id].clone();
+        let (db, outbound) = (db.clone(), courier.outbound.clone());
+        deliveries.spawn(async move {
+            let outcome = match target {
+                Some((url, secret)) => post(
+                    &outbound,
+                    &url,
+                    &secret,
+                    &event.event_id,
+                    &event.payload,
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                None => Err("write-back is off or has no endpoint for this workspace".to_string()),
+            };
+            drop(slot);
+            record(&db, &event, outcome, now).await
+        });
+    }
+    drop(slots);
+    let mut tried = 0;
+    while let Some(delivery) = deliveries.join_next().await {
+        delivery.expect("a delivery task does not panic")?;
+        tried += 1;
+    }
+    Ok(tried)
+}
+
+/// Claims up to `limit` due events under a new lease token: the oldest of each workspace first,
+/// in turns across workspaces, and no more than `PER_ENDPOINT` of a workspace's events in
+/// flight (across instances; two claims at the same instant may each take that share). The
+/// outer conditions are checked again on the row as it is when locked (PostgreSQL).
+async fn claim(db: &Db, limit: usize, now: i64) -> ServiceResult<Vec<Claimed>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let lease_token = random_base62(22);
+    let rows: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
+        "UPDATE outbox SET leased_until = $1, lease_token = $2 WHERE id IN (\
+           SELECT id FROM (\
+             SELECT o.id, ROW_NUMBER() OVER (PARTITION BY o.workspace_id ORDER BY o.id) + COALESCE(busy.n, 0) AS turn \
+             FROM outbox o LEFT JOIN (SELECT workspace_id, COUNT(*) AS n FROM outbox \
+               WHERE status = 'pending' AND leased_until > $3 GROUP BY workspace_id) busy ON busy.workspace_id = o.workspace_id \
+             WHERE o.status = 'pending' AND o.next_attempt_at <= $3 AND o.leased_until <= $3\
+           ) due WHERE turn <= $4 ORDER BY turn, id LIMIT $5\
+         ) AND status = 'pending' AND leased_until <= $3 \
          RETURNING id, workspace_id, event_id, payload, attempts",
     )
     .bind(now + LEASE_MS)
+    .bind(&lease_token)
     .bind(now)
-    .bind(BATCH)
+    .bind(PER_ENDPOINT)
+    .bind(limit as i64)
     .fetch_all(&db.pool)
     .await?;
-    for (id, workspace_id, event_id, payload, attempts) in &claimed {
-        let target: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+    Ok(rows
+        .into_iter()
+        .map(|(id, workspace_id, event_id, payload, attempts)| Claimed {
+            id,
+            workspace_id,
+            event_id,
+            payload,
+            attempts,
+            lease_token: lease_token.clone(),
+        })
+        .collect())
+}
+
+/// The endpoint of each workspace among `claimed`.
+async fn targets(db: &Db, claimed: &[Claimed]) -> ServiceResult<HashMap<i64, Target>> {
+    let mut targets = HashMap::new();
+    for event in claimed {
+        if targets.contains_key(&event.workspace_id) {
+            continue;
+        }
+        let row: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT write_back_enabled, write_back_url, write_back_secret FROM workspaces WHERE id = $1",
         )
-        .bind(workspace_id)
+        .bind(event.workspace_id)
         .fetch_optional(&db.pool)
         .await?;
-        let outcome = match target {
-            Some((1, Some(url), Some(secret))) => {
-                post(outbound, &url, &secret, event_id, payload, now)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            _ => Err("write-back is off or has no endpoint for this workspace".to_string()),
+        let target = match row {
+            Some((1, Some(url), Some(secret))) => Some((url, secret)),
+            _ => None,
         };
-        let attempts = attempts + 1;
-        match outcome {
-            Ok(()) => {
-                sqlx::query(
-                    "UPDATE outbox SET status = 'delivered', attempts = $1, delivered_at = $2, leased_until = 0, last_error = NULL WHERE id = $3",
-                )
-                .bind(attempts)
-                .bind(now)
-                .bind(id)
-                .execute(&db.pool)
-                .await?;
-            }
-            Err(error) => {
-                let status = if attempts >= MAX_ATTEMPTS {
-                    "failed"
-                } else {
-                    "pending"
-                };
-                sqlx::query(
-                    "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, last_error = $4 WHERE id = $5",
-                )
-                .bind(status)
-                .bind(attempts)
-                .bind(now + backoff_ms(attempts))
-                .bind(error.chars().take(300).collect::<String>())
-                .bind(id)
-                .execute(&db.pool)
-                .await?;
-            }
-        }
+        targets.insert(event.workspace_id, target);
     }
-    Ok(claimed.len())
+    Ok(targets)
+}
+
+/// Records a delivery's outcome, if the event's lease is still this claim's: a pass whose
+/// lease ended and was taken over by another changes nothing.
+async fn record(
+    db: &Db,
+    event: &Claimed,
+    outcome: Result<(), String>,
+    now: i64,
+) -> ServiceResult<()> {
+    let attempts = event.attempts + 1;
+    let query = match outcome {
+        Ok(()) => sqlx::query(
+            "UPDATE outbox SET status = 'delivered', attempts = $1, delivered_at = $2, leased_until = 0, last_error = NULL \
+             WHERE id = $3 AND lease_token = $4",
+        )
+        .bind(attempts)
+        .bind(now)
+        .bind(event.id)
+        .bind(&event.lease_token),
+        Err(error) => {
+            let status = if attempts >= MAX_ATTEMPTS {
+                "failed"
+            } else {
+                "pending"
+            };
+            sqlx::query(
+                "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, last_error = $4 \
+                 WHERE id = $5 AND lease_token = $6",
+            )
+            .bind(status)
+            .bind(attempts)
+            .bind(now + backoff_ms(attempts))
+            .bind(error.chars().take(300).collect::<String>())
+            .bind(event.id)
+            .bind(&event.lease_token)
+        }
+    };
+    query.execute(&db.pool).await?;
+    Ok(())
 }
 
 async fn post(

@@ -176,12 +176,12 @@ pub fn local_allow() -> tollgate::http::outbound::AllowList {
     tollgate::http::outbound::AllowList::parse("127.0.0.0/8").unwrap()
 }
 
-/// The outbound client as the server builds it, with the tests' allow-list.
-pub fn outbound() -> tollgate::http::outbound::Outbound {
-    tollgate::http::outbound::Outbound::new(
+/// The write-back courier as the server builds it, with the tests' allow-list.
+pub fn courier() -> tollgate::services::write_back::Courier {
+    tollgate::services::write_back::Courier::new(tollgate::http::outbound::Outbound::new(
         local_allow(),
         tollgate::services::write_back::DELIVERY_TIMEOUT,
-    )
+    ))
 }
 
 /// 2026-11-23 05:22 UTC: the tests' clock starts here.

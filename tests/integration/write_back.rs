@@ -147,7 +147,7 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
             (json!(1), json!(1))
         );
 
-        let client = crate::support::outbound();
+        let client = crate::support::courier();
         let now = tollgate::storage::now_ms();
         assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 3);
         // The first request failed: e1 waits for its retry; e2 and e3 arrived.
@@ -214,7 +214,7 @@ async fn an_endpoint_that_keeps_failing_ends_as_failed() {
         write_back::enqueue(&db, ws, &[("x".into(), json!({}))], T0)
             .await
             .unwrap();
-        let client = crate::support::outbound();
+        let client = crate::support::courier();
         let mut now = T0;
         for _ in 0..write_back::MAX_ATTEMPTS {
             assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 1);
@@ -427,7 +427,10 @@ async fn private_addresses_are_refused_when_saved_and_when_connecting() {
 
         // Saved before its name pointed inward (or by an older version): refused when connecting,
         // by address literal and by name, with nothing internal in the error.
-        let client = Outbound::new(AllowList::default(), write_back::DELIVERY_TIMEOUT);
+        let client = write_back::Courier::new(Outbound::new(
+            AllowList::default(),
+            write_back::DELIVERY_TIMEOUT,
+        ));
         aim_and_queue(&db, ws, &format!("{loopback}/hook"), "literal").await;
         write_back::deliver_due(&db, &client, T0).await.unwrap();
         aim_and_queue(&db, ws, &format!("http://localhost:{port}/hook"), "name").await;
@@ -456,7 +459,7 @@ async fn redirects_are_not_followed_and_errors_reveal_nothing_internal() {
             Some(format!("{target}/elsewhere")),
         )
         .await;
-        let client = crate::support::outbound();
+        let client = crate::support::courier();
         aim_and_queue(&db, ws, &format!("{redirecting}/hook"), "redirected").await;
         write_back::deliver_due(&db, &client, T0).await.unwrap();
         assert_eq!(
@@ -511,4 +514,247 @@ fn a_bad_allow_list_stops_the_server_at_start() {
         stderr.contains("TOLLGATE_WRITE_BACK_ALLOW is not valid: \"10.0.0.0/8,intranet\""),
         "{stderr}"
     );
+}
+
+/// Deliveries received by event id, from a receiver on 127.0.0.1 that takes `delay` to answer
+/// and answers each request with what `answer` says for its number (1, 2, …).
+type Received = Arc<Mutex<Vec<String>>>;
+
+async fn slow_receiver<F, Fut>(answer: F) -> (String, Received)
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = StatusCode> + Send,
+{
+    let received: Received = Arc::default();
+    let seen = received.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let (seen, answer) = (seen.clone(), answer.clone());
+        async move {
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(
+                    headers[write_back::EVENT_ID_HEADER]
+                        .to_str()
+                        .unwrap()
+                        .into(),
+                );
+                seen.len()
+            };
+            answer(n).await
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// An endpoint that accepts connections and never answers.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+async fn wait_for(what: &str, within: std::time::Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn queue(db: &tollgate::storage::Db, ws: i64, prefix: &str, n: usize) {
+    let events: Vec<(String, Value)> = (0..n)
+        .map(|i| (format!("{prefix}{i}"), json!({})))
+        .collect();
+    write_back::enqueue(db, ws, &events, T0).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_endpoint_delays_only_its_own_workspace() {
+    on_each_engine(|db| async move {
+        let dead_owner = founder(&db, "dead@example.com").await;
+        let dead = crate::support::first_workspace(&db, &dead_owner).await;
+        let owner = founder(&db, "owner@example.com").await;
+        let healthy = crate::support::first_workspace(&db, &owner).await;
+        let allow = crate::support::local_allow();
+        let hole = black_hole().await;
+        write_back::configure(&db, &dead_owner, dead, on(&hole, SECRET), &allow, None, T0)
+            .await
+            .unwrap();
+        let (url, received) = slow_receiver(|_| async { StatusCode::OK }).await;
+        write_back::configure(&db, &owner, healthy, on(&url, SECRET), &allow, None, T0)
+            .await
+            .unwrap();
+        // The dead endpoint's events are older: they come first.
+        queue(&db, dead, "dead-", 8).await;
+        queue(&db, healthy, "ok-", 8).await;
+
+        let timeout = std::time::Duration::from_secs(3);
+        let courier = write_back::Courier::new(Outbound::new(allow, timeout));
+        let started = std::time::Instant::now();
+        let first = tokio::spawn({
+            let (db, courier) = (db.clone(), courier.clone());
+            async move { write_back::deliver_due(&db, &courier, T0).await.unwrap() }
+        });
+        let delivered = |n: i64| {
+            let db = db.clone();
+            async move || write_back::outbox_status(&db, healthy).await.unwrap().1 >= n
+        };
+        // The first pass took each workspace's share (4); the healthy one's arrive at once.
+        wait_for("the first healthy events", timeout / 2, delivered(4)).await;
+        // The next pass, a second later, while the dead endpoint still holds its share: it takes
+        // the healthy workspace's next events and none of the dead one's.
+        let tried = write_back::deliver_due(&db, &courier, T0 + 1_000)
+            .await
+            .unwrap();
+        assert_eq!(tried, 4);
+        wait_for("every healthy event", timeout / 2, delivered(8)).await;
+        assert!(
+            started.elapsed() < timeout,
+            "delivered before the dead endpoint timed out"
+        );
+        assert_eq!(received.lock().unwrap().len(), 8);
+
+        first.await.unwrap();
+        let (pending, delivered, failed, last_error) =
+            write_back::outbox_status(&db, dead).await.unwrap();
+        assert_eq!((pending, delivered, failed), (8, 0, 0));
+        assert_eq!(last_error.as_deref(), Some("timed out"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_instance_never_delivers_what_the_first_is_delivering() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        let (url, received) = slow_receiver(|_| async {
+            tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+            StatusCode::OK
+        })
+        .await;
+        let allow = crate::support::local_allow();
+        write_back::configure(&db, &owner, ws, on(&url, SECRET), &allow, None, T0)
+            .await
+            .unwrap();
+        queue(&db, ws, "e", 6).await;
+
+        let courier = crate::support::courier();
+        let first = tokio::spawn({
+            let (db, courier) = (db.clone(), courier.clone());
+            async move { write_back::deliver_due(&db, &courier, T0).await.unwrap() }
+        });
+        let got = |n: usize| {
+            let received = received.clone();
+            async move || received.lock().unwrap().len() >= n
+        };
+        wait_for(
+            "the first instance's deliveries",
+            std::time::Duration::from_secs(5),
+            got(1),
+        )
+        .await;
+        // Another instance's pass, while those deliveries run, at a time past the old 60 s lease.
+        let other_instance = crate::support::courier();
+        let second = write_back::deliver_due(&db, &other_instance, T0 + 60_001)
+            .await
+            .unwrap();
+        let first = first.await.unwrap();
+        // Everything is over an hour later: what is left goes then.
+        let third = write_back::deliver_due(&db, &courier, T0 + 3_600_000)
+            .await
+            .unwrap();
+        // The first took the workspace's share of 4; the second nothing (their leases held).
+        assert_eq!((first, second, third), (4, 0, 2));
+        let mut ids = received.lock().unwrap().clone();
+        ids.sort();
+        assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4", "e5"], "each event once");
+        assert_eq!(write_back::outbox_status(&db, ws).await.unwrap().1, 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_instance_whose_lease_was_taken_over_cannot_record_its_outcome() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        // The first request hangs until released, then fails; later ones succeed.
+        let release = Arc::new(tokio::sync::Notify::new());
+        let (url, received) = slow_receiver({
+            let release = release.clone();
+            move |n| {
+                let release = release.clone();
+                async move {
+                    if n > 1 {
+                        return StatusCode::OK;
+                    }
+                    release.notified().await;
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }
+        })
+        .await;
+        let allow = crate::support::local_allow();
+        write_back::configure(&db, &owner, ws, on(&url, SECRET), &allow, None, T0)
+            .await
+            .unwrap();
+        queue(&db, ws, "e", 1).await;
+
+        let courier = crate::support::courier();
+        let stalled = tokio::spawn({
+            let (db, courier) = (db.clone(), courier.clone());
+            async move { write_back::deliver_due(&db, &courier, T0).await.unwrap() }
+        });
+        let got = |n: usize| {
+            let received = received.clone();
+            async move || received.lock().unwrap().len() >= n
+        };
+        wait_for(
+            "the stalled delivery",
+            std::time::Duration::from_secs(5),
+            got(1),
+        )
+        .await;
+        // An hour later by the clock every lease has ended: another instance takes the event.
+        let taken_over = T0 + 3_600_000;
+        assert_eq!(
+            write_back::deliver_due(&db, &crate::support::courier(), taken_over)
+                .await
+                .unwrap(),
+            1
+        );
+        release.notify_one();
+        assert_eq!(stalled.await.unwrap(), 1);
+
+        let (status, attempts, last_error): (String, i64, Option<String>) =
+            sqlx::query_as("SELECT status, attempts, last_error FROM outbox WHERE event_id = 'e0'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (status.as_str(), attempts, last_error),
+            ("delivered", 1, None),
+            "the stalled failure changed nothing"
+        );
+        assert_eq!(
+            write_back::deliver_due(&db, &courier, taken_over + 86_400_000)
+                .await
+                .unwrap(),
+            0
+        );
+    })
+    .await;
 }
