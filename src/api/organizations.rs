@@ -204,3 +204,19 @@ pub async fn configure_write_back(
     )
     .await?)
 }
+
+/// Sends a workspace's failed write-back events again.
+#[server]
+pub async fn redeliver_write_back(workspace_id: i64) -> Result<(), AppError> {
+    let ctx = super::context::RequestContext::current()?;
+    let actor = ctx.actor().await?;
+    crate::services::write_back::redeliver_failed(
+        ctx.db(),
+        &actor,
+        workspace_id,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?;
+    Ok(())
+}

@@ -17,10 +17,12 @@ use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
 use super::organizations::{require_admin, Actor};
-use super::secrets::random_base62;
+use super::secrets::{random_base62, random_fraction};
 use super::{ServiceError, ServiceResult};
 
-pub const MAX_ATTEMPTS: i64 = 8;
+/// Attempts before an event is failed: with `backoff_ms` they span at least 24 hours (about 30
+/// without jitter), at most an hour apart.
+pub const MAX_ATTEMPTS: i64 = 37;
 /// Deliveries one instance has in flight at most.
 const IN_FLIGHT: usize = 32;
 /// Deliveries in flight to one workspace's endpoint at most.
@@ -62,9 +64,11 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("sha256={}", super::secrets::hex(&bytes))
 }
 
-/// Wait before attempt `attempts + 1`: 2, 4, 8 … seconds, at most an hour.
-pub fn backoff_ms(attempts: i64) -> i64 {
-    (1_000i64 << attempts.clamp(1, 12)).min(3_600_000)
+/// Wait after the `attempts`-th failed attempt: 30 s doubling up to an hour, less up to a
+/// fifth by `jitter` (in [0, 1)) so that events that failed together do not retry together.
+pub fn backoff_ms(attempts: i64, jitter: f64) -> i64 {
+    let full = (15_000i64 << attempts.clamp(1, 8)).min(3_600_000);
+    full - (full as f64 * jitter.clamp(0.0, 1.0) / 5.0) as i64
 }
 
 /// A well-formed http(s) URL whose host may be reached: an address it names or resolves to now
@@ -159,6 +163,51 @@ pub async fn configure(
     Ok(())
 }
 
+/// Admins send a workspace's failed events again: pending from now, with a fresh run of
+/// attempts. Returns how many.
+pub async fn redeliver_failed(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: i64,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<u64> {
+    require_admin(actor)?;
+    let mut tx = db.pool.begin().await?;
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM workspaces WHERE id = $1 AND org_id = $2")
+            .bind(workspace_id)
+            .bind(actor.org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if found.is_none() {
+        return Err(ServiceError::NotFound(
+            "No such workspace in this organization.".into(),
+        ));
+    }
+    let redelivered = sqlx::query(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, leased_until = 0, last_error = NULL \
+         WHERE workspace_id = $2 AND status = 'failed'",
+    )
+    .bind(now)
+    .bind(workspace_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let subject = format!("workspace {workspace_id}: {redelivered} failed events sent again");
+    let entry = AuditEntry {
+        org_id: actor.org_id,
+        actor_user_id: Some(actor.user_id),
+        action: "workspace.write_back_redeliver",
+        subject: &subject,
+        ip,
+        token_id: None,
+    };
+    audit::record(&mut *tx, entry, now).await?;
+    tx.commit().await?;
+    Ok(redelivered)
+}
+
 pub async fn is_enabled(db: &Db, workspace_id: i64) -> ServiceResult<bool> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT write_back_enabled FROM workspaces WHERE id = $1")
@@ -228,6 +277,14 @@ struct Claimed {
 /// Where a workspace's events go: (url, secret), None when write-back is off or unset.
 type Target = Option<(String, String)>;
 
+/// What became of a claimed event.
+enum Outcome {
+    Delivered,
+    Failed(String),
+    /// Write-back was switched off after the claim: the event waits, no attempt counted.
+    Paused,
+}
+
 /// One delivery pass: claims as many due events as the courier has free slots (a lease keeps
 /// other passes and instances off them), posts them concurrently, each signed to its
 /// workspace's endpoint, and records each outcome. Returns how many it tried.
@@ -250,17 +307,22 @@ pub async fn deliver_due(db: &Db, courier: &Courier, now: i64) -> ServiceResult<
         let (db, outbound) = (db.clone(), courier.outbound.clone());
         deliveries.spawn(async move {
             let outcome = match target {
-                Some((url, secret)) => post(
-                    &outbound,
-                    &url,
-                    &secret,
-                    &event.event_id,
-                    &event.payload,
-                    now,
-                )
-                .await
-                .map_err(|e| e.to_string()),
-                None => Err("write-back is off or has no endpoint for this workspace".to_string()),
+                Some((url, secret)) => {
+                    match post(
+                        &outbound,
+                        &url,
+                        &secret,
+                        &event.event_id,
+                        &event.payload,
+                        now,
+                    )
+                    .await
+                    {
+                        Ok(()) => Outcome::Delivered,
+                        Err(error) => Outcome::Failed(error.to_string()),
+                    }
+                }
+                None => Outcome::Paused,
             };
             drop(slot);
             record(&db, &event, outcome, now).await
@@ -275,10 +337,11 @@ pub async fn deliver_due(db: &Db, courier: &Courier, now: i64) -> ServiceResult<
     Ok(tried)
 }
 
-/// Claims up to `limit` due events under a new lease token: the oldest of each workspace first,
-/// in turns across workspaces, and no more than `PER_ENDPOINT` of a workspace's events in
-/// flight (across instances; two claims at the same instant may each take that share). The
-/// outer conditions are checked again on the row as it is when locked (PostgreSQL).
+/// Claims up to `limit` due events of workspaces with write-back on (the others' wait, paused)
+/// under a new lease token: the oldest of each workspace first, in turns across workspaces, and
+/// no more than `PER_ENDPOINT` of a workspace's events in flight (across instances; two claims
+/// at the same instant may each take that share). The outer conditions are checked again on
+/// the row as it is when locked (PostgreSQL).
 async fn claim(db: &Db, limit: usize, now: i64) -> ServiceResult<Vec<Claimed>> {
     if limit == 0 {
         return Ok(Vec::new());
@@ -288,7 +351,8 @@ async fn claim(db: &Db, limit: usize, now: i64) -> ServiceResult<Vec<Claimed>> {
         "UPDATE outbox SET leased_until = $1, lease_token = $2 WHERE id IN (\
            SELECT id FROM (\
              SELECT o.id, ROW_NUMBER() OVER (PARTITION BY o.workspace_id ORDER BY o.id) + COALESCE(busy.n, 0) AS turn \
-             FROM outbox o LEFT JOIN (SELECT workspace_id, COUNT(*) AS n FROM outbox \
+             FROM outbox o JOIN workspaces w ON w.id = o.workspace_id AND w.write_back_enabled = 1 \
+             LEFT JOIN (SELECT workspace_id, COUNT(*) AS n FROM outbox \
                WHERE status = 'pending' AND leased_until > $3 GROUP BY workspace_id) busy ON busy.workspace_id = o.workspace_id \
              WHERE o.status = 'pending' AND o.next_attempt_at <= $3 AND o.leased_until <= $3\
            ) due WHERE turn <= $4 ORDER BY turn, id LIMIT $5\
@@ -339,23 +403,16 @@ async fn targets(db: &Db, claimed: &[Claimed]) -> ServiceResult<HashMap<i64, Tar
 
 /// Records a delivery's outcome, if the event's lease is still this claim's: a pass whose
 /// lease ended and was taken over by another changes nothing.
-async fn record(
-    db: &Db,
-    event: &Claimed,
-    outcome: Result<(), String>,
-    now: i64,
-) -> ServiceResult<()> {
+async fn record(db: &Db, event: &Claimed, outcome: Outcome, now: i64) -> ServiceResult<()> {
     let attempts = event.attempts + 1;
     let query = match outcome {
-        Ok(()) => sqlx::query(
+        Outcome::Delivered => sqlx::query(
             "UPDATE outbox SET status = 'delivered', attempts = $1, delivered_at = $2, leased_until = 0, last_error = NULL \
              WHERE id = $3 AND lease_token = $4",
         )
         .bind(attempts)
-        .bind(now)
-        .bind(event.id)
-        .bind(&event.lease_token),
-        Err(error) => {
+        .bind(now),
+        Outcome::Failed(error) => {
             let status = if attempts >= MAX_ATTEMPTS {
                 "failed"
             } else {
@@ -367,13 +424,18 @@ async fn record(
             )
             .bind(status)
             .bind(attempts)
-            .bind(now + backoff_ms(attempts))
+            .bind(now + backoff_ms(attempts, random_fraction()))
             .bind(error.chars().take(300).collect::<String>())
-            .bind(event.id)
-            .bind(&event.lease_token)
+        }
+        Outcome::Paused => {
+            sqlx::query("UPDATE outbox SET leased_until = 0 WHERE id = $1 AND lease_token = $2")
         }
     };
-    query.execute(&db.pool).await?;
+    query
+        .bind(event.id)
+        .bind(&event.lease_token)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
@@ -452,10 +514,28 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(backoff_ms(1), 2_000);
-        assert_eq!(backoff_ms(2), 4_000);
-        assert_eq!(backoff_ms(7), 128_000);
-        assert_eq!(backoff_ms(30), 3_600_000);
+    fn backoff_doubles_up_to_an_hour_less_its_jitter() {
+        assert_eq!(backoff_ms(1, 0.0), 30_000);
+        assert_eq!(backoff_ms(2, 0.0), 60_000);
+        assert_eq!(backoff_ms(7, 0.0), 1_920_000);
+        assert_eq!(backoff_ms(8, 0.0), 3_600_000);
+        assert_eq!(backoff_ms(30, 0.0), 3_600_000);
+        assert_eq!(backoff_ms(1, 0.5), 27_000);
+        assert_eq!(backoff_ms(30, 0.999_999), 2_880_001);
+    }
+
+    #[test]
+    fn retries_span_a_day_whatever_the_jitter_and_no_attempt_more() {
+        let span = |attempts: i64, jitter: f64| {
+            (1..attempts)
+                .map(|failed| backoff_ms(failed, jitter))
+                .sum::<i64>()
+        };
+        assert!(span(MAX_ATTEMPTS, 1.0) >= 86_400_000, "the shortest run");
+        assert!(
+            span(MAX_ATTEMPTS - 1, 1.0) < 86_400_000,
+            "one attempt fewer"
+        );
+        assert!(span(MAX_ATTEMPTS, 0.0) <= 31 * 3_600_000, "about 30 hours");
     }
 }

@@ -8,8 +8,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use tollgate::http::outbound::{AllowList, Outbound};
-use tollgate::model::{Binding, Scope};
-use tollgate::services::{secrets::sha256_hex, write_back};
+use tollgate::model::{Binding, Role, Scope};
+use tollgate::services::{secrets::sha256_hex, write_back, ServiceError};
 
 const SECRET: &str = "a-long-shared-signing-secret";
 
@@ -153,20 +153,20 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
         // The first request failed: e1 waits for its retry; e2 and e3 arrived.
         assert_eq!(write_back::outbox_status(&db, ws).await.unwrap().0, 1);
         assert_eq!(
-            write_back::deliver_due(&db, &client, now + 500)
+            write_back::deliver_due(&db, &client, now + 20_000)
                 .await
                 .unwrap(),
             0,
             "backoff holds the retry"
         );
         assert_eq!(
-            write_back::deliver_due(&db, &client, now + 2_000)
+            write_back::deliver_due(&db, &client, now + 30_000)
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            write_back::deliver_due(&db, &client, now + 10_000)
+            write_back::deliver_due(&db, &client, now + 3_600_000)
                 .await
                 .unwrap(),
             0,
@@ -195,34 +195,64 @@ async fn conversions_are_signed_retried_and_never_duplicated() {
 }
 
 #[tokio::test]
-async fn an_endpoint_that_keeps_failing_ends_as_failed() {
+async fn an_endpoint_that_keeps_failing_is_retried_for_a_day_then_failed() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
         let ws = crate::support::first_workspace(&db, &owner).await;
         // Nothing listens on port 9 of loopback: every attempt fails to connect.
-        write_back::configure(
-            &db,
-            &owner,
-            ws,
-            on("http://127.0.0.1:9/hook", SECRET),
-            &crate::support::local_allow(),
-            None,
-            T0,
-        )
-        .await
-        .unwrap();
-        write_back::enqueue(&db, ws, &[("x".into(), json!({}))], T0)
+        let url = "http://127.0.0.1:9/hook";
+        let allow = crate::support::local_allow();
+        write_back::configure(&db, &owner, ws, on(url, SECRET), &allow, None, T0)
             .await
             .unwrap();
-        let client = crate::support::courier();
-        let mut now = T0;
-        for _ in 0..write_back::MAX_ATTEMPTS {
-            assert_eq!(write_back::deliver_due(&db, &client, now).await.unwrap(), 1);
-            now += 3_600_000;
+        queue(&db, ws, "x", 2).await;
+        let courier = crate::support::courier();
+        let retries = || {
+            let db = db.clone();
+            async move {
+                sqlx::query_as::<_, (String, i64)>(
+                    "SELECT status, next_attempt_at FROM outbox ORDER BY id",
+                )
+                .fetch_all(&db.pool)
+                .await
+                .unwrap()
+            }
+        };
+        // The clock jumps from retry to retry.
+        let (mut now, mut spread) = (T0, false);
+        loop {
+            assert_eq!(
+                write_back::deliver_due(&db, &courier, now).await.unwrap(),
+                2
+            );
+            let next = retries().await;
+            if next.iter().all(|(status, _)| status == "failed") {
+                break;
+            }
+            for (status, at) in &next {
+                assert_eq!(status, "pending");
+                assert!(at - now <= 3_600_000, "at most an hour apart");
+            }
+            let first = next.iter().map(|(_, at)| *at).min().unwrap();
+            let last = next.iter().map(|(_, at)| *at).max().unwrap();
+            assert_eq!(
+                write_back::deliver_due(&db, &courier, first - 1)
+                    .await
+                    .unwrap(),
+                0,
+                "nothing is retried early"
+            );
+            spread |= first != last;
+            now = last;
         }
+        assert!(now - T0 >= 86_400_000, "retried for at least a day");
+        assert!(
+            spread,
+            "jitter spreads the retries of events that failed together"
+        );
         let (pending, delivered, failed, last_error) =
             write_back::outbox_status(&db, ws).await.unwrap();
-        assert_eq!((pending, delivered, failed), (0, 0, 1));
+        assert_eq!((pending, delivered, failed), (0, 0, 2));
         assert_eq!(last_error.as_deref(), Some("could not connect"));
     })
     .await;
@@ -755,6 +785,122 @@ async fn an_instance_whose_lease_was_taken_over_cannot_record_its_outcome() {
                 .unwrap(),
             0
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_wait_while_write_back_is_off_and_go_when_it_is_on() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        let (url, received) = slow_receiver(|_| async { StatusCode::OK }).await;
+        let allow = crate::support::local_allow();
+        write_back::configure(&db, &owner, ws, on(&url, SECRET), &allow, None, T0)
+            .await
+            .unwrap();
+        queue(&db, ws, "e", 2).await;
+        let off = write_back::Settings {
+            enabled: false,
+            url: &url,
+            secret: "",
+        };
+        write_back::configure(&db, &owner, ws, off, &allow, None, T0)
+            .await
+            .unwrap();
+
+        let courier = crate::support::courier();
+        for hours in [0, 1, 24, 72] {
+            let now = T0 + hours * 3_600_000;
+            assert_eq!(
+                write_back::deliver_due(&db, &courier, now).await.unwrap(),
+                0
+            );
+        }
+        let untouched: Vec<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT status, attempts, last_error FROM outbox ORDER BY id")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            untouched,
+            vec![("pending".to_string(), 0, None); 2],
+            "paused, not failed"
+        );
+
+        write_back::configure(&db, &owner, ws, on(&url, ""), &allow, None, T0)
+            .await
+            .unwrap();
+        let later = T0 + 73 * 3_600_000;
+        assert_eq!(
+            write_back::deliver_due(&db, &courier, later).await.unwrap(),
+            2
+        );
+        assert_eq!(write_back::outbox_status(&db, ws).await.unwrap().1, 2);
+        assert_eq!(received.lock().unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_admin_redelivers_failed_events() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        let member = crate::support::join(&db, &owner, "member@example.com", Role::Member).await;
+        let stranger = founder(&db, "stranger@example.com").await;
+        let (url, received) = slow_receiver(|_| async { StatusCode::OK }).await;
+        let allow = crate::support::local_allow();
+        write_back::configure(&db, &owner, ws, on(&url, SECRET), &allow, None, T0)
+            .await
+            .unwrap();
+        queue(&db, ws, "e", 3).await;
+        // A day of failures behind two of them; the third was delivered.
+        sqlx::query("UPDATE outbox SET status = 'failed', attempts = $1, last_error = 'timed out' WHERE event_id <> 'e2'")
+            .bind(write_back::MAX_ATTEMPTS)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE outbox SET status = 'delivered' WHERE event_id = 'e2'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        let later = T0 + 86_400_000;
+        assert!(matches!(
+            write_back::redeliver_failed(&db, &member, ws, None, later).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            write_back::redeliver_failed(&db, &stranger, ws, None, later).await,
+            Err(ServiceError::NotFound(_))
+        ));
+        assert_eq!(
+            write_back::outbox_status(&db, ws).await.unwrap(),
+            (0, 1, 2, Some("timed out".into()))
+        );
+        let redelivered = write_back::redeliver_failed(&db, &owner, ws, Some("203.0.113.5"), later)
+            .await
+            .unwrap();
+        assert_eq!(redelivered, 2);
+        assert_eq!(write_back::outbox_status(&db, ws).await.unwrap(), (2, 1, 0, None));
+        let audited: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT subject, ip FROM audit_events WHERE action = 'workspace.write_back_redeliver'",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            audited,
+            [(format!("workspace {ws}: 2 failed events sent again"), Some("203.0.113.5".into()))]
+        );
+
+        let courier = crate::support::courier();
+        assert_eq!(write_back::deliver_due(&db, &courier, later).await.unwrap(), 2);
+        let mut ids = received.lock().unwrap().clone();
+        ids.sort();
+        assert_eq!(ids, ["e0", "e1"]);
+        assert_eq!(write_back::outbox_status(&db, ws).await.unwrap(), (0, 3, 0, None));
     })
     .await;
 }
