@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use crate::outbound::AllowList;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
     Live,
@@ -39,6 +41,9 @@ pub struct Config {
     /// `TOLLGATE_MAX_IN_FLIGHT` (default 512): requests served at once; more are refused with
     /// 503 and `Retry-After` instead of queueing without bound.
     pub max_in_flight: usize,
+    /// `TOLLGATE_WRITE_BACK_ALLOW`: private address ranges (comma-separated, such as
+    /// `10.0.0.0/8,fd00::/8`) that outbound requests may reach; none by default.
+    pub outbound_allow: AllowList,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +100,17 @@ impl Config {
             };
         let forwarded_default =
             usize::from(var("TOLLGATE_TRUST_FORWARDED").as_deref() == Some("1"));
+        let outbound_allow = match var("TOLLGATE_WRITE_BACK_ALLOW") {
+            None => AllowList::default(),
+            Some(value) => AllowList::parse(&value).map_err(|_| ConfigError::Invalid {
+                name: "TOLLGATE_WRITE_BACK_ALLOW",
+                value,
+                why: "expected comma-separated address ranges such as 10.0.0.0/8,fd00::/8",
+            })?,
+        };
         Ok(Config {
             addr,
+            outbound_allow,
             max_in_flight: number(
                 "TOLLGATE_MAX_IN_FLIGHT",
                 512,
@@ -136,6 +150,7 @@ impl Config {
             public_url: format!("http://{addr}"),
             trusted_proxies: 0,
             max_in_flight: 512,
+            outbound_allow: AllowList::default(),
             sign_ups_per_ip: 10,
             max_owned_organizations: 5,
         }

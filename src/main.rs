@@ -89,22 +89,26 @@ async fn main() -> std::process::ExitCode {
             }
         }
     });
-    // The write-back outbox is delivered by every instance; leases keep them off each other's rows.
+    // The write-back outbox is delivered by every instance; leases keep them off each other's
+    // rows. Passes overlap: each takes the slots free then, so a slow endpoint holds only its own.
     let outbox_db = state.db.clone();
+    let courier = tollgate::services::write_back::Courier::new(tollgate::outbound::Outbound::new(
+        state.config.outbound_allow.clone(),
+        tollgate::services::write_back::DELIVERY_TIMEOUT,
+    ));
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             every.tick().await;
-            if let Err(e) = tollgate::services::write_back::deliver_due(
-                &outbox_db,
-                &client,
-                tollgate::storage::now_ms(),
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "delivering write-back events");
-            }
+            let (db, courier) = (outbox_db.clone(), courier.clone());
+            tokio::spawn(async move {
+                let now = tollgate::storage::now_ms();
+                if let Err(e) =
+                    tollgate::services::write_back::deliver_due(&db, &courier, now).await
+                {
+                    tracing::warn!(error = %e, "delivering write-back events");
+                }
+            });
         }
     });
     // Background jobs (reports, exports) run on every instance; leases keep them apart and

@@ -21,6 +21,11 @@ pub fn random_base62(len: usize) -> String {
     out
 }
 
+/// A number drawn uniformly from [0, 1), for jitter.
+pub fn random_fraction() -> f64 {
+    f64::from(OsRng.next_u32()) / 4_294_967_296.0
+}
+
 pub fn sha256(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
 }

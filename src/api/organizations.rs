@@ -188,15 +188,35 @@ pub async fn configure_write_back(
 ) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
+    let settings = crate::services::write_back::Settings {
+        enabled: enabled.is_some(),
+        url: &url,
+        secret: &secret,
+    };
     Ok(crate::services::write_back::configure(
         ctx.db(),
         &actor,
         workspace_id,
-        enabled.is_some(),
-        &url,
-        &secret,
+        settings,
+        &ctx.state.config.outbound_allow,
         Some(&ctx.ip),
         crate::storage::now_ms(),
     )
     .await?)
+}
+
+/// Sends a workspace's failed write-back events again.
+#[server]
+pub async fn redeliver_write_back(workspace_id: i64) -> Result<(), AppError> {
+    let ctx = super::context::RequestContext::current()?;
+    let actor = ctx.actor().await?;
+    crate::services::write_back::redeliver_failed(
+        ctx.db(),
+        &actor,
+        workspace_id,
+        Some(&ctx.ip),
+        crate::storage::now_ms(),
+    )
+    .await?;
+    Ok(())
 }

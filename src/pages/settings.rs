@@ -6,7 +6,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::auth::CreateOrganization;
 use crate::api::organizations::{
     get_members, get_organization, get_workspaces, ChangeMemberRole, ConfigureWriteBack,
-    CreateWorkspace, InviteMember, RemoveMember, RenameWorkspace, RevokeInvite, UpdateOrganization,
+    CreateWorkspace, InviteMember, RedeliverWriteBack, RemoveMember, RenameWorkspace, RevokeInvite,
+    UpdateOrganization,
 };
 use crate::components::{action_error, action_succeeded, page_error, FormError, PageHeader};
 use crate::model::{format_time, MemberView, Role, RotationGrace, WriteBackView};
@@ -80,12 +81,14 @@ pub fn WorkspacesSettings() -> impl IntoView {
     let create = ServerAction::<CreateWorkspace>::new();
     let rename = ServerAction::<RenameWorkspace>::new();
     let configure = ServerAction::<ConfigureWriteBack>::new();
+    let redeliver = ServerAction::<RedeliverWriteBack>::new();
     let page = Resource::new_blocking(
         move || {
             (
                 create.version().get(),
                 rename.version().get(),
                 configure.version().get(),
+                redeliver.version().get(),
             )
         },
         |_| get_workspaces(),
@@ -122,7 +125,7 @@ pub fn WorkspacesSettings() -> impl IntoView {
                                                         }}
                                                     </td>
                                                     <td>{format_time(w.created_at)}</td>
-                                                    <td><WriteBackCell workspace_id=w.id write_back=w.write_back.clone() can_manage configure/></td>
+                                                    <td><WriteBackCell workspace_id=w.id write_back=w.write_back.clone() can_manage configure redeliver/></td>
                                                 </tr>
                                             })
                                             .collect_view()}
@@ -130,6 +133,7 @@ pub fn WorkspacesSettings() -> impl IntoView {
                                 </table>
                                 <FormError message=action_error(rename)/>
                                 <FormError message=action_error(configure)/>
+                                <FormError message=action_error(redeliver)/>
                             </section>
                             {can_manage.then(|| view! {
                                 <section class="card">
@@ -156,6 +160,7 @@ fn WriteBackCell(
     write_back: WriteBackView,
     can_manage: bool,
     configure: ServerAction<ConfigureWriteBack>,
+    redeliver: ServerAction<RedeliverWriteBack>,
 ) -> impl IntoView {
     let summary = format!(
         "{} · {} delivered, {} pending, {} failed",
@@ -167,6 +172,12 @@ fn WriteBackCell(
     view! {
         <span class="write-back-status" data-testid=format!("write-back-{workspace_id}")>{summary}</span>
         {write_back.last_error.clone().map(|e| view! { <br/><span class="hint">{format!("Last error: {e}")}</span> })}
+        {(can_manage && write_back.failed > 0).then(|| view! {
+            <ActionForm action=redeliver attr:class="inline-form">
+                <input type="hidden" name="workspace_id" value=workspace_id.to_string()/>
+                <button type="submit" class="button-quiet">"Redeliver failed events"</button>
+            </ActionForm>
+        })}
         {can_manage.then(|| view! {
             <details class="confirm">
                 <summary class="button-quiet">"Configure"</summary>

@@ -1,7 +1,8 @@
 //! Durable background jobs: reports (billed at dispatch, refunded if they fail) and audience
 //! exports (billed on completion). A running job holds a lease; if its instance dies, another
 //! picks it up when the lease ends. Billing happens in the same transaction as the state
-//! change it pays for, so no job is lost or billed twice.
+//! change it pays for, and only by the instance whose lease is current (a claim's random token
+//! fences the completion), so no job is lost or billed twice.
 
 use serde_json::{json, Value};
 
@@ -10,11 +11,12 @@ use crate::storage::Db;
 use super::analytics;
 use super::credits::{self, Insufficient};
 use super::ServiceResult;
+use crate::secrets::random_base62;
 use crate::secrets::sha256_hex;
 
 pub const REPORT_CREDITS: i64 = 10;
 pub const EXPORT_CREDITS: i64 = 4;
-const LEASE_MS: i64 = 120_000;
+pub const LEASE_MS: i64 = 120_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -106,70 +108,128 @@ pub async fn status(db: &Db, workspace_id: i64, job_id: i64) -> ServiceResult<Op
     ))
 }
 
-/// One worker pass: claims due jobs (queued, or running with an ended lease) and runs them.
+/// A job this instance has claimed: what to run and for whom.
+#[derive(Debug)]
+pub struct Claimed {
+    pub id: i64,
+    lease_token: String,
+    org_id: i64,
+    workspace_id: i64,
+    kind: String,
+    args: String,
+    credits: i64,
+    billed_at_dispatch: bool,
+}
+
+/// One worker pass: claims due jobs and runs them one after another.
 pub async fn run_due(db: &Db, now: i64) -> ServiceResult<usize> {
-    let claimed: Vec<(i64, i64, i64, String, String, i64, i64)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'running', leased_until = $1 WHERE id IN (SELECT id FROM jobs WHERE \
-         (status = 'queued' OR status = 'running') AND leased_until <= $2 ORDER BY id LIMIT 5) AND leased_until <= $2 \
+    let claimed = claim(db, now).await?;
+    for job in &claimed {
+        run(db, job, now).await?;
+    }
+    Ok(claimed.len())
+}
+
+/// Claims due jobs (queued, or running with an ended lease) under a new lease token. The outer
+/// conditions are checked again on the row as it is when locked (PostgreSQL), so a job another
+/// instance finished meanwhile is not claimed again.
+pub async fn claim(db: &Db, now: i64) -> ServiceResult<Vec<Claimed>> {
+    let lease_token = random_base62(22);
+    let rows: Vec<(i64, i64, i64, String, String, i64, i64)> = sqlx::query_as(
+        "UPDATE jobs SET status = 'running', leased_until = $1, lease_token = $2 WHERE id IN (SELECT id FROM jobs WHERE \
+         (status = 'queued' OR status = 'running') AND leased_until <= $3 ORDER BY id LIMIT 5) \
+         AND (status = 'queued' OR status = 'running') AND leased_until <= $3 \
          RETURNING id, org_id, workspace_id, kind, args, credits, billed_at_dispatch",
     )
     .bind(now + LEASE_MS)
+    .bind(&lease_token)
     .bind(now)
     .fetch_all(&db.pool)
     .await?;
-    for (id, org_id, workspace_id, kind, args, credits_due, billed_at_dispatch) in &claimed {
-        let args: Value = serde_json::from_str(args).unwrap_or_default();
-        let outcome = match kind.as_str() {
-            "report" => report(db, *workspace_id, &args).await,
-            _ => audience(db, *workspace_id, &args).await,
-        };
-        let mut tx = db.pool.begin().await?;
-        let outcome = match outcome {
-            // Billed on completion: the charge and the success are one transaction.
-            Ok(result) if *billed_at_dispatch == 0 => {
-                match credits::charge(&mut tx, *org_id, *credits_due, "Audience export", now)
-                    .await?
-                {
-                    Ok(_) => Ok(result),
-                    Err(short) => Err(format!(
-                        "insufficient credits: requires {}, available {}",
-                        short.required, short.available
-                    )),
-                }
-            }
-            other => other,
-        };
-        match outcome {
-            Ok(result) => {
-                sqlx::query("UPDATE jobs SET status = 'succeeded', result = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
-                    .bind(result.to_string())
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Err(error) => {
-                if *billed_at_dispatch == 1 {
-                    credits::refund(
-                        &mut tx,
-                        *org_id,
-                        *credits_due,
-                        &format!("Refund: report {id} failed"),
-                        now,
-                    )
-                    .await?;
-                }
-                sqlx::query("UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, leased_until = 0 WHERE id = $3")
-                    .bind(error)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, org_id, workspace_id, kind, args, credits, billed_at_dispatch)| Claimed {
+                id,
+                lease_token: lease_token.clone(),
+                org_id,
+                workspace_id,
+                kind,
+                args,
+                credits,
+                billed_at_dispatch: billed_at_dispatch != 0,
+            },
+        )
+        .collect())
+}
+
+/// Runs a claimed job and records its outcome with its charge (billed on completion) or
+/// refund (billed at dispatch, failed), in one transaction. Returns false, having written and
+/// billed nothing, when the job's lease was taken over meanwhile.
+pub async fn run(db: &Db, job: &Claimed, now: i64) -> ServiceResult<bool> {
+    let args: Value = serde_json::from_str(&job.args).unwrap_or_default();
+    let outcome = match job.kind.as_str() {
+        "report" => report(db, job.workspace_id, &args).await,
+        _ => audience(db, job.workspace_id, &args).await,
+    };
+    let mut tx = db.pool.begin().await?;
+    if !hold(&mut tx, job).await? {
+        return Ok(false);
+    }
+    let outcome = match outcome {
+        // Billed on completion: the charge and the success are one transaction.
+        Ok(result) if !job.billed_at_dispatch => {
+            match credits::charge(&mut tx, job.org_id, job.credits, "Audience export", now).await? {
+                Ok(_) => Ok(result),
+                Err(short) => Err(format!(
+                    "insufficient credits: requires {}, available {}",
+                    short.required, short.available
+                )),
             }
         }
-        tx.commit().await?;
+        other => other,
+    };
+    match outcome {
+        Ok(result) => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'succeeded', result = $1, finished_at = $2 WHERE id = $3",
+            )
+            .bind(result.to_string())
+            .bind(now)
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Err(error) => {
+            if job.billed_at_dispatch {
+                let note = format!("Refund: report {} failed", job.id);
+                credits::refund(&mut tx, job.org_id, job.credits, &note, now).await?;
+            }
+            sqlx::query(
+                "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3",
+            )
+            .bind(error)
+            .bind(now)
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
-    Ok(claimed.len())
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Takes the job out of its lease inside `tx` if this claim still holds it: the row stays
+/// locked until `tx` ends, and a later claim carries another token.
+async fn hold(tx: &mut sqlx::AnyConnection, job: &Claimed) -> ServiceResult<bool> {
+    let held = sqlx::query(
+        "UPDATE jobs SET leased_until = 0 WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+    )
+    .bind(job.id)
+    .bind(&job.lease_token)
+    .execute(tx)
+    .await?;
+    Ok(held.rows_affected() == 1)
 }
 
 fn range(args: &Value) -> (String, String) {

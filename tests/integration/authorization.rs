@@ -70,6 +70,20 @@ impl World {
             .user_id
     }
 
+    /// A's workspace, with one more write-back event that failed for good.
+    async fn failed_event(&self) -> i64 {
+        sqlx::query(
+            "INSERT INTO outbox (workspace_id, event_id, payload, status, next_attempt_at, created_at) \
+             VALUES ($1, $2, '{}', 'failed', 0, 0)",
+        )
+        .bind(self.workspace)
+        .bind(format!("f{}", self.next()))
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        self.workspace
+    }
+
     async fn fresh_invite(&self) -> i64 {
         let email = format!("i{}@example.com", self.next());
         tollgate::services::invites::create(&self.db, &self.owner, &email, Role::Member, None, T0)
@@ -92,6 +106,7 @@ impl World {
             "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(COUNT(revoked_at) AS TEXT) FROM invites WHERE org_id = $1",
             "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(SUM(CASE WHEN role = 'admin' THEN 1 ELSE 0 END) AS TEXT) FROM memberships WHERE org_id = $1",
             "SELECT CAST(COUNT(write_back_url) AS TEXT) || ':' || COALESCE(MAX(write_back_url), '') FROM workspaces WHERE org_id = $1",
+            "SELECT CAST(COUNT(*) AS TEXT) FROM outbox o JOIN workspaces w ON w.id = o.workspace_id WHERE w.org_id = $1 AND o.status = 'failed'",
         ] {
             let (row,): (String,) = sqlx::query_as(sql)
                 .bind(self.owner.org_id)
@@ -206,6 +221,7 @@ async fn every_server_function_by_every_kind_of_caller() {
         "rename_workspace",
         "update_organization",
         "configure_write_back",
+        "redeliver_write_back",
         "create_token",
         "rotate_token",
         "revoke_token",
@@ -268,6 +284,10 @@ async fn every_server_function_by_every_kind_of_caller() {
                         world.workspace
                     ),
                 ),
+                "redeliver_write_back" => (
+                    orgs::RedeliverWriteBack::PATH,
+                    format!("workspace_id={}", world.failed_event().await),
+                ),
                 "create_token" => (
                     toks::CreateToken::PATH,
                     format!("label=T{n}&scopes[0]=analytics:read&reach=user&expiry=none"),
@@ -313,7 +333,7 @@ async fn every_server_function_by_every_kind_of_caller() {
             }
         }
     }
-    assert_eq!(calls, 22 * 6);
+    assert_eq!(calls, 23 * 6);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

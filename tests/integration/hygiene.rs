@@ -71,6 +71,8 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
         .env("DATABASE_URL", test_db.url())
         .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "debug,sqlx=debug,tower_http=debug")
+        // Its write-back endpoint is a local one.
+        .env("TOLLGATE_WRITE_BACK_ALLOW", "127.0.0.0/8")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()

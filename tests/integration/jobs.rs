@@ -204,3 +204,71 @@ async fn an_interrupted_job_is_resumed_after_its_lease_and_billed_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_completion_after_the_lease_was_taken_over_changes_nothing_and_bills_nothing() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        let now = tollgate::storage::now_ms();
+        let range = json!({ "start_date": "2026-08-25", "end_date": "2026-11-22" });
+        let export = jobs::dispatch(
+            &db,
+            owner.org_id,
+            ws,
+            None,
+            Kind::AudienceExport,
+            &range,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let bad_profile = json!({ "profile_id": 999_999 });
+        let report = jobs::dispatch(&db, owner.org_id, ws, None, Kind::Report, &bad_profile, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 90);
+
+        // Instance A claims both jobs and stalls past its lease; instance B claims them then.
+        let on_a = jobs::claim(&db, now).await.unwrap();
+        assert_eq!(on_a.len(), 2);
+        let taken_over = now + jobs::LEASE_MS;
+        let on_b = jobs::claim(&db, taken_over).await.unwrap();
+        assert_eq!(on_b.len(), 2, "the ended leases hand both jobs on");
+        for job in &on_b {
+            assert!(jobs::run(&db, job, taken_over).await.unwrap());
+        }
+        // A finishes late: the export's charge and the failed report's refund are not repeated.
+        for job in &on_a {
+            assert!(
+                !jobs::run(&db, job, taken_over + 1_000).await.unwrap(),
+                "A's lease was taken over: its outcome is not recorded"
+            );
+        }
+
+        let exported = jobs::status(&db, ws, export).await.unwrap().unwrap();
+        assert_eq!(exported["status"], "succeeded");
+        assert_eq!(exported["finished_at"], taken_over, "B's completion stands");
+        let failed = jobs::status(&db, ws, report).await.unwrap().unwrap();
+        assert_eq!(failed["status"], "failed");
+        let count = |kind: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM credit_ledger WHERE kind = $1")
+                    .bind(kind)
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        };
+        // Charges: the report at dispatch and the export once; one refund for the report.
+        assert_eq!((count("charge").await, count("refund").await), (2, 1));
+        // 100 − 10 + 10 − 4 = 96, and the ledger agrees.
+        assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 96);
+        assert_eq!(crate::support::ledger_sum(&db, owner.org_id).await, 96);
+    })
+    .await;
+}

@@ -149,7 +149,10 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
         .trim_start_matches("http://")
         .parse()
         .expect("public_url is http://ip:port");
-    let config = tollgate::config::Config::local(addr);
+    let config = tollgate::config::Config {
+        outbound_allow: local_allow(),
+        ..tollgate::config::Config::local(addr)
+    };
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("tollgate")
         .build();
@@ -163,6 +166,19 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
             tollgate::config::Environment::Live,
         ),
     }
+}
+
+/// The tests' receivers listen on loopback: the allow-list an operator would set for them.
+pub fn local_allow() -> tollgate::outbound::AllowList {
+    tollgate::outbound::AllowList::parse("127.0.0.0/8").unwrap()
+}
+
+/// The write-back courier as the server builds it, with the tests' allow-list.
+pub fn courier() -> tollgate::services::write_back::Courier {
+    tollgate::services::write_back::Courier::new(tollgate::outbound::Outbound::new(
+        local_allow(),
+        tollgate::services::write_back::DELIVERY_TIMEOUT,
+    ))
 }
 
 /// 2026-11-23 05:22 UTC: the tests' clock starts here.
