@@ -1,0 +1,166 @@
+//! Verification: the one check every enforced call makes, with the verified-token cache, and
+//! the stored status reads the writer's batches make of every admission.
+
+use std::collections::HashMap;
+
+use crate::config::Environment;
+use crate::model::{Binding, TokenStatus, VerifiedToken};
+use crate::storage::Db;
+
+use super::{parse, scopes_from_text, FormatError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed token: {0}")]
+    Format(#[from] FormatError),
+    #[error("this is a {token} token; this server accepts {server} tokens")]
+    Environment {
+        token: &'static str,
+        server: &'static str,
+    },
+    #[error("unknown token")]
+    Unknown,
+    #[error("the token was revoked")]
+    Revoked,
+    #[error("the token was rotated and its grace period has ended")]
+    Rotated,
+    #[error("the token has expired")]
+    Expired,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The one check every enforced call makes: format and checksum first (no database work for
+/// a mistyped token), then the SHA-256 lookup and the token's status at `now`.
+pub async fn verify(
+    db: &Db,
+    token: &str,
+    server_env: Environment,
+    now: i64,
+) -> Result<VerifiedToken, VerifyError> {
+    let token_env = parse(token)?;
+    if token_env != server_env {
+        return Err(VerifyError::Environment {
+            token: token_env.as_str(),
+            server: server_env.as_str(),
+        });
+    }
+    let hash = crate::secrets::sha256(token);
+    if let Some(cached) = db.token_cache.get(&hash, now) {
+        // Revocation evicts; the expiry and the grace period are checked here.
+        if let TokenStatus::Active | TokenStatus::InGrace { .. } =
+            TokenStatus::of(None, cached.grace_until, cached.expires_at, now)
+        {
+            return Ok(cached.token);
+        }
+    }
+    type Row = (
+        i64,
+        i64,
+        String,
+        Option<i64>,
+        Option<i64>,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let generation = db.token_cache.generation();
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until \
+         FROM tokens WHERE token_hash = $1",
+    )
+    .bind(crate::secrets::hex(&hash))
+    .fetch_optional(&db.pool)
+    .await?;
+    let (id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until) =
+        row.ok_or(VerifyError::Unknown)?;
+    match TokenStatus::of(revoked_at, grace_until, expires_at, now) {
+        TokenStatus::Active | TokenStatus::InGrace { .. } => {
+            let verified = VerifiedToken {
+                id,
+                org_id,
+                binding: Binding::parse(&binding).ok_or(VerifyError::Unknown)?,
+                user_id,
+                workspace_id,
+                scopes: scopes_from_text(&scopes),
+            };
+            db.token_cache.insert(
+                hash,
+                verified.clone(),
+                expires_at,
+                grace_until,
+                generation,
+                now,
+            );
+            Ok(verified)
+        }
+        TokenStatus::Revoked { .. } => Err(VerifyError::Revoked),
+        TokenStatus::Rotated { .. } => Err(VerifyError::Rotated),
+        TokenStatus::Expired { at } => {
+            // The first refused use after expiry puts the expiry in the audit log, once.
+            sqlx::query(
+                "INSERT INTO audit_events (org_id, actor_user_id, action, subject, ip, token_id, created_at) \
+                 SELECT $1, NULL, 'token.expired', $2, NULL, $3, $4 WHERE NOT EXISTS \
+                 (SELECT 1 FROM audit_events WHERE token_id = $3 AND action = 'token.expired')",
+            )
+            .bind(org_id)
+            .bind(format!("expired at {}", crate::model::format_time(at)))
+            .bind(id)
+            .bind(now)
+            .execute(&db.pool)
+            .await?;
+            Err(VerifyError::Expired)
+        }
+    }
+}
+
+/// What decides whether a token still works, as stored now: revocation, grace end, expiry.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredStatus {
+    pub revoked_at: Option<i64>,
+    pub grace_until: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// Why token `id` no longer works at `now` by `statuses` (from [`stored_statuses`]), or None
+/// while it does.
+pub fn stored_refusal(
+    statuses: &HashMap<i64, StoredStatus>,
+    id: i64,
+    now: i64,
+) -> Option<VerifyError> {
+    let Some(s) = statuses.get(&id) else {
+        return Some(VerifyError::Unknown);
+    };
+    match TokenStatus::of(s.revoked_at, s.grace_until, s.expires_at, now) {
+        TokenStatus::Active | TokenStatus::InGrace { .. } => None,
+        TokenStatus::Revoked { .. } => Some(VerifyError::Revoked),
+        TokenStatus::Rotated { .. } => Some(VerifyError::Rotated),
+        TokenStatus::Expired { .. } => Some(VerifyError::Expired),
+    }
+}
+
+/// The stored status of each of `ids` (a deleted token is missing), in one query: the check
+/// behind the verified-token cache (the writer's batch makes the same check of every admission
+/// with its own query), so that a token revoked or rotated on any instance runs nothing anywhere
+/// once that is answered.
+pub async fn stored_statuses(
+    conn: &mut sqlx::AnyConnection,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, StoredStatus>, sqlx::Error> {
+    let select = "SELECT id, revoked_at, grace_until, expires_at FROM tokens WHERE id IN";
+    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
+        crate::storage::fetch_by_ids(conn, select, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, revoked_at, grace_until, expires_at)| {
+            let status = StoredStatus {
+                revoked_at,
+                grace_until,
+                expires_at,
+            };
+            (id, status)
+        })
+        .collect())
+}
