@@ -48,7 +48,9 @@ impl FromServerFnError for AppError {
         match value {
             ServerFnErrorErr::Args(detail)
             | ServerFnErrorErr::MissingArg(detail)
-            | ServerFnErrorErr::Deserialization(detail) => incomplete_form(&detail),
+            | ServerFnErrorErr::Deserialization(detail)
+            // The browser could not build the arguments from the form it was given.
+            | ServerFnErrorErr::Serialization(detail) => incomplete_form(&detail),
             other => AppError::Transport(other.to_string()),
         }
     }

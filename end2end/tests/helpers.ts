@@ -46,12 +46,14 @@ export async function hydrated(page: Page): Promise<void> {
   await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
 }
 
-/** Creates a token in the dashboard with the default scopes, minus `uncheck`; returns it. */
-export async function createToken(page: Page, label: string, uncheck: string[] = []): Promise<string> {
+/** Creates a token in the dashboard with the default scopes, minus `uncheck`, and the default
+ * reach (an admin's first workspace) unless `reach` (`user`, `organization`) is given; returns it. */
+export async function createToken(page: Page, label: string, uncheck: string[] = [], reach?: string): Promise<string> {
   await page.goto("/tokens");
   await hydrated(page);
   const form = page.getByRole("form", { name: "Create token" });
   await form.getByLabel("Label").fill(label);
+  if (reach) await form.getByLabel("Reach").selectOption(reach);
   for (const scope of uncheck) {
     await form.getByRole("checkbox", { name: new RegExp(scope) }).uncheck();
   }

@@ -30,7 +30,7 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   const token = await field.inputValue();
   expect(token).toMatch(TOKEN);
   await expect(page.getByText("it will not be shown again")).toBeVisible();
-  const claude = await page.getByTestId("snippet-claude").textContent();
+  const claude = await page.getByTestId("snippet-claudecode").textContent();
   expect(claude).toContain("--header 'Authorization: Bearer ${TOLLGATE_TOKEN}'");
   expect(claude).not.toContain(token);
   await page.getByRole("button", { name: "Copy token", exact: true }).click();

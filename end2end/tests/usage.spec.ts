@@ -89,7 +89,7 @@ test("a report is generated in the background and its credits show in the ledger
 test("banners warn at 80 % and at 100 % of the allowance", async ({ page, request }) => {
   await signUp(page, uniqueEmail("banner"));
   await expectDashboard(page);
-  const token = await createToken(page, "banner");
+  const token = await createToken(page, "banner", [], "user");
   const call = await request.post("/v1/tools/list_profiles", { headers: { Authorization: `Bearer ${token}` }, data: {} });
   expect(call.status()).toBe(400); // a personal token must name the workspace
   const ws = await request.post("/v1/tools/list_workspaces", { headers: { Authorization: `Bearer ${token}` }, data: {} });

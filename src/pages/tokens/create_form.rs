@@ -78,15 +78,28 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                 )]),
         );
     }
-    let reach = RwSignal::new(reaches[0].0.value());
-    let scopes = RwSignal::new(
-        Scope::ALL
-            .into_iter()
-            .filter(|s| s.is_default() && s.grantable_by(role))
-            .collect::<Vec<_>>(),
-    );
+    let default_reach = reaches[0].0.value();
+    let default_scopes: Vec<Scope> = Scope::ALL
+        .into_iter()
+        .filter(|s| s.is_default() && s.grantable_by(role))
+        .collect();
+    let reach = RwSignal::new(default_reach.clone());
+    let scopes = RwSignal::new(default_scopes.clone());
     let expiry = RwSignal::new("90".to_string());
     let expiry_date = RwSignal::new(String::new());
+    // A token was made: the form starts over (a second click must not make a second token).
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
+            reach.set(default_reach.clone());
+            scopes.set(default_scopes.clone());
+            expiry.set("90".into());
+            expiry_date.set(String::new());
+        }
+    });
     let now = page.now;
     let reach_phrases: Vec<(String, String)> = reaches
         .iter()
@@ -111,7 +124,7 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
     view! {
         <section class="card">
             <h2>"Create a token"</h2>
-            <ActionForm action=create attr:class="stack" attr:aria-label="Create token">
+            <ActionForm action=create node_ref=form attr:class="stack" attr:aria-label="Create token">
                 <label>
                     "Label"
                     <input name="label" required maxlength="60" placeholder="e.g. claude-code-laptop"/>
