@@ -275,18 +275,24 @@ const DASHBOARD: [&str; 7] = [
     "/settings/billing",
 ];
 
+/// The server functions every form of every dashboard page posts to.
+async fn dashboard_actions(app: &Router, cookie: &str) -> std::collections::BTreeSet<String> {
+    let mut actions = std::collections::BTreeSet::new();
+    for path in DASHBOARD {
+        let (_, html) = page(app, path, cookie).await;
+        for part in html.split("action=\"/api/").skip(1) {
+            actions.insert(format!("/api/{}", part.split('"').next().unwrap()));
+        }
+    }
+    actions
+}
+
 #[tokio::test]
 async fn every_form_of_the_dashboard_refuses_cross_site_posts() {
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
-    let mut actions = std::collections::BTreeSet::new();
-    for path in DASHBOARD {
-        let (_, html) = page(&app, path, &cookie).await;
-        for part in html.split("action=\"/api/").skip(1) {
-            actions.insert(format!("/api/{}", part.split('"').next().unwrap()));
-        }
-    }
+    let actions = dashboard_actions(&app, &cookie).await;
     assert!(actions.len() >= 12, "the dashboard's forms: {actions:?}");
     let before: (String,) = sqlx::query_as("SELECT name FROM organizations")
         .fetch_one(&test_db.db().pool)
@@ -325,13 +331,7 @@ async fn every_form_sent_empty_is_refused_with_a_sentence() {
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
-    let mut actions = std::collections::BTreeSet::new();
-    for path in DASHBOARD {
-        let (_, html) = page(&app, path, &cookie).await;
-        for part in html.split("action=\"/api/").skip(1) {
-            actions.insert(format!("/api/{}", part.split('"').next().unwrap()));
-        }
-    }
+    let mut actions = dashboard_actions(&app, &cookie).await;
     // Signing out needs no field; it would end the session the other posts use.
     actions.retain(|a| !a.contains("sign_out"));
     assert!(actions.len() >= 12, "the dashboard's forms: {actions:?}");

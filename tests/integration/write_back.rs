@@ -604,6 +604,22 @@ async fn wait_for(what: &str, within: std::time::Duration, mut done: impl AsyncF
     }
 }
 
+/// Waits (at most 5 s) until `received` holds `n` deliveries.
+async fn wait_received(what: &str, received: &Received, n: usize) {
+    let within = std::time::Duration::from_secs(5);
+    wait_for(what, within, async || received.lock().unwrap().len() >= n).await;
+}
+
+/// A delivery pass at `now`, running in the background as another instance's would.
+fn pass_in_background(
+    db: &tollgate::storage::Db,
+    courier: &write_back::Courier,
+    now: i64,
+) -> tokio::task::JoinHandle<usize> {
+    let (db, courier) = (db.clone(), courier.clone());
+    tokio::spawn(async move { write_back::deliver_due(&db, &courier, now).await.unwrap() })
+}
+
 async fn queue(db: &tollgate::storage::Db, ws: i64, prefix: &str, n: usize) {
     let events: Vec<(String, Value)> = (0..n)
         .map(|i| (format!("{prefix}{i}"), json!({})))
@@ -634,10 +650,7 @@ async fn a_dead_endpoint_delays_only_its_own_workspace() {
         let timeout = std::time::Duration::from_secs(3);
         let courier = write_back::Courier::new(Outbound::new(allow, timeout));
         let started = std::time::Instant::now();
-        let first = tokio::spawn({
-            let (db, courier) = (db.clone(), courier.clone());
-            async move { write_back::deliver_due(&db, &courier, T0).await.unwrap() }
-        });
+        let first = pass_in_background(&db, &courier, T0);
         let delivered = |n: i64| {
             let db = db.clone();
             async move || write_back::outbox_status(&db, healthy).await.unwrap().1 >= n
@@ -683,20 +696,8 @@ async fn a_second_instance_never_delivers_what_the_first_is_delivering() {
         queue(&db, ws, "e", 6).await;
 
         let courier = crate::support::courier();
-        let first = tokio::spawn({
-            let (db, courier) = (db.clone(), courier.clone());
-            async move { write_back::deliver_due(&db, &courier, T0).await.unwrap() }
-        });
-        let got = |n: usize| {
-            let received = received.clone();
-            async move || received.lock().unwrap().len() >= n
-        };
-        wait_for(
-            "the first instance's deliveries",
-            std::time::Duration::from_secs(5),
-            got(1),
-        )
-        .await;
+        let first = pass_in_background(&db, &courier, T0);
+        wait_received("the first instance's deliveries", &received, 1).await;
         // Another instance's pass, while those deliveries run, at a time past the old 60 s lease.
         let other_instance = crate::support::courier();
         let second = write_back::deliver_due(&db, &other_instance, T0 + 60_001)
@@ -745,20 +746,8 @@ async fn an_instance_whose_lease_was_taken_over_cannot_record_its_outcome() {
         queue(&db, ws, "e", 1).await;
 
         let courier = crate::support::courier();
-        let stalled = tokio::spawn({
-            let (db, courier) = (db.clone(), courier.clone());
-            async move { write_back::deliver_due(&db, &courier, T0).await.unwrap() }
-        });
-        let got = |n: usize| {
-            let received = received.clone();
-            async move || received.lock().unwrap().len() >= n
-        };
-        wait_for(
-            "the stalled delivery",
-            std::time::Duration::from_secs(5),
-            got(1),
-        )
-        .await;
+        let stalled = pass_in_background(&db, &courier, T0);
+        wait_received("the stalled delivery", &received, 1).await;
         // An hour later by the clock every lease has ended: another instance takes the event.
         let taken_over = T0 + 3_600_000;
         assert_eq!(
