@@ -299,7 +299,7 @@ async fn seed(db: &Db) -> Fixture {
     billing::change_plan(db, &owner, "enterprise", None, now)
         .await
         .unwrap();
-    let workspace_id = organizations::workspaces(db, &owner)
+    let workspace_id = tollgate::services::workspaces::workspaces(db, &owner)
         .await
         .unwrap()
         .workspaces[0]

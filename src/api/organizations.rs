@@ -15,7 +15,7 @@ fn parse_role(role: &str) -> Result<crate::model::Role, AppError> {
 pub async fn get_members() -> Result<MembersPage, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::organizations::members_page(
+    Ok(crate::services::members::members_page(
         ctx.db(),
         &actor,
         &ctx.state.config.public_url,
@@ -62,7 +62,7 @@ pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppErr
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
     let role = parse_role(&role)?;
-    Ok(crate::services::organizations::change_role(
+    Ok(crate::services::members::change_role(
         ctx.db(),
         &actor,
         user_id,
@@ -77,7 +77,7 @@ pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppErr
 pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    crate::services::organizations::remove_member(
+    crate::services::members::remove_member(
         ctx.db(),
         &actor,
         user_id,
@@ -95,14 +95,14 @@ pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
 pub async fn get_workspaces() -> Result<WorkspacesPage, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::organizations::workspaces(ctx.db(), &actor).await?)
+    Ok(crate::services::workspaces::workspaces(ctx.db(), &actor).await?)
 }
 
 #[server]
 pub async fn create_workspace(name: String) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    crate::services::organizations::create_workspace(
+    crate::services::workspaces::create_workspace(
         ctx.db(),
         &actor,
         &name,
@@ -117,7 +117,7 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
 pub async fn rename_workspace(workspace_id: i64, name: String) -> Result<(), AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    Ok(crate::services::organizations::rename_workspace(
+    Ok(crate::services::workspaces::rename_workspace(
         ctx.db(),
         &actor,
         workspace_id,

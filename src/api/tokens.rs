@@ -38,7 +38,7 @@ pub async fn get_tokens() -> Result<TokensPage, AppError> {
     let actor = ctx.actor().await?;
     let (personal_remaining, organization_remaining) =
         tokens::remaining(ctx.db(), &actor, now).await?;
-    let workspaces = organizations::workspaces(ctx.db(), &actor).await?;
+    let workspaces = crate::services::workspaces::workspaces(ctx.db(), &actor).await?;
     let settings = organizations::settings(ctx.db(), &actor).await?;
     Ok(TokensPage {
         my_role: actor.role,

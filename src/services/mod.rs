@@ -9,10 +9,12 @@ pub mod credits;
 pub mod demo;
 pub mod invites;
 pub mod jobs;
+pub mod members;
 pub mod organizations;
 pub mod throttle;
 pub mod tokens;
 pub mod usage;
+pub mod workspaces;
 pub mod write_back;
 
 use crate::error::AppError;

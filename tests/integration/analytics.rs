@@ -7,7 +7,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Scope};
-use tollgate::services::organizations::{self, Actor};
+use tollgate::services::organizations::Actor;
 use tollgate::services::tokens::{self, NewToken};
 use tollgate::storage::Db;
 
@@ -32,7 +32,7 @@ async fn insert(db: &Db, sql: &str, values: &[Value]) -> i64 {
 /// Workspace "Fixture": one profile, campaigns Alpha (meta) and Beta (google), one creative
 /// and ad each, two days of metrics, two customers.
 async fn fixture(db: &Db, owner: &Actor) -> i64 {
-    let ws = organizations::create_workspace(db, owner, "Fixture", None, T0)
+    let ws = tollgate::services::workspaces::create_workspace(db, owner, "Fixture", None, T0)
         .await
         .unwrap();
     let profile = insert(

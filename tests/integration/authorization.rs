@@ -171,7 +171,7 @@ async fn every_server_function_by_every_kind_of_caller() {
     join(&db, &owner, "member@example.com", Role::Member).await;
     founder(&db, "outsider@example.com").await;
     let removed = join(&db, &owner, "removed@example.com", Role::Member).await;
-    organizations::remove_member(&db, &owner, removed.user_id, None, T0)
+    tollgate::services::members::remove_member(&db, &owner, removed.user_id, None, T0)
         .await
         .unwrap();
     let mut cookies = Vec::new();
@@ -352,7 +352,7 @@ async fn every_tool_by_binding_and_organization_relation() {
     let member = join(&db, &owner, "member@example.com", Role::Member).await;
     let other = founder(&db, "other@example.com").await;
     let a1 = first_workspace(&db, &owner).await;
-    let a2 = organizations::create_workspace(&db, &owner, "Second", None, T0)
+    let a2 = tollgate::services::workspaces::create_workspace(&db, &owner, "Second", None, T0)
         .await
         .unwrap();
     let b1 = first_workspace(&db, &other).await;
@@ -437,7 +437,7 @@ async fn every_tool_by_binding_and_organization_relation() {
         );
     }
     // The member leaves: their personal token reaches nothing in A any more.
-    organizations::remove_member(&db, &owner, member.user_id, None, T0)
+    tollgate::services::members::remove_member(&db, &owner, member.user_id, None, T0)
         .await
         .unwrap();
     for tool in &targeted {
@@ -545,13 +545,27 @@ async fn personal_token_scopes_follow_the_users_role_in_the_target_organization(
             .await,
         );
         failures.extend(check_all(admins_token.clone(), Role::Admin, "admin").await);
-        organizations::change_role(&db, &owner, admin.user_id, Role::Member, None, T0)
-            .await
-            .unwrap();
+        tollgate::services::members::change_role(
+            &db,
+            &owner,
+            admin.user_id,
+            Role::Member,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
         failures.extend(check_all(admins_token.clone(), Role::Member, "admin demoted").await);
-        organizations::change_role(&db, &owner, member.user_id, Role::Admin, None, T0)
-            .await
-            .unwrap();
+        tollgate::services::members::change_role(
+            &db,
+            &owner,
+            member.user_id,
+            Role::Admin,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
         failures.extend(check_all(minted_elsewhere.clone(), Role::Admin, "member promoted").await);
         assert!(failures.is_empty(), "{}", failures.join("\n"));
 

@@ -19,7 +19,7 @@ async fn sign_up_creates_a_trial_organization_with_credits_and_a_workspace() {
         assert_eq!(settings.plan, tollgate::model::Plan::Trial);
         assert_eq!(settings.credit_balance, 100);
         assert_eq!(settings.default_rotation_grace, RotationGrace::FifteenMinutes);
-        let ws = organizations::workspaces(&db, &owner).await.unwrap();
+        let ws = tollgate::services::workspaces::workspaces(&db, &owner).await.unwrap();
         assert_eq!(ws.workspaces.len(), 1);
         assert_eq!(ws.workspaces[0].name, "Main workspace");
         assert!(!ws.workspaces[0].write_back.enabled);
@@ -178,13 +178,20 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
             invites::create(&db, &member, "x@example.com", Role::Member, None, T0)
                 .await
                 .err(),
-            organizations::create_workspace(&db, &member, "Side", None, T0)
+            tollgate::services::workspaces::create_workspace(&db, &member, "Side", None, T0)
                 .await
                 .err(),
-            organizations::change_role(&db, &member, admin.user_id, Role::Member, None, T0)
-                .await
-                .err(),
-            organizations::remove_member(&db, &member, admin.user_id, None, T0)
+            tollgate::services::members::change_role(
+                &db,
+                &member,
+                admin.user_id,
+                Role::Member,
+                None,
+                T0,
+            )
+            .await
+            .err(),
+            tollgate::services::members::remove_member(&db, &member, admin.user_id, None, T0)
                 .await
                 .err(),
             organizations::update_settings(&db, &member, "X", RotationGrace::None, None, T0)
@@ -197,20 +204,41 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
             );
         }
         // Admins manage members and admins, not owners.
-        organizations::change_role(&db, &admin, member.user_id, Role::Admin, None, T0)
-            .await
-            .unwrap();
+        tollgate::services::members::change_role(
+            &db,
+            &admin,
+            member.user_id,
+            Role::Admin,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             organizations::role_in(&db, owner.org_id, member.user_id)
                 .await
                 .unwrap(),
             Some(Role::Admin)
         );
-        let promote =
-            organizations::change_role(&db, &admin, member.user_id, Role::Owner, None, T0).await;
+        let promote = tollgate::services::members::change_role(
+            &db,
+            &admin,
+            member.user_id,
+            Role::Owner,
+            None,
+            T0,
+        )
+        .await;
         assert!(matches!(promote, Err(ServiceError::Forbidden(_))));
-        let demote_owner =
-            organizations::change_role(&db, &admin, owner.user_id, Role::Member, None, T0).await;
+        let demote_owner = tollgate::services::members::change_role(
+            &db,
+            &admin,
+            owner.user_id,
+            Role::Member,
+            None,
+            T0,
+        )
+        .await;
         assert!(matches!(demote_owner, Err(ServiceError::Forbidden(_))));
         let invite_owner =
             invites::create(&db, &admin, "o2@example.com", Role::Owner, None, T0).await;
@@ -219,26 +247,33 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
         let member = organizations::actor(&db, member.user_id, owner.org_id)
             .await
             .unwrap();
-        organizations::change_role(&db, &owner, member.user_id, Role::Member, None, T0)
-            .await
-            .unwrap();
+        tollgate::services::members::change_role(
+            &db,
+            &owner,
+            member.user_id,
+            Role::Member,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
         let member = organizations::actor(&db, member.user_id, owner.org_id)
             .await
             .unwrap();
         invites::create(&db, &owner, "pending@example.com", Role::Member, None, T0)
             .await
             .unwrap();
-        let seen = organizations::members_page(&db, &member, "http://x", T0)
+        let seen = tollgate::services::members::members_page(&db, &member, "http://x", T0)
             .await
             .unwrap();
         assert_eq!(seen.members.len(), 3);
         assert!(seen.invites.is_empty());
-        let seen_by_owner = organizations::members_page(&db, &owner, "http://x", T0)
+        let seen_by_owner = tollgate::services::members::members_page(&db, &owner, "http://x", T0)
             .await
             .unwrap();
         assert_eq!(seen_by_owner.invites.len(), 1);
         // Removal ends membership at once.
-        organizations::remove_member(&db, &admin, member.user_id, None, T0)
+        tollgate::services::members::remove_member(&db, &admin, member.user_id, None, T0)
             .await
             .unwrap();
         assert!(organizations::actor(&db, member.user_id, owner.org_id)
@@ -252,22 +287,38 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
 async fn the_last_owner_can_be_neither_demoted_nor_removed() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let demote = organizations::change_role(&db, &owner, owner.user_id, Role::Admin, None, T0)
-            .await
-            .unwrap_err();
+        let demote = tollgate::services::members::change_role(
+            &db,
+            &owner,
+            owner.user_id,
+            Role::Admin,
+            None,
+            T0,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(demote, ServiceError::Conflict(_)));
-        let leave = organizations::remove_member(&db, &owner, owner.user_id, None, T0)
-            .await
-            .unwrap_err();
+        let leave =
+            tollgate::services::members::remove_member(&db, &owner, owner.user_id, None, T0)
+                .await
+                .unwrap_err();
         assert!(message(leave).contains("at least one owner"));
         // With a second owner, one may step down, and then the other is the last again.
         let second = join(&db, &owner, "second@example.com", Role::Owner).await;
-        organizations::change_role(&db, &second, owner.user_id, Role::Member, None, T0)
-            .await
-            .unwrap();
-        let alone = organizations::remove_member(&db, &second, second.user_id, None, T0)
-            .await
-            .unwrap_err();
+        tollgate::services::members::change_role(
+            &db,
+            &second,
+            owner.user_id,
+            Role::Member,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
+        let alone =
+            tollgate::services::members::remove_member(&db, &second, second.user_id, None, T0)
+                .await
+                .unwrap_err();
         assert!(matches!(alone, ServiceError::Conflict(_)));
     })
     .await;
@@ -279,8 +330,8 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
         let a = founder(&db, "a@example.com").await;
         let b = join(&db, &a, "b@example.com", Role::Owner).await;
         let (ra, rb) = tokio::join!(
-            organizations::change_role(&db, &a, b.user_id, Role::Member, None, T0),
-            organizations::change_role(&db, &b, a.user_id, Role::Member, None, T0),
+            tollgate::services::members::change_role(&db, &a, b.user_id, Role::Member, None, T0),
+            tollgate::services::members::change_role(&db, &b, a.user_id, Role::Member, None, T0),
         );
         let (owners,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
@@ -402,16 +453,29 @@ async fn ids_from_another_organization_reach_nothing() {
         let a = founder(&db, "a@example.com").await;
         let b = founder(&db, "b@example.com").await;
         let b_workspace = crate::support::first_workspace(&db, &b).await;
-        let rename =
-            organizations::rename_workspace(&db, &a, b_workspace, "Mine now", None, T0).await;
+        let rename = tollgate::services::workspaces::rename_workspace(
+            &db,
+            &a,
+            b_workspace,
+            "Mine now",
+            None,
+            T0,
+        )
+        .await;
         assert!(matches!(rename, Err(ServiceError::NotFound(_))));
         assert_eq!(
-            organizations::workspaces(&db, &b).await.unwrap().workspaces[0].name,
+            tollgate::services::workspaces::workspaces(&db, &b)
+                .await
+                .unwrap()
+                .workspaces[0]
+                .name,
             "Main workspace"
         );
-        let role = organizations::change_role(&db, &a, b.user_id, Role::Member, None, T0).await;
+        let role =
+            tollgate::services::members::change_role(&db, &a, b.user_id, Role::Member, None, T0)
+                .await;
         assert!(matches!(role, Err(ServiceError::NotFound(_))));
-        let remove = organizations::remove_member(&db, &a, b.user_id, None, T0).await;
+        let remove = tollgate::services::members::remove_member(&db, &a, b.user_id, None, T0).await;
         assert!(matches!(remove, Err(ServiceError::NotFound(_))));
         let b_invite = invites::create(&db, &b, "c@example.com", Role::Member, None, T0)
             .await
@@ -431,22 +495,24 @@ async fn ids_from_another_organization_reach_nothing() {
 async fn workspaces_are_created_and_renamed_with_unique_names() {
     on_each_engine(|db| async move {
         let owner = founder(&db, "owner@example.com").await;
-        let id = organizations::create_workspace(&db, &owner, "  Client A ", None, T0)
-            .await
-            .unwrap();
-        let dup = organizations::create_workspace(&db, &owner, "Client A", None, T0)
-            .await
-            .unwrap_err();
+        let id =
+            tollgate::services::workspaces::create_workspace(&db, &owner, "  Client A ", None, T0)
+                .await
+                .unwrap();
+        let dup =
+            tollgate::services::workspaces::create_workspace(&db, &owner, "Client A", None, T0)
+                .await
+                .unwrap_err();
         assert!(matches!(dup, ServiceError::Conflict(_)));
         assert!(
-            organizations::create_workspace(&db, &owner, "   ", None, T0)
+            tollgate::services::workspaces::create_workspace(&db, &owner, "   ", None, T0)
                 .await
                 .is_err()
         );
-        organizations::rename_workspace(&db, &owner, id, "Client B", None, T0)
+        tollgate::services::workspaces::rename_workspace(&db, &owner, id, "Client B", None, T0)
             .await
             .unwrap();
-        let names: Vec<String> = organizations::workspaces(&db, &owner)
+        let names: Vec<String> = tollgate::services::workspaces::workspaces(&db, &owner)
             .await
             .unwrap()
             .workspaces

@@ -381,9 +381,15 @@ async fn user_provided_text_is_rendered_inert_on_every_page() {
         .await
         .unwrap();
     for (i, payload) in payloads.iter().enumerate() {
-        organizations::create_workspace(db, &owner, &format!("{payload} {i}"), None, 0)
-            .await
-            .unwrap();
+        tollgate::services::workspaces::create_workspace(
+            db,
+            &owner,
+            &format!("{payload} {i}"),
+            None,
+            0,
+        )
+        .await
+        .unwrap();
         let new = tokens::NewToken {
             label: payload.to_string(),
             scopes: vec![Scope::AnalyticsRead],

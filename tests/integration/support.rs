@@ -68,7 +68,7 @@ pub async fn issue_token(
 
 /// The first workspace of `actor`'s organization (the one with the demo data).
 pub async fn first_workspace(db: &Db, actor: &Actor) -> i64 {
-    organizations::workspaces(db, actor)
+    tollgate::services::workspaces::workspaces(db, actor)
         .await
         .unwrap()
         .workspaces[0]

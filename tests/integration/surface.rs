@@ -8,7 +8,6 @@ use axum::Router;
 use serde_json::{json, Value};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Role, Scope};
-use tollgate::services::organizations;
 use tollgate::services::tokens::{self, NewToken};
 use tollgate::storage::Db;
 use tower::ServiceExt;
@@ -198,7 +197,7 @@ async fn binding_scopes_and_metering_on_v1() {
                 && r.subject == "check_credits needs credits:read"));
 
         // Leaving the organization cuts a personal token off at once.
-        organizations::remove_member(&db, &owner, member.user_id, None, T0)
+        tollgate::services::members::remove_member(&db, &owner, member.user_id, None, T0)
             .await
             .unwrap();
         let (status, _, body) = post(
@@ -224,9 +223,10 @@ async fn organization_and_workspace_tokens_reach_only_their_own() {
         let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
         let owner = founder(&db, "owner@example.com").await;
         let first = crate::support::first_workspace(&db, &owner).await;
-        let second = organizations::create_workspace(&db, &owner, "Second", None, T0)
-            .await
-            .unwrap();
+        let second =
+            tollgate::services::workspaces::create_workspace(&db, &owner, "Second", None, T0)
+                .await
+                .unwrap();
         let scopes = vec![Scope::CreditsRead];
         let org = NewToken {
             label: "o".into(),
