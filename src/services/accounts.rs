@@ -140,8 +140,12 @@ pub async fn authenticate(
     now: i64,
 ) -> ServiceResult<i64> {
     let email = email.trim().to_lowercase();
-    let by_account = throttle::sign_in_by_account(&email);
-    let attempt = throttle::reserve(db, &[by_account, throttle::sign_in_by_ip(ip)], now).await?;
+    // The account's limit first: a good password clears its failures.
+    let limits = [
+        throttle::sign_in_by_account(&email),
+        throttle::sign_in_by_ip(ip),
+    ];
+    let attempt = throttle::reserve(db, &limits, now).await?;
 
     let user: Option<(i64, String)> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
@@ -156,7 +160,7 @@ pub async fn authenticate(
     match user {
         Some((id, _)) if verified => {
             throttle::release(db, attempt).await?;
-            throttle::clear(db, &throttle::sign_in_by_account(&email)).await?;
+            throttle::clear(db, &limits[0]).await?;
             Ok(id)
         }
         _ => Err(ServiceError::Invalid(BAD_CREDENTIALS.into())),
