@@ -9,11 +9,12 @@ use crate::components::layout::DashboardLayout;
 use crate::pages::{
     audit::AuditPage,
     auth::{HomeRedirect, SignInPage, SignUpPage},
+    billing::BillingSettings,
     invite::InvitePage,
     not_found::NotFound,
     settings::{MembersSettings, OrganizationSettings, WorkspacesSettings},
-    tokens::TokensPage,
-    usage::{BillingSettings, UsagePage},
+    tokens::{TokenPage, TokensPage},
+    usage::UsagePage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("invite/:code") view=InvitePage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("tokens/:id") view=TokenPage ssr=SsrMode::Async/>
                     <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/organization") view=OrganizationSettings ssr=SsrMode::Async/>

@@ -88,15 +88,20 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
 
   // Revoke in the dashboard: the client's next call is refused.
   const row = page.locator("tr", { hasText: "sdk-client" });
-  await row.getByText("Revoke", { exact: true }).click();
-  await row.getByRole("button", { name: "Yes, revoke" }).click();
-  await expect(row).toContainText("Revoked");
+  await row.getByRole("link", { name: "Revoke" }).click();
+  const dialog = page.getByRole("dialog", { name: "Revoke “sdk-client”?" });
+  await expect(dialog).toContainText("by tollgate-e2e 1.0.0");
+  await dialog.getByRole("button", { name: "Revoke token" }).click();
+  await expect(page.getByTestId("status")).toContainText("Revoked “sdk-client”");
   await expect(client.callTool({ name: "list_workspaces", arguments: {} })).rejects.toThrow(/401|invalid_token|Unauthorized/);
   await client.close();
 
   // The audit log recorded the first use.
   await page.goto("/audit");
-  await expect(page.locator("tr", { hasText: "token.first_use" })).toContainText("tollgate-e2e 1.0.0");
+  const firstUse = page.locator("tr", { hasText: "Token first used" });
+  await expect(firstUse).toContainText("tollgate-e2e 1.0.0");
+  // The event names the token it is about.
+  await expect(firstUse.getByRole("link", { name: /^sdk-client \(tg_live_/ })).toBeVisible();
 });
 
 test("scopes are enforced for the MCP client", async ({ page }) => {

@@ -1,5 +1,5 @@
 import { test, expect, Browser } from "@playwright/test";
-import { expectDashboard, screenshot, signUp, uniqueEmail } from "./helpers";
+import { expectDashboard, hydrated, screenshot, signUp, uniqueEmail } from "./helpers";
 
 async function newPage(browser: Browser) {
   const context = await browser.newContext();
@@ -34,7 +34,7 @@ test("invite, accept, change role and remove a member", async ({ page, browser }
   await bobPage.getByRole("link", { name: "Create an account to join" }).click();
   await signUp(bobPage, bob, undefined, url.split("/").pop());
   await expectDashboard(bobPage);
-  await expect(bobPage.locator("#org-switcher-select")).toContainText("· Admin");
+  await expect(bobPage.locator("#org-switcher-select")).toContainText("(admin)");
 
   // The owner sees Bob as an admin, makes him a member, then removes him.
   await page.reload();
@@ -47,10 +47,12 @@ test("invite, accept, change role and remove a member", async ({ page, browser }
   await screenshot(page, "members");
 
   await bobPage.reload();
-  await expect(bobPage.locator("#org-switcher-select")).toContainText("· Member");
+  await expect(bobPage.locator("#org-switcher-select")).toContainText("(member)");
 
-  await row.getByText("Remove", { exact: true }).click();
-  await row.getByRole("button", { name: "Yes, remove" }).click();
+  await row.getByRole("link", { name: "Remove" }).click();
+  const dialog = page.getByRole("dialog", { name: `Remove ${bob}?` });
+  await dialog.getByRole("button", { name: "Remove member" }).click();
+  await expect(page.getByTestId("status")).toHaveText(`${bob} no longer belongs to this organization.`);
   await expect(page.locator("tr", { has: page.getByText(bob, { exact: true }) })).toHaveCount(0);
 
   // Bob no longer belongs to the owner's organization: only the switcher's empty state remains.
@@ -74,26 +76,36 @@ test("workspaces and organization settings", async ({ page }) => {
   await expectDashboard(page);
   await page.getByRole("link", { name: "Workspaces" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Workspaces" })).toBeVisible();
-  await page.getByLabel("Name", { exact: true }).last().fill("Client <b>Alpha</b>");
-  await page.getByRole("button", { name: "Create workspace" }).click();
-  const renamed = page.getByLabel("Workspace name").last();
+  await hydrated(page);
+  const create = page.getByRole("form", { name: "New workspace" });
+  await create.getByLabel("Name").fill("Client <b>Alpha</b>");
+  await create.getByRole("button", { name: "Create workspace" }).click();
+  await expect(page.getByTestId("status")).toHaveText("Workspace “Client <b>Alpha</b>” created.");
+  await expect(create.getByLabel("Name")).toHaveValue("");
+  const renamed = page.getByLabel("Name of Client <b>Alpha</b>");
   await expect(renamed).toHaveValue("Client <b>Alpha</b>");
   await renamed.fill("Client Beta");
   await page.getByRole("button", { name: "Rename" }).last().click();
+  await expect(page.getByTestId("status")).toHaveText("Renamed to “Client Beta”.");
   await page.reload();
-  await expect(page.getByLabel("Workspace name").last()).toHaveValue("Client Beta");
+  await expect(page.getByLabel("Name of Client Beta")).toHaveValue("Client Beta");
 
-  // Write-back: off by default; an admin turns it on with an endpoint and a signing secret.
-  const main = page.locator("tr", { has: page.getByLabel("Workspace name").first() }).first();
+  // Write-back: off by default; an admin turns it on with an endpoint and a signing secret, in
+  // a dialog that closes once saved.
+  await hydrated(page);
+  const main = page.locator("tbody tr").first();
   await expect(main.getByText(/^Off ·/)).toBeVisible();
-  await main.getByText("Configure").click();
-  await main.getByLabel("Send conversions to this endpoint").check();
-  await main.getByLabel("Endpoint URL").fill("https://hooks.example.com/meta");
-  await main.getByLabel("Signing secret").fill("short");
-  await main.getByRole("button", { name: "Save write-back" }).click();
-  await expect(page.getByRole("alert")).toContainText("at least 16 characters");
-  await main.getByLabel("Signing secret").fill("a-long-shared-signing-secret");
-  await main.getByRole("button", { name: "Save write-back" }).click();
+  await main.getByRole("link", { name: "Configure" }).click();
+  const dialog = page.getByRole("dialog", { name: /^Write-back for / });
+  await dialog.getByLabel("Send conversions to this endpoint").check();
+  await dialog.getByLabel("Endpoint URL").fill("https://hooks.example.com/meta");
+  await dialog.getByLabel("Signing secret").fill("short");
+  await dialog.getByRole("button", { name: "Save write-back" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("at least 16 characters");
+  await dialog.getByLabel("Signing secret").fill("a-long-shared-signing-secret");
+  await dialog.getByRole("button", { name: "Save write-back" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByTestId("status")).toHaveText("Write-back settings saved: write-back is on.");
   await expect(main.getByText(/^On · 0 delivered, 0 pending, 0 failed/)).toBeVisible();
   await screenshot(page, "workspaces");
 
@@ -104,7 +116,7 @@ test("workspaces and organization settings", async ({ page }) => {
   await details.getByLabel("Name", { exact: true }).fill("Beta Agency");
   await details.getByLabel("Default grace when a token is rotated").selectOption("48h");
   await details.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByRole("status")).toHaveText("Saved.");
+  await expect(details.getByRole("status")).toHaveText("Saved.");
   await page.reload();
   await expect(page.getByLabel("Default grace when a token is rotated")).toHaveValue("48h");
   await expect(page.locator("#org-switcher-select")).toContainText("Beta Agency");

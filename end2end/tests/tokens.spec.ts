@@ -49,44 +49,61 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   const row = page.locator("tr", { hasText: "claude-laptop" });
   await expect(row).toContainText(hint);
   await expect(row).toContainText("Active");
-  await expect(row).toContainText("pii:read");
+  // Compact: the scopes counted, risks named; each scope on hover.
+  await expect(row).toContainText("7 scopes · PII");
+  await expect(row.getByText("7 scopes · PII")).toHaveAttribute("title", /pii:read/);
   await expect(row).toContainText("Never");
   await page.goBack();
   expect(await page.content()).not.toContain(token);
   await page.goto("/tokens");
   await hydrated(page);
 
-  // Rotate with a 15-minute grace: a successor is shown once, the old token is in grace.
-  await row.getByText("Rotate", { exact: true }).click();
-  await row.getByLabel("The old token stops").selectOption("15m");
-  await row.getByRole("button", { name: "Rotate token" }).click();
+  // Rotate with a 15-minute grace, in a dialog: a successor is shown once, the old token is in
+  // grace, listed under its successor, and can no longer be rotated.
+  await row.getByRole("link", { name: "Rotate" }).click();
+  const rotate = page.getByRole("dialog", { name: "Rotate “claude-laptop”?" });
+  await rotate.getByLabel("The old token stops").selectOption("15m");
+  await rotate.getByRole("button", { name: "Rotate token" }).click();
+  await expect(rotate).toHaveCount(0);
   const successor = await page.getByTestId("new-token").inputValue();
   expect(successor).toMatch(TOKEN);
   expect(successor).not.toBe(token);
+  await expect(page.getByTestId("status")).toContainText("Rotated “claude-laptop”");
   const rows = page.locator("tbody tr", { hasText: "claude-laptop" });
   await expect(rows).toHaveCount(2);
-  await expect(rows.filter({ hasText: hint })).toContainText("In grace until");
   const successorRow = rows.filter({ hasText: `${successor.slice(0, 12)}…${successor.slice(-4)}` });
   await expect(successorRow).toContainText("Active");
+  await expect(rows.nth(1)).toContainText(hint);
+  await expect(rows.nth(1)).toContainText("In grace until");
+  await expect(rows.nth(1)).toContainText("replaced");
+  await expect(rows.nth(1).getByRole("link", { name: "Rotate" })).toHaveCount(0);
+  await page.getByRole("button", { name: "I have saved it" }).click();
   await screenshot(page, "tokens");
 
-  // Revoke the successor, with confirmation.
-  await successorRow.getByText("Revoke", { exact: true }).click();
-  await successorRow.getByRole("button", { name: "Yes, revoke" }).click();
+  // Revoke the successor: the dialog names it and its last use; the list then hides it.
+  await successorRow.getByRole("link", { name: "Revoke" }).click();
+  const revoke = page.getByRole("dialog", { name: "Revoke “claude-laptop”?" });
+  await expect(revoke).toContainText("It has never been used.");
+  await revoke.getByRole("button", { name: "Revoke token" }).click();
+  await expect(revoke).toHaveCount(0);
+  await expect(page.getByTestId("status")).toContainText("Revoked “claude-laptop”");
+  await expect(rows).toHaveCount(1);
+  await page.getByRole("link", { name: /Show 1 ended token/ }).click();
+  await expect(rows).toHaveCount(2);
   await expect(successorRow).toContainText("Revoked");
 
   await page.getByRole("link", { name: "Audit log" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Audit log" })).toBeVisible();
-  for (const action of ["token.created", "token.rotated", "token.revoked"]) {
+  for (const action of ["Token created", "Token rotated", "Token revoked"]) {
     await expect(page.locator("tr", { hasText: action }).first()).toContainText(email);
   }
-  await expect(page.locator("tr", { hasText: "token.revoked" })).toContainText("127.0.0.1");
-  await page.locator("tr", { hasText: "token.rotated" }).getByRole("link", { name: "token events" }).click();
-  await expect(page.getByText(/Showing events of token #\d+/)).toBeVisible();
+  await expect(page.locator("tr", { hasText: "Token revoked" })).toContainText("127.0.0.1");
+  await page.locator("tr", { hasText: "Token rotated" }).getByRole("link", { name: "its events" }).click();
+  await expect(page.getByText("Showing one token's events.")).toBeVisible();
   // The rotated token's own history: created, then rotated.
   await expect(page.locator("tbody tr")).toHaveCount(2);
-  await expect(page.locator("tbody tr").nth(0)).toContainText("token.rotated");
-  await expect(page.locator("tbody tr").nth(1)).toContainText("token.created");
+  await expect(page.locator("tbody tr").nth(0)).toContainText("Token rotated");
+  await expect(page.locator("tbody tr").nth(1)).toContainText("Token created");
   await screenshot(page, "audit");
   expect(violations).toEqual([]);
 });
@@ -197,8 +214,15 @@ test("billing's forms sent empty answer with a sentence", async ({ page }) => {
   await expectDashboard(page);
   await page.goto("/settings/billing");
   await hydrated(page);
+  // The browser asks for a choice before anything is sent…
   const form = page.getByRole("form", { name: "Change plan" });
-  await form.getByRole("button", { name: "Change plan" }).click();
-  await expect(form.getByRole("alert")).toContainText("Please fill in or choose the plan");
+  await form.getByRole("button", { name: "Change plan…" }).click();
+  await expect(page).toHaveURL(/\/settings\/billing$/);
+  expect(await form.getByRole("radio").first().evaluate((r: HTMLInputElement) => r.validationMessage)).not.toBe("");
+  // …and an empty or unknown choice sent anyway is answered with a sentence.
+  await page.goto("/settings/billing?plan=");
+  await expect(page.getByRole("dialog").getByRole("alert")).toHaveText("Choose Starter, Growth, Agency or Enterprise.");
+  await page.goto("/settings/billing?grant=lots");
+  await expect(page.getByRole("dialog").getByRole("alert")).toHaveText(/Grant between 1 and 1.000.000 credits\./);
   await expect(page.getByText(/Deserialization|missing field/)).toHaveCount(0);
 });

@@ -28,7 +28,7 @@ test("calls made with a token show on the usage page", async ({ page, request })
 
   await page.getByRole("link", { name: "Usage" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
-  await expect(page.getByTestId("usage-meter")).toHaveText("9 / 2000 units · 0 %");
+  await expect(page.getByTestId("usage-meter")).toHaveText("9 / 2,000 units · 0 %");
   await expect(page.getByText(/days left/)).toBeVisible();
   const byTool = page.getByTestId("by-tool");
   await expect(byTool.locator("tr", { hasText: "get_performance_summary" })).toContainText("44");
@@ -44,18 +44,34 @@ test("an owner changes the plan and grants credits", async ({ page }) => {
   await expectDashboard(page);
   await page.getByRole("link", { name: "Billing" }).click();
   await expect(page.getByTestId("current-plan")).toHaveText("Trial");
+  await hydrated(page);
+  // Each asks first, saying what will happen; then says what it did and clears its form.
   const plan = page.getByRole("form", { name: "Change plan" });
   await plan.getByLabel(/Growth/).check();
-  await plan.getByRole("button", { name: "Change plan" }).click();
+  await plan.getByRole("button", { name: "Change plan…" }).click();
+  const switchTo = page.getByRole("dialog", { name: "Switch to Growth?" });
+  await expect(switchTo).toContainText("200,000 units a month · 25 tokens");
+  await screenshot(page, "billing-confirm");
+  await switchTo.getByRole("button", { name: "Switch to Growth" }).click();
+  await expect(switchTo).toHaveCount(0);
   await expect(page.getByTestId("current-plan")).toHaveText("Growth");
+  await expect(page.getByTestId("status")).toContainText("Switched to Growth.");
+  await expect(plan.getByLabel(/Growth/)).not.toBeChecked();
   const grant = page.getByRole("form", { name: "Grant credits" });
   await grant.getByLabel("Credits").fill("50");
   await grant.getByLabel("Note").fill("Invoice 42");
-  await grant.getByRole("button", { name: "Grant" }).click();
+  await grant.getByRole("button", { name: "Grant…" }).click();
+  const confirm = page.getByRole("dialog", { name: "Grant credits" });
+  await expect(confirm).toContainText("Add 50 credits to");
+  await confirm.getByRole("button", { name: "Grant 50 credits" }).click();
+  await expect(confirm).toHaveCount(0);
   await expect(page.getByTestId("billing-credits")).toHaveText("150");
+  await expect(page.getByTestId("status")).toHaveText("Granted 50 credits. The balance is 150.");
+  // The form is empty again: a second click grants nothing.
+  await expect(grant.getByLabel("Credits")).toHaveValue("");
   await screenshot(page, "billing");
   await page.getByRole("link", { name: "Usage" }).click();
-  await expect(page.getByTestId("usage-meter")).toHaveText("0 / 200000 units · 0 %");
+  await expect(page.getByTestId("usage-meter")).toHaveText("0 / 200,000 units · 0 %");
   await expect(page.locator("tr", { hasText: "Invoice 42" })).toContainText("+50");
 });
 
@@ -111,7 +127,7 @@ test("banners warn at 80 % and at 100 % of the allowance", async ({ page, reques
   setUnits(1700);
   await page.goto("/usage");
   await expect(page.getByTestId("usage-banner")).toHaveText("You have used 85 % of this period's units.");
-  await expect(page.getByTestId("usage-meter")).toHaveText("1700 / 2000 units · 85 %");
+  await expect(page.getByTestId("usage-meter")).toHaveText("1,700 / 2,000 units · 85 %");
   await screenshot(page, "usage-80");
   setUnits(2000);
   await page.reload();

@@ -26,6 +26,7 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
         email,
         orgs,
         active,
+        grouping: ctx.grouping,
     }))
 }
 

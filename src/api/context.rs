@@ -11,6 +11,7 @@ use leptos::prelude::use_context;
 use tower_sessions::Session;
 
 use crate::error::AppError;
+use crate::model::Grouping;
 use crate::services::organizations::{self, Actor};
 use crate::state::AppState;
 
@@ -24,6 +25,8 @@ pub struct RequestContext {
     /// A browser's plain form post (no JavaScript): it can only follow a redirect, so a
     /// response's data never reaches the page.
     pub plain_form_post: bool,
+    /// How the reader groups thousands, from the browser's `Accept-Language`.
+    pub grouping: Grouping,
 }
 
 fn session_error(e: tower_sessions::session::Error) -> AppError {
@@ -32,12 +35,17 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
 }
 
 impl RequestContext {
-    /// Reads the state and session from the request (put there by `http::router`'s layers).
+    /// The context of the request a server function runs for.
     pub fn current() -> Result<RequestContext, AppError> {
         let parts = use_context::<Parts>().ok_or_else(|| {
             tracing::error!("server function called outside a request");
             AppError::Internal
         })?;
+        RequestContext::of(&parts)
+    }
+
+    /// Reads the state and session from the request (put there by `http::router`'s layers).
+    pub fn of(parts: &Parts) -> Result<RequestContext, AppError> {
         let state = parts
             .extensions
             .get::<AppState>()
@@ -55,11 +63,18 @@ impl RequestContext {
             .get(axum::http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
+        let grouping = parts
+            .headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Grouping::from_accept_language)
+            .unwrap_or_default();
         Ok(RequestContext {
             state,
             session,
             ip,
             plain_form_post,
+            grouping,
         })
     }
 

@@ -43,8 +43,9 @@ pub async fn invite_member(email: String, role: String) -> Result<(), AppError> 
     Ok(())
 }
 
+/// Returns the invited address.
 #[server]
-pub async fn revoke_invite(invite_id: i64) -> Result<(), AppError> {
+pub async fn revoke_invite(invite_id: i64) -> Result<String, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
     Ok(crate::services::invites::revoke(
@@ -57,8 +58,9 @@ pub async fn revoke_invite(invite_id: i64) -> Result<(), AppError> {
     .await?)
 }
 
+/// Returns the member's address.
 #[server]
-pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppError> {
+pub async fn change_member_role(user_id: i64, role: String) -> Result<String, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
     let role = parse_role(&role)?;
@@ -73,11 +75,12 @@ pub async fn change_member_role(user_id: i64, role: String) -> Result<(), AppErr
     .await?)
 }
 
+/// Returns the removed member's address.
 #[server]
-pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
+pub async fn remove_member(user_id: i64) -> Result<String, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    crate::services::members::remove_member(
+    let email = crate::services::members::remove_member(
         ctx.db(),
         &actor,
         user_id,
@@ -88,7 +91,7 @@ pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
     if user_id == actor.user_id {
         leptos_axum::redirect("/tokens");
     }
-    Ok(())
+    Ok(email)
 }
 
 #[server]
@@ -205,18 +208,17 @@ pub async fn configure_write_back(
     .await?)
 }
 
-/// Sends a workspace's failed write-back events again.
+/// Sends a workspace's failed write-back events again; returns how many.
 #[server]
-pub async fn redeliver_write_back(workspace_id: i64) -> Result<(), AppError> {
+pub async fn redeliver_write_back(workspace_id: i64) -> Result<u64, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
-    crate::services::write_back::redeliver_failed(
+    Ok(crate::services::write_back::redeliver_failed(
         ctx.db(),
         &actor,
         workspace_id,
         Some(&ctx.ip),
         crate::storage::now_ms(),
     )
-    .await?;
-    Ok(())
+    .await?)
 }

@@ -1,9 +1,9 @@
-//! Tokens: list, create, rotate, revoke, and the audit log.
+//! Tokens: list, one token, create, rotate, revoke.
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AuditPage, RevealedToken, TokensPage};
+use crate::model::{RevealedToken, TokenDetail, TokensPage};
 
 /// A new token can only be shown by the enhanced page: a plain form post would create it and
 /// then lose it in the redirect, so it is refused before anything is created.
@@ -57,6 +57,36 @@ pub async fn get_tokens() -> Result<TokensPage, AppError> {
             .flatten(),
         default_grace: settings.default_rotation_grace,
         public_url: ctx.state.config.public_url.clone(),
+    })
+}
+
+/// One token's page: the token, its usage this period and (admins) its audit events.
+#[server]
+pub async fn get_token(token_id: i64) -> Result<TokenDetail, AppError> {
+    use crate::services::{audit, tokens, usage};
+    let ctx = super::context::RequestContext::current()?;
+    let now = crate::storage::now_ms();
+    let actor = ctx.actor().await?;
+    let token = tokens::one(ctx.db(), &actor, token_id, now).await?;
+    let (period_start, usage) = usage::of_token(ctx.db(), &actor, token_id, now).await?;
+    let events = match actor.role.is_admin() {
+        true => Some(
+            audit::page(
+                ctx.db(),
+                &actor,
+                crate::model::AuditFilter::token(token_id),
+                None,
+            )
+            .await?,
+        ),
+        false => None,
+    };
+    Ok(TokenDetail {
+        token,
+        now,
+        period_start,
+        usage,
+        events,
     })
 }
 
@@ -153,8 +183,9 @@ pub async fn rotate_token(token_id: i64, grace: String) -> Result<RevealedToken,
     })
 }
 
+/// Returns the revoked token's label, for the page to say what it did.
 #[server]
-pub async fn revoke_token(token_id: i64) -> Result<(), AppError> {
+pub async fn revoke_token(token_id: i64) -> Result<String, AppError> {
     let ctx = super::context::RequestContext::current()?;
     let actor = ctx.actor().await?;
     Ok(crate::services::tokens::revoke(
@@ -165,14 +196,4 @@ pub async fn revoke_token(token_id: i64) -> Result<(), AppError> {
         crate::storage::now_ms(),
     )
     .await?)
-}
-
-#[server]
-pub async fn get_audit_log(
-    token_id: Option<i64>,
-    before: Option<i64>,
-) -> Result<AuditPage, AppError> {
-    let ctx = super::context::RequestContext::current()?;
-    let actor = ctx.actor().await?;
-    Ok(crate::services::audit::page(ctx.db(), &actor, token_id, before).await?)
 }

@@ -26,6 +26,11 @@ pub fn DashboardLayout() -> impl IntoView {
 
 #[component]
 fn Frame(info: SessionInfo) -> impl IntoView {
+    // The pages below read these: how to group thousands, and the organization they act in.
+    provide_context(info.grouping);
+    if let Some(active) = info.active.clone() {
+        provide_context(active);
+    }
     let has_org = info.active.is_some();
     let is_admin = info.active.as_ref().is_some_and(|o| o.role.is_admin());
     let is_owner = info
@@ -41,7 +46,7 @@ fn Frame(info: SessionInfo) -> impl IntoView {
                 </a>
                 <OrgSwitcher info=info.clone()/>
                 <div class="account">
-                    <span class="account-email" title="Signed in as">{info.email.clone()}</span>
+                    <span class="account-email" title=format!("Signed in as {}", info.email)>{info.email.clone()}</span>
                     // A plain form: signing out reloads the page wherever it is sent from.
                     <form method="post" action=SignOut::PATH class="inline">
                         <button type="submit" class="button-quiet">"Sign out"</button>
@@ -76,6 +81,9 @@ fn Frame(info: SessionInfo) -> impl IntoView {
 fn OrgSwitcher(info: SessionInfo) -> impl IntoView {
     let active_id = info.active.as_ref().map(|o| o.id);
     let form = NodeRef::<leptos::html::Form>::new();
+    // With scripts, choosing switches at once; the button is for the page without them.
+    let scripted = RwSignal::new(false);
+    Effect::new(move |_| scripted.set(true));
     // Switching reloads the whole dashboard for the other organization, so it is a plain post.
     view! {
         <form method="post" action=SwitchOrganization::PATH class="org-switcher" node_ref=form>
@@ -95,13 +103,13 @@ fn OrgSwitcher(info: SessionInfo) -> impl IntoView {
                     .map(|org| {
                         view! {
                             <option value=org.id.to_string() selected=Some(org.id) == active_id>
-                                {format!("{} · {}", org.name, org.role.label())}
+                                {format!("{} ({})", org.name, org.role.label().to_lowercase())}
                             </option>
                         }
                     })
                     .collect_view()}
             </select>
-            <button type="submit" class="button-quiet">"Switch"</button>
+            {move || (!scripted.get()).then(|| view! { <button type="submit" class="button-quiet">"Switch"</button> })}
         </form>
     }
 }

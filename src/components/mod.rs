@@ -1,11 +1,78 @@
 //! Pieces the dashboard pages share.
 
+pub mod dialog;
 pub mod layout;
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::error::AppError;
+use crate::model::Grouping;
+
+/// How the signed-in reader groups thousands (provided by the dashboard's frame).
+pub fn grouping() -> Grouping {
+    use_context::<Grouping>().unwrap_or_default()
+}
+
+/// How many times `action` has succeeded since the page loaded: dialogs close and forms clear
+/// when it moves.
+pub fn successes<S>(action: ServerAction<S>) -> Signal<usize>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    let count = RwSignal::new(0usize);
+    Effect::watch(
+        move || action.version().get(),
+        move |_, _, _| {
+            if action.value().with_untracked(|v| matches!(v, Some(Ok(_)))) {
+                count.update(|n| *n += 1);
+            }
+        },
+        false,
+    );
+    count.into()
+}
+
+/// Puts a sentence saying what `action` just did into `status` each time it succeeds (and
+/// clears it when it fails: the form's error says why). `say` reads the action's input, kept
+/// from when it was dispatched, and its output.
+pub fn announce<S>(
+    action: ServerAction<S>,
+    status: RwSignal<Option<String>>,
+    say: impl Fn(&S, &S::Output) -> String + Send + Sync + 'static,
+) where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    let sent = StoredValue::new(None::<S>);
+    Effect::new(move |_| {
+        if let Some(input) = action.input().get() {
+            sent.set_value(Some(input));
+        }
+    });
+    Effect::watch(
+        move || action.version().get(),
+        move |_, _, _| {
+            let said = action.value().with_untracked(|value| match value {
+                Some(Ok(output)) => sent.with_value(|input| input.as_ref().map(|i| say(i, output))),
+                _ => None,
+            });
+            status.set(said);
+        },
+        false,
+    );
+}
+
+/// The page's live region: what the last action did, announced to screen readers.
+#[component]
+pub fn StatusLine(status: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
+        <div role="status" class="status-line" data-testid="status">
+            {move || status.get().map(|m| view! { <p class="notice notice-ok">{m}</p> })}
+        </div>
+    }
+}
 
 /// The error message of an action's last run, if it failed.
 pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<String>>
@@ -58,4 +125,24 @@ pub fn page_error(err: AppError) -> AnyView {
         </div>
     }
     .into_any()
+}
+
+/// A button that copies `text`; its `label` becomes "Copied" once it is on the clipboard.
+#[component]
+pub fn CopyButton(text: String, label: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = window().navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! {
+        <button type="button" class="button-quiet" on:click=copy>
+            {move || if copied.get() { "Copied" } else { label }}
+        </button>
+    }
 }

@@ -1,6 +1,7 @@
 //! Last use of each token, kept in memory and written in batches: no database write on the
 //! hot path of a call. The first use of a token is also written to its audit log.
 
+use crate::model::AuditAction;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -130,7 +131,7 @@ async fn write(db: &Db, batch: &[Use]) -> crate::services::ServiceResult<()> {
             let entry = crate::services::audit::AuditEntry {
                 org_id,
                 actor_user_id: None,
-                action: "token.first_use",
+                action: AuditAction::TokenFirstUse,
                 subject: &subject,
                 ip: None,
                 token_id: Some(token_id),

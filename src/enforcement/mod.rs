@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::Environment;
 use crate::model::VerifiedToken;
-use crate::model::{Binding, Role};
+use crate::model::{Binding, RefusalKind, Role};
 use crate::services::audit;
 use crate::services::tokens::{self, VerifyError};
 use crate::storage::{now_ms, Db};
@@ -108,7 +108,33 @@ pub async fn call(
     idempotency_key: Option<String>,
 ) -> Outcome {
     let mut rate = None;
-    let result = run(enforcer, caller, name, args, idempotency_key, &mut rate).await;
+    let mut acted_on = None;
+    let result = run(
+        enforcer,
+        caller,
+        name,
+        args,
+        idempotency_key,
+        &mut rate,
+        &mut acted_on,
+    )
+    .await;
+    if let Err(e) = &result {
+        // The writer counts the refusals it decides itself (rate limit, allowance).
+        let counted_elsewhere = matches!(
+            e,
+            ToolError::RateLimited { .. } | ToolError::QuotaExceeded { .. }
+        );
+        if RefusalKind::of_code(e.code()).is_some() && !counted_elsewhere {
+            enforcer.writer.record_refusal(writer::Refusal {
+                org_id: acted_on.unwrap_or(caller.token.org_id),
+                token_id: caller.token.id,
+                tool: tools::find(name).map_or("unknown_tool", |t| t.name),
+                code: e.code(),
+                at: now_ms(),
+            });
+        }
+    }
     Outcome { result, rate }
 }
 
@@ -119,6 +145,7 @@ async fn run(
     args: Value,
     header_key: Option<String>,
     rate: &mut Option<limits::RateState>,
+    acted_on: &mut Option<i64>,
 ) -> Result<Value, ToolError> {
     let tool = tools::find(name).ok_or_else(|| ToolError::UnknownTool(name.to_string()))?;
     let mut args = match args {
@@ -151,6 +178,7 @@ async fn run(
 
     // Step 2: target, binding and membership.
     let reach = resolve_target(enforcer, token, tool, &args).await?;
+    *acted_on = reach.org_id;
     let result = authorize_and_run(
         enforcer,
         token,

@@ -54,6 +54,10 @@ pub fn router(state: AppState) -> Router {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
+        .route(
+            "/audit.csv",
+            axum::routing::get(crate::api::audit::export_csv),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(guards::server_fn_error_status))
         .layer(middleware::from_fn_with_state(

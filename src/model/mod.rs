@@ -2,27 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
+mod audit;
+mod number;
 mod plan;
 mod time;
+mod usage;
 
+pub use audit::{AuditAction, AuditFilter, AuditPage, AuditRow};
+pub use number::Grouping;
 pub use plan::{Period, Plan};
 pub use time::*;
+pub use usage::{DayUsage, LedgerRow, RefusalKind, UsagePage, UsageRow};
 
-/// `20,000`: counts as the dashboard shows them, grouped by thousands.
-pub fn format_count(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
-}
+/// The most credits an owner grants at once.
+pub const MAX_CREDIT_GRANT: i64 = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
@@ -124,6 +117,8 @@ pub struct SessionInfo {
     pub orgs: Vec<OrgSummary>,
     /// None when the user belongs to no organization (all memberships removed).
     pub active: Option<OrgSummary>,
+    /// How this reader groups thousands; the dashboard's pages read it from their context.
+    pub grouping: Grouping,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,7 +288,6 @@ impl Scope {
         }
     }
 
-    /// The mark spec §4 puts beside the scope.
     /// What a token with this scope does, in the create form's one-line summary.
     pub fn summary(self) -> &'static str {
         match self {
@@ -309,6 +303,7 @@ impl Scope {
         }
     }
 
+    /// The mark spec §4 puts beside the scope.
     pub fn mark(self) -> Option<&'static str> {
         match self {
             Scope::CustomersRead => Some("PII (masked)"),
@@ -467,6 +462,63 @@ pub struct TokenView {
     pub last_client: Option<String>,
     pub expires_at: Option<i64>,
     pub status: TokenStatus,
+    /// The token that replaced this one when it was rotated.
+    pub successor_id: Option<i64>,
+}
+
+impl TokenView {
+    /// "Workspace: Client B", "Organization", "Personal": what the token reaches, in a word.
+    pub fn reach_label(&self) -> String {
+        match self.binding {
+            Binding::User => "Personal".into(),
+            Binding::Organization => "Organization".into(),
+            Binding::Workspace => {
+                format!("Workspace: {}", self.workspace.clone().unwrap_or_default())
+            }
+        }
+    }
+
+    /// What the reach means, in a sentence.
+    pub fn reach_explained(&self) -> String {
+        match self.binding {
+            Binding::User => "Every workspace of every organization its owner belongs to, with the scopes their role there allows.".into(),
+            Binding::Organization => "Every workspace of this organization.".into(),
+            Binding::Workspace => format!(
+                "Only the workspace {}.",
+                self.workspace.clone().unwrap_or_default()
+            ),
+        }
+    }
+
+    /// "7 scopes · 1 write · PII": the scopes in a few words, for a list row.
+    pub fn scopes_summary(&self) -> String {
+        let n = self.scopes.len();
+        let mut parts = vec![format!("{n} scope{}", if n == 1 { "" } else { "s" })];
+        let writes = self
+            .scopes
+            .iter()
+            .filter(|s| s.group() == ScopeGroup::Write)
+            .count();
+        if writes > 0 {
+            parts.push(format!("{writes} write"));
+        }
+        if self.scopes.contains(&Scope::PiiRead) {
+            parts.push("PII".into());
+        }
+        parts.join(" · ")
+    }
+}
+
+/// One token's page: what it is, what it used this period, and what happened to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDetail {
+    pub token: TokenView,
+    pub now: i64,
+    pub period_start: i64,
+    /// Calls and units by tool in the organization's current period.
+    pub usage: Vec<UsageRow>,
+    /// Its audit events (admins only: the audit log is theirs).
+    pub events: Option<AuditPage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -487,27 +539,6 @@ pub struct RevealedToken {
     pub token: String,
     pub label: String,
     pub public_url: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: i64,
-    pub action: String,
-    pub subject: String,
-    pub actor: Option<String>,
-    pub ip: Option<String>,
-    pub token_id: Option<i64>,
-    /// How many times the event happened within its minute (refusals are recorded once).
-    pub repeats: i64,
-}
-
-/// A page of the audit log, newest first; `older` continues it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditPage {
-    pub rows: Vec<AuditRow>,
-    /// The `before` of the next page, when there are older events.
-    pub older: Option<i64>,
 }
 
 #[cfg(test)]
@@ -547,59 +578,5 @@ mod token_model_tests {
         assert!(member.contains(&Scope::CustomersRead));
         assert!(Scope::ALL.into_iter().all(|s| s.grantable_by(Role::Admin)));
         assert!(!Scope::PiiRead.is_default());
-    }
-}
-
-/// One row of a usage breakdown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageRow {
-    pub name: String,
-    pub calls: i64,
-    pub units: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerRow {
-    pub at: i64,
-    pub kind: String,
-    pub amount: i64,
-    pub balance_after: i64,
-    pub note: String,
-}
-
-/// Everything the Usage page shows, read from rollups.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsagePage {
-    pub plan: Plan,
-    pub period_start: i64,
-    /// None: the trial has ended and no period runs.
-    pub period_end: Option<i64>,
-    /// None: unlimited.
-    pub allowance: Option<i64>,
-    pub used: i64,
-    pub now: i64,
-    /// (day, units) for each day of the period so far.
-    pub daily: Vec<(String, i64)>,
-    pub by_tool: Vec<UsageRow>,
-    pub by_token: Vec<UsageRow>,
-    pub rate_limited: i64,
-    pub quota_exceeded: i64,
-    pub credit_balance: i64,
-    pub ledger: Vec<LedgerRow>,
-}
-
-impl UsagePage {
-    /// Percent of the allowance used, when there is an allowance.
-    pub fn percent(&self) -> Option<i64> {
-        match self.allowance {
-            Some(0) => Some(100),
-            Some(a) => Some((self.used * 100 / a).min(999)),
-            None => None,
-        }
-    }
-
-    pub fn days_left(&self) -> Option<i64> {
-        self.period_end
-            .map(|end| ((end - self.now).max(0) + DAY_MS - 1) / DAY_MS)
     }
 }

@@ -83,12 +83,12 @@ impl Plan {
     }
 
     /// "20,000 units a month · 10 tokens": the plan in one line, for choosing one.
-    pub fn blurb(self) -> String {
+    pub fn blurb(self, grouping: super::Grouping) -> String {
         let units = match self.allowance() {
             Some(n) if self == Plan::Trial => {
-                format!("{} units for {TRIAL_DAYS} days", super::format_count(n))
+                format!("{} units for {TRIAL_DAYS} days", grouping.count(n))
             }
-            Some(n) => format!("{} units a month", super::format_count(n)),
+            Some(n) => format!("{} units a month", grouping.count(n)),
             None => "Unlimited units".into(),
         };
         let tokens = match self.token_cap() {
@@ -101,7 +101,10 @@ impl Plan {
     /// The period holding `now` for a subscription that began at `anchor`. Trial: 14 days
     /// from the start, then nothing until a plan is chosen. Other plans: calendar months from
     /// the subscription start (the same day of each month, clamped to its length).
+    /// Periods begin at midnight UTC of the anchor's day, so that the daily rollups the usage
+    /// page reads fall wholly inside one period.
     pub fn period(self, anchor: i64, now: i64) -> Period {
+        let anchor = day_of(anchor) * DAY_MS;
         let allowance = self.allowance();
         if self == Plan::Trial {
             let end = anchor + TRIAL_DAYS * DAY_MS;
@@ -201,11 +204,19 @@ mod tests {
         assert_eq!((p.start, p.end), (at("2025-12-31"), at("2026-01-31")));
         let p = Plan::Starter.period(at("2023-08-31"), at("2024-03-01"));
         assert_eq!((p.start, p.end), (at("2024-02-29"), at("2024-03-31")));
+        // A subscription that began at 01:00 has its periods begin at midnight of that day.
         let p = Plan::Agency.period(at("2020-05-31") + 3_600_000, at("2026-11-30") + 7_200_000);
-        assert_eq!(p.start, at("2026-11-30") + 3_600_000);
-        assert_eq!(p.end, at("2026-12-31") + 3_600_000);
+        assert_eq!((p.start, p.end), (at("2026-11-30"), at("2026-12-31")));
         let p = Plan::Agency.period(at("2020-05-31") + 3_600_000, at("2026-11-30"));
-        assert_eq!(p.start, at("2026-10-31") + 3_600_000);
+        assert_eq!(p.start, at("2026-11-30"));
+        let p = Plan::Agency.period(at("2020-05-31") + 3_600_000, at("2026-11-30") - 1);
+        assert_eq!(p.start, at("2026-10-31"));
+        let trial =
+            Plan::Trial.period(at("2026-11-01") + 50_000_000, at("2026-11-14") + 80_000_000);
+        assert_eq!(
+            (trial.start, trial.end),
+            (at("2026-11-01"), at("2026-11-15"))
+        );
     }
 
     #[test]
@@ -218,12 +229,13 @@ mod tests {
 
     #[test]
     fn plans_are_described_once() {
-        assert_eq!(Plan::Starter.blurb(), "20,000 units a month · 10 tokens");
+        let g = crate::model::Grouping::Comma;
+        assert_eq!(Plan::Starter.blurb(g), "20,000 units a month · 10 tokens");
         assert_eq!(
-            Plan::Enterprise.blurb(),
+            Plan::Enterprise.blurb(g),
             "Unlimited units · unlimited tokens"
         );
-        assert_eq!(Plan::Trial.blurb(), "2,000 units for 14 days · 10 tokens");
+        assert_eq!(Plan::Trial.blurb(g), "2,000 units for 14 days · 10 tokens");
         assert!(Plan::ALL
             .into_iter()
             .all(|p| Plan::parse(p.as_str()) == Some(p)));

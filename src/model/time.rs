@@ -22,6 +22,31 @@ pub fn format_time(ms: i64) -> String {
     )
 }
 
+/// `2026-11-23T05:22:07Z` (RFC 3339, UTC) from epoch milliseconds: for `<time datetime>`
+/// and exports.
+pub fn iso_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let rem = secs.rem_euclid(DAY_MS / 1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(DAY_MS / 1000));
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// "in 3 days", "in 5 h": how far off a future moment is, for the token list.
+pub fn from_now(then: i64, now: i64) -> String {
+    let secs = (then - now).max(0) / 1000;
+    match secs {
+        0..=59 => "in under a minute".into(),
+        60..=3599 => format!("in {} min", secs / 60),
+        3600..=86_399 => format!("in {} h", secs / 3600),
+        _ => format!("in {} days", secs / 86_400),
+    }
+}
+
 /// `3 Mar 2027` from epoch milliseconds (UTC).
 pub fn short_date(ms: i64) -> String {
     const MONTHS: [&str; 12] = [
@@ -45,7 +70,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// "2026-11-23 05:22 UTC"-style relative phrase for the token list: "3 min ago", "2 days ago".
+/// "3 min ago", "2 days ago": how long ago a moment was, for the token list.
 pub fn ago(then: i64, now: i64) -> String {
     let secs = (now - then).max(0) / 1000;
     match secs {
@@ -129,5 +154,8 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00 UTC");
         assert_eq!(format_time(1_795_411_320_000), "2026-11-23 05:22 UTC");
+        assert_eq!(iso_time(1_795_411_327_000), "2026-11-23T05:22:07Z");
+        assert_eq!(from_now(3 * DAY_MS + 5, 0), "in 3 days");
+        assert_eq!(ago(0, 90_000), "1 min ago");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod invite;
 pub mod not_found;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! Plans and credits, changed by owners (no payment provider).
 
+use crate::model::AuditAction;
 use crate::model::{Plan, Role};
 use crate::storage::Db;
 
@@ -7,7 +8,7 @@ use super::audit::{self, AuditEntry};
 use super::organizations::Actor;
 use super::{ServiceError, ServiceResult};
 
-pub const MAX_GRANT: i64 = 1_000_000;
+use crate::model::MAX_CREDIT_GRANT;
 
 fn require_owner(actor: &Actor) -> ServiceResult<()> {
     if actor.role == Role::Owner {
@@ -19,7 +20,8 @@ fn require_owner(actor: &Actor) -> ServiceResult<()> {
     }
 }
 
-/// Switches the plan; a new subscription starts now, so its first period starts now.
+/// Switches the plan from now on: the period keeps its dates and the units already used in it
+/// count against the new allowance (switching plans back and forth resets nothing).
 pub async fn change_plan(
     db: &Db,
     actor: &Actor,
@@ -35,16 +37,15 @@ pub async fn change_plan(
         })?
         .as_str();
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE organizations SET plan = $1, period_anchor = $2 WHERE id = $3")
+    sqlx::query("UPDATE organizations SET plan = $1 WHERE id = $2")
         .bind(plan)
-        .bind(now)
         .bind(actor.org_id)
         .execute(&mut *tx)
         .await?;
     let entry = AuditEntry {
         org_id: actor.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "billing.plan_changed",
+        action: AuditAction::BillingPlanChanged,
         subject: plan,
         ip,
         token_id: None,
@@ -64,9 +65,9 @@ pub async fn grant_credits(
     now: i64,
 ) -> ServiceResult<i64> {
     require_owner(actor)?;
-    if !(1..=MAX_GRANT).contains(&amount) {
+    if !(1..=MAX_CREDIT_GRANT).contains(&amount) {
         return Err(ServiceError::Invalid(format!(
-            "Grant between 1 and {MAX_GRANT} credits."
+            "Grant between 1 and {MAX_CREDIT_GRANT} credits."
         )));
     }
     let note = match note.trim() {
@@ -96,7 +97,7 @@ pub async fn grant_credits(
     let entry = AuditEntry {
         org_id: actor.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "billing.credits_granted",
+        action: AuditAction::BillingCreditsGranted,
         subject: &subject,
         ip,
         token_id: None,

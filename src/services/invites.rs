@@ -1,6 +1,7 @@
 //! Invitations by email. No mail is sent: the admin is shown a link to pass on. Only the
 //! link code's SHA-256 is stored, and only the invited email can accept it.
 
+use crate::model::AuditAction;
 use crate::model::{InviteDetails, InviteState, PendingInvite, Role};
 use crate::storage::Db;
 
@@ -71,7 +72,7 @@ pub async fn create(
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "member.invited",
+            action: AuditAction::MemberInvited,
             subject: &subject,
             ip,
             token_id: None,
@@ -238,7 +239,7 @@ pub async fn accept(
         AuditEntry {
             org_id: row.org_id,
             actor_user_id: Some(user_id),
-            action: "member.joined",
+            action: AuditAction::MemberJoined,
             subject: &subject,
             ip,
             token_id: None,
@@ -256,29 +257,30 @@ pub async fn revoke(
     invite_id: i64,
     ip: Option<&str>,
     now: i64,
-) -> ServiceResult<()> {
+) -> ServiceResult<String> {
     super::organizations::require_admin(actor)?;
     let mut tx = db.pool.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE invites SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL",
+    let withdrawn: Option<(String, String)> = sqlx::query_as(
+        "UPDATE invites SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL \
+         RETURNING email, role",
     )
     .bind(now)
     .bind(invite_id)
     .bind(actor.org_id)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
+    let Some((email, role)) = withdrawn else {
         return Err(ServiceError::NotFound(
             "No open invite with that id in this organization.".into(),
         ));
-    }
-    let subject = format!("invite {invite_id}");
+    };
+    let subject = format!("{email} as {role}");
     audit::record(
         &mut *tx,
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "invite.revoked",
+            action: AuditAction::InviteRevoked,
             subject: &subject,
             ip,
             token_id: None,
@@ -287,5 +289,5 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(email)
 }

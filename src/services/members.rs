@@ -1,5 +1,6 @@
 //! The members of an organization and their roles: the members page, role changes, removals.
 
+use crate::model::AuditAction;
 use crate::model::{MemberView, MembersPage, Role};
 use crate::storage::Db;
 
@@ -54,11 +55,12 @@ async fn owner_count(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResu
     Ok(n)
 }
 
+/// A member's role and email.
 async fn member_role(
     conn: &mut sqlx::AnyConnection,
     org_id: i64,
     user_id: i64,
-) -> ServiceResult<Role> {
+) -> ServiceResult<(Role, String)> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.org_id = $1 AND m.user_id = $2",
@@ -67,9 +69,10 @@ async fn member_role(
     .bind(user_id)
     .fetch_optional(conn)
     .await?;
-    row.and_then(|(role, _)| Role::parse(&role)).ok_or_else(|| {
-        ServiceError::NotFound("That person is not a member of this organization.".into())
-    })
+    row.and_then(|(role, email)| Some((Role::parse(&role)?, email)))
+        .ok_or_else(|| {
+            ServiceError::NotFound("That person is not a member of this organization.".into())
+        })
 }
 
 const LAST_OWNER: &str =
@@ -82,14 +85,14 @@ pub async fn change_role(
     new_role: Role,
     ip: Option<&str>,
     now: i64,
-) -> ServiceResult<()> {
+) -> ServiceResult<String> {
     require_admin(actor)?;
     let mut tx = db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
-    let current = member_role(&mut tx, actor.org_id, target_user).await?;
+    let (current, email) = member_role(&mut tx, actor.org_id, target_user).await?;
     check_role_assignment(actor, Some(current), new_role)?;
     if current == new_role {
-        return Ok(());
+        return Ok(email);
     }
     if current == Role::Owner && owner_count(&mut tx, actor.org_id).await? <= 1 {
         return Err(ServiceError::Conflict(LAST_OWNER.into()));
@@ -100,17 +103,13 @@ pub async fn change_role(
         .bind(target_user)
         .execute(&mut *tx)
         .await?;
-    let subject = format!(
-        "user {target_user}: {} → {}",
-        current.as_str(),
-        new_role.as_str()
-    );
+    let subject = format!("{email}: {} → {}", current.as_str(), new_role.as_str());
     audit::record(
         &mut *tx,
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "member.role_changed",
+            action: AuditAction::MemberRoleChanged,
             subject: &subject,
             ip,
             token_id: None,
@@ -119,7 +118,7 @@ pub async fn change_role(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(email)
 }
 
 /// Admins remove others; anyone may leave. The last owner can do neither.
@@ -129,13 +128,13 @@ pub async fn remove_member(
     target_user: i64,
     ip: Option<&str>,
     now: i64,
-) -> ServiceResult<()> {
+) -> ServiceResult<String> {
     if target_user != actor.user_id {
         require_admin(actor)?;
     }
     let mut tx = db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
-    let current = member_role(&mut tx, actor.org_id, target_user).await?;
+    let (current, email) = member_role(&mut tx, actor.org_id, target_user).await?;
     if target_user != actor.user_id && current == Role::Owner && actor.role != Role::Owner {
         return Err(ServiceError::Forbidden(
             "Only an owner can remove an owner.".into(),
@@ -149,13 +148,13 @@ pub async fn remove_member(
         .bind(target_user)
         .execute(&mut *tx)
         .await?;
-    let subject = format!("user {target_user} ({})", current.as_str());
+    let subject = format!("{email} ({})", current.as_str());
     audit::record(
         &mut *tx,
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "member.removed",
+            action: AuditAction::MemberRemoved,
             subject: &subject,
             ip,
             token_id: None,
@@ -164,5 +163,5 @@ pub async fn remove_member(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(email)
 }

@@ -5,6 +5,7 @@
 //! Every function that changes something takes an `Actor`: the signed-in user with the role
 //! they hold in the organization *now* (read from the database on each request).
 
+use crate::model::AuditAction;
 use crate::model::{OrgSettings, OrgSummary, Role, RotationGrace};
 use crate::storage::Db;
 
@@ -156,7 +157,7 @@ async fn create(
         AuditEntry {
             org_id,
             actor_user_id: Some(owner),
-            action: "organization.created",
+            action: AuditAction::OrganizationCreated,
             subject: name,
             ip: None,
             token_id: None,
@@ -263,7 +264,7 @@ pub async fn update_settings(
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "organization.updated",
+            action: AuditAction::OrganizationUpdated,
             subject: &subject,
             ip,
             token_id: None,

@@ -1,7 +1,9 @@
 //! The Usage page's figures, from the rollups the pipeline keeps (`period_usage`,
 //! `usage_daily`), so the page stays fast however many events there are.
 
-use crate::model::{day_of, day_string, LedgerRow, Plan, UsagePage, UsageRow};
+use crate::model::{
+    day_of, day_string, DayUsage, LedgerRow, Period, Plan, RefusalKind, UsagePage, UsageRow,
+};
 use crate::storage::Db;
 
 use super::organizations::Actor;
@@ -10,16 +12,47 @@ use super::ServiceResult;
 /// How many tokens the usage page names one by one.
 const TOP_TOKENS: i64 = 10;
 
-pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<UsagePage> {
+/// The organization's plan, its period holding `now`, and its credit balance.
+async fn current_period(db: &Db, org_id: i64, now: i64) -> ServiceResult<(Plan, Period, i64)> {
     let (plan, anchor, credit_balance): (String, i64, i64) = sqlx::query_as(
         "SELECT plan, period_anchor, credit_balance FROM organizations WHERE id = $1",
     )
-    .bind(actor.org_id)
+    .bind(org_id)
     .fetch_one(&db.pool)
     .await?;
     let plan = Plan::stored(&plan);
-    let period = plan.period(anchor, now);
-    // The chart spans the whole period (at most 31 days), days to come shown empty.
+    Ok((plan, plan.period(anchor, now), credit_balance))
+}
+
+/// One token's calls and units by tool in the organization's current period, and the
+/// period's start.
+pub async fn of_token(
+    db: &Db,
+    actor: &Actor,
+    token_id: i64,
+    now: i64,
+) -> ServiceResult<(i64, Vec<UsageRow>)> {
+    let (_, period, _) = current_period(db, actor.org_id, now).await?;
+    let rows = sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT tool, CAST(SUM(calls) AS BIGINT), CAST(SUM(units) AS BIGINT) FROM usage_daily \
+         WHERE org_id = $1 AND token_id = $2 AND day >= $3 GROUP BY tool ORDER BY 3 DESC, 2 DESC, 1",
+    )
+    .bind(actor.org_id)
+    .bind(token_id)
+    .bind(day_string(day_of(period.start)))
+    .fetch_all(&db.pool)
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|(name, calls, units)| UsageRow { name, calls, units })
+        .collect();
+    Ok((period.start, rows))
+}
+
+pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<UsagePage> {
+    let (plan, period, credit_balance) = current_period(db, actor.org_id, now).await?;
+    // Every figure counts over the one period. It begins at midnight UTC, so the daily rollups
+    // fall wholly inside it. The chart spans it all (at most 31 days), days to come marked.
     let first_day = day_of(period.start);
     let period_last = if period.end == i64::MAX {
         now
@@ -75,10 +108,11 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
     .bind(&to)
     .fetch_one(&db.pool);
     let refusals = sqlx::query_as::<_, (String, i64)>(
-        "SELECT code, COUNT(*) FROM refusals WHERE org_id = $1 AND created_at >= $2 GROUP BY code",
+        "SELECT code, COUNT(*) FROM refusals WHERE org_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY code",
     )
     .bind(org)
     .bind(period.start)
+    .bind(period.end)
     .fetch_all(&db.pool);
     let ledger = sqlx::query_as::<_, (i64, String, i64, i64, String)>(
         "SELECT created_at, kind, amount, balance_after, note FROM credit_ledger WHERE org_id = $1 ORDER BY id DESC LIMIT 20",
@@ -95,6 +129,7 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
         ledger
     )?;
 
+    let today = day_of(now);
     let daily = (first_day..=last_day)
         .map(|d| {
             let day = day_string(d);
@@ -103,16 +138,22 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
                 .find(|(x, _)| *x == day)
                 .map(|(_, u)| *u)
                 .unwrap_or(0);
-            (day, units)
+            DayUsage {
+                day,
+                units,
+                future: d > today,
+            }
         })
         .collect();
-    let refused = |code: &str| {
-        refusals
-            .iter()
-            .find(|(c, _)| c == code)
-            .map(|(_, n)| *n)
-            .unwrap_or(0)
-    };
+    let refusals = RefusalKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let of_kind = refusals
+                .iter()
+                .filter(|(code, _)| RefusalKind::of_code(code) == Some(kind));
+            (kind, of_kind.map(|(_, n)| *n).sum())
+        })
+        .collect();
 
     Ok(UsagePage {
         plan,
@@ -127,8 +168,7 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
             .into_iter()
             .map(|(name, calls, units)| UsageRow { name, calls, units })
             .collect(),
-        rate_limited: refused("rate_limited"),
-        quota_exceeded: refused("quota_exceeded"),
+        refusals,
         credit_balance,
         ledger: ledger
             .into_iter()

@@ -1,6 +1,7 @@
 //! The workspaces of an organization: the list (with each one's write-back state), creation,
 //! renaming.
 
+use crate::model::AuditAction;
 use crate::model::{WorkspaceView, WorkspacesPage, WriteBackView};
 use crate::storage::Db;
 
@@ -81,7 +82,7 @@ pub async fn create_workspace(
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "workspace.created",
+            action: AuditAction::WorkspaceCreated,
             subject: &name,
             ip,
             token_id: None,
@@ -105,6 +106,12 @@ pub async fn rename_workspace(
     let name = clean_name(name, "workspace", 60)?;
     let mut tx = db.pool.begin().await?;
     // The org_id condition keeps an id from another organization from matching at all.
+    let old: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM workspaces WHERE id = $1 AND org_id = $2")
+            .bind(workspace_id)
+            .bind(actor.org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let updated = sqlx::query("UPDATE workspaces SET name = $1 WHERE id = $2 AND org_id = $3")
         .bind(&name)
         .bind(workspace_id)
@@ -112,18 +119,18 @@ pub async fn rename_workspace(
         .execute(&mut *tx)
         .await
         .map_err(|e| duplicate_workspace(e, &name))?;
-    if updated.rows_affected() == 0 {
+    let Some((old,)) = old.filter(|_| updated.rows_affected() > 0) else {
         return Err(ServiceError::NotFound(
             "No such workspace in this organization.".into(),
         ));
-    }
-    let subject = format!("workspace {workspace_id} → {name}");
+    };
+    let subject = format!("{old} → {name}");
     audit::record(
         &mut *tx,
         AuditEntry {
             org_id: actor.org_id,
             actor_user_id: Some(actor.user_id),
-            action: "workspace.renamed",
+            action: AuditAction::WorkspaceRenamed,
             subject: &subject,
             ip,
             token_id: None,

@@ -2,6 +2,7 @@
 //! signed with HMAC-SHA256, retried with backoff, deduplicated on `event_id`; delivered
 //! concurrently under leases whose tokens fence each outcome.
 
+use crate::model::AuditAction;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,13 +108,14 @@ pub async fn configure(
         secret,
     } = settings;
     let url = url.trim();
-    let current: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT write_back_secret FROM workspaces WHERE id = $1 AND org_id = $2")
-            .bind(workspace_id)
-            .bind(actor.org_id)
-            .fetch_optional(&db.pool)
-            .await?;
-    let Some((current_secret,)) = current else {
+    let current: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT name, write_back_secret FROM workspaces WHERE id = $1 AND org_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(actor.org_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((workspace, current_secret)) = current else {
         return Err(ServiceError::NotFound(
             "No such workspace in this organization.".into(),
         ));
@@ -147,13 +149,13 @@ pub async fn configure(
     .execute(&mut *tx)
     .await?;
     let subject = format!(
-        "workspace {workspace_id}: write-back {}",
+        "{workspace}: write-back {}",
         if enabled { "on" } else { "off" }
     );
     let entry = AuditEntry {
         org_id: actor.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "workspace.write_back",
+        action: AuditAction::WorkspaceWriteBack,
         subject: &subject,
         ip,
         token_id: None,
@@ -174,17 +176,17 @@ pub async fn redeliver_failed(
 ) -> ServiceResult<u64> {
     require_admin(actor)?;
     let mut tx = db.pool.begin().await?;
-    let found: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM workspaces WHERE id = $1 AND org_id = $2")
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM workspaces WHERE id = $1 AND org_id = $2")
             .bind(workspace_id)
             .bind(actor.org_id)
             .fetch_optional(&mut *tx)
             .await?;
-    if found.is_none() {
+    let Some((workspace,)) = found else {
         return Err(ServiceError::NotFound(
             "No such workspace in this organization.".into(),
         ));
-    }
+    };
     let redelivered = sqlx::query(
         "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, leased_until = 0, last_error = NULL \
          WHERE workspace_id = $2 AND status = 'failed'",
@@ -194,11 +196,11 @@ pub async fn redeliver_failed(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let subject = format!("workspace {workspace_id}: {redelivered} failed events sent again");
+    let subject = format!("{workspace}: {redelivered} failed events sent again");
     let entry = AuditEntry {
         org_id: actor.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "workspace.write_back_redeliver",
+        action: AuditAction::WorkspaceWriteBackRedeliver,
         subject: &subject,
         ip,
         token_id: None,

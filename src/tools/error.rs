@@ -181,9 +181,34 @@ impl From<sqlx::Error> for ToolError {
     }
 }
 
+/// A service's refusal of the call's input reaches the client as `invalid_parameter` with the
+/// service's sentence; anything else is the server's fault.
 impl From<crate::services::ServiceError> for ToolError {
     fn from(err: crate::services::ServiceError) -> Self {
-        tracing::error!(error = %err, "service error in a tool call");
-        ToolError::Internal
+        use crate::services::ServiceError;
+        match err {
+            ServiceError::Invalid(m) | ServiceError::NotFound(m) | ServiceError::Conflict(m) => {
+                ToolError::InvalidParameter(m)
+            }
+            other => {
+                tracing::error!(error = %other, "service error in a tool call");
+                ToolError::Internal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ToolError;
+    use crate::services::ServiceError;
+
+    #[test]
+    fn a_services_refusal_of_input_is_the_clients_error_not_the_servers() {
+        let refused = ToolError::from(ServiceError::NotFound("No such job here.".into()));
+        assert_eq!(refused.code(), "invalid_parameter");
+        assert!(refused.to_string().contains("No such job here."));
+        let failed = ToolError::from(ServiceError::Hashing("x".into()));
+        assert_eq!(failed.code(), "internal_error");
     }
 }

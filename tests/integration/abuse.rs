@@ -228,7 +228,7 @@ async fn scope_denials_are_recorded_once_a_minute_with_a_count_and_the_log_pages
             .await;
             assert_eq!(status, StatusCode::FORBIDDEN);
         }
-        let log = audit::page(&db, &owner, None, None).await.unwrap().rows;
+        let log = audit::page(&db, &owner, tollgate::model::AuditFilter::default(), None).await.unwrap().rows;
         let denials: Vec<_> = log.iter().filter(|r| r.action == "token.scope_denied").collect();
         // Forty calls within a minute or two: at most two rows, counting all forty.
         assert!((1..=2).contains(&denials.len()), "{denials:?}");
@@ -248,7 +248,7 @@ async fn scope_denials_are_recorded_once_a_minute_with_a_count_and_the_log_pages
         }
         let (mut seen, mut before, mut pages) = (Vec::new(), None, 0);
         loop {
-            let page = audit::page(&db, &owner, None, before).await.unwrap();
+            let page = audit::page(&db, &owner, tollgate::model::AuditFilter::default(), before).await.unwrap();
             assert!(page.rows.len() <= audit::PAGE_SIZE as usize);
             seen.extend(page.rows.iter().map(|r| r.id));
             pages += 1;

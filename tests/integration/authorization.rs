@@ -45,6 +45,18 @@ impl World {
         self.serial.get()
     }
 
+    /// An organization token of A that already exists (reading one makes none).
+    async fn existing_org_token(&self) -> i64 {
+        let (id,): (i64,) = sqlx::query_as(
+            "SELECT MIN(id) FROM tokens WHERE org_id = $1 AND binding = 'organization'",
+        )
+        .bind(self.owner.org_id)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap();
+        id
+    }
+
     async fn org_token(&self) -> i64 {
         let token = crate::support::issue_token(
             &self.db,
@@ -225,6 +237,7 @@ async fn every_server_function_by_every_kind_of_caller() {
         "create_token",
         "rotate_token",
         "revoke_token",
+        "get_token",
         "change_plan",
         "grant_credits",
         "switch_organization",
@@ -251,7 +264,7 @@ async fn every_server_function_by_every_kind_of_caller() {
                 "get_organization" => (orgs::GetOrganization::PATH, String::new()),
                 "get_tokens" => (toks::GetTokens::PATH, String::new()),
                 "get_usage" => (usage::GetUsage::PATH, String::new()),
-                "get_audit_log" => (toks::GetAuditLog::PATH, String::new()),
+                "get_audit_log" => (tollgate::api::audit::GetAuditLog::PATH, String::new()),
                 "invite_member" => (
                     orgs::InviteMember::PATH,
                     format!("email=new{n}%40example.com&role=member"),
@@ -300,8 +313,12 @@ async fn every_server_function_by_every_kind_of_caller() {
                     toks::RevokeToken::PATH,
                     format!("token_id={}", world.org_token().await),
                 ),
-                "change_plan" => (usage::ChangePlan::PATH, "plan=starter".to_string()),
-                "grant_credits" => (usage::GrantCredits::PATH, "amount=5&note=matrix".to_string()),
+                "get_token" => (
+                    toks::GetToken::PATH,
+                    format!("token_id={}", world.existing_org_token().await),
+                ),
+                "change_plan" => (tollgate::api::billing::ChangePlan::PATH, "plan=starter".to_string()),
+                "grant_credits" => (tollgate::api::billing::GrantCredits::PATH, "amount=5&note=matrix".to_string()),
                 "switch_organization" => (
                     auth::SwitchOrganization::PATH,
                     format!("org_id={}", world.owner.org_id),
@@ -333,7 +350,7 @@ async fn every_server_function_by_every_kind_of_caller() {
             }
         }
     }
-    assert_eq!(calls, 23 * 6);
+    assert_eq!(calls, 24 * 6);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -573,10 +590,15 @@ async fn personal_token_scopes_follow_the_users_role_in_the_target_organization(
         // member's own organization does not get them.
         for token in [&minted_elsewhere, &admins_token] {
             let id = crate::support::token_id(&db, token).await;
-            let log = tollgate::services::audit::page(&db, &owner, Some(id), None)
-                .await
-                .unwrap()
-                .rows;
+            let log = tollgate::services::audit::page(
+                &db,
+                &owner,
+                tollgate::model::AuditFilter::token(id),
+                None,
+            )
+            .await
+            .unwrap()
+            .rows;
             assert!(
                 log.iter()
                     .any(|r| r.action == "token.scope_denied" && r.subject.contains("member")),
@@ -586,10 +608,15 @@ async fn personal_token_scopes_follow_the_users_role_in_the_target_organization(
         let as_owner = organizations::actor(&db, member.user_id, own_org)
             .await
             .unwrap();
-        let own_log = tollgate::services::audit::page(&db, &as_owner, None, None)
-            .await
-            .unwrap()
-            .rows;
+        let own_log = tollgate::services::audit::page(
+            &db,
+            &as_owner,
+            tollgate::model::AuditFilter::default(),
+            None,
+        )
+        .await
+        .unwrap()
+        .rows;
         assert!(!own_log.iter().any(|r| r.action == "token.scope_denied"));
     })
     .await;

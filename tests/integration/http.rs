@@ -275,11 +275,62 @@ const DASHBOARD: [&str; 7] = [
     "/settings/billing",
 ];
 
-/// The server functions every form of every dashboard page posts to.
-async fn dashboard_actions(app: &Router, cookie: &str) -> std::collections::BTreeSet<String> {
+/// The dashboard's pages and every dialog they open (`?revoke=<token>` …) for the one
+/// organization of `db`: an organization token and an invite are made for the dialogs to name.
+async fn dashboard_pages(db: &tollgate::storage::Db) -> Vec<String> {
+    use tollgate::model::{Binding, Role, Scope};
+    use tollgate::services::{invites, organizations, tokens};
+    let (user_id, org_id): (i64, i64) = sqlx::query_as("SELECT user_id, org_id FROM memberships")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let owner = organizations::actor(db, user_id, org_id).await.unwrap();
+    let new = tokens::NewToken {
+        label: "dialog".into(),
+        scopes: vec![Scope::AnalyticsRead],
+        binding: Binding::Organization,
+        workspace_id: None,
+        expires_at: None,
+    };
+    let env = tollgate::config::Environment::Live;
+    tokens::create(db, &owner, env, new, None, 0).await.unwrap();
+    let now = tollgate::storage::now_ms();
+    invites::create(db, &owner, "invited@example.com", Role::Member, None, now)
+        .await
+        .unwrap();
+    let ids = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let (id,): (i64,) = sqlx::query_as(sql).fetch_one(&db.pool).await.unwrap();
+            id
+        }
+    };
+    let token = ids("SELECT MAX(id) FROM tokens").await;
+    let invite = ids("SELECT MAX(id) FROM invites").await;
+    let workspace = ids("SELECT MIN(id) FROM workspaces").await;
+    let mut pages: Vec<String> = DASHBOARD.iter().map(|p| p.to_string()).collect();
+    pages.extend([
+        format!("/tokens?rotate={token}"),
+        format!("/tokens?revoke={token}"),
+        format!("/tokens/{token}"),
+        format!("/settings/workspaces?write_back={workspace}"),
+        format!("/settings/members?remove={user_id}"),
+        format!("/settings/members?withdraw={invite}"),
+        "/settings/billing?plan=growth".into(),
+        "/settings/billing?grant=5&note=n".into(),
+    ]);
+    pages
+}
+
+/// The server functions every form of every dashboard page and dialog posts to.
+async fn dashboard_actions(
+    app: &Router,
+    cookie: &str,
+    db: &tollgate::storage::Db,
+) -> std::collections::BTreeSet<String> {
     let mut actions = std::collections::BTreeSet::new();
-    for path in DASHBOARD {
-        let (_, html) = page(app, path, cookie).await;
+    for path in dashboard_pages(db).await {
+        let (_, html) = page(app, &path, cookie).await;
         for part in html.split("action=\"/api/").skip(1) {
             actions.insert(format!("/api/{}", part.split('"').next().unwrap()));
         }
@@ -292,8 +343,8 @@ async fn every_form_of_the_dashboard_refuses_cross_site_posts() {
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
-    let actions = dashboard_actions(&app, &cookie).await;
-    assert!(actions.len() >= 12, "the dashboard's forms: {actions:?}");
+    let actions = dashboard_actions(&app, &cookie, test_db.db()).await;
+    assert!(actions.len() >= 16, "the dashboard's forms: {actions:?}");
     let before: (String,) = sqlx::query_as("SELECT name FROM organizations")
         .fetch_one(&test_db.db().pool)
         .await
@@ -331,10 +382,10 @@ async fn every_form_sent_empty_is_refused_with_a_sentence() {
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
-    let mut actions = dashboard_actions(&app, &cookie).await;
+    let mut actions = dashboard_actions(&app, &cookie, test_db.db()).await;
     // Signing out needs no field; it would end the session the other posts use.
     actions.retain(|a| !a.contains("sign_out"));
-    assert!(actions.len() >= 12, "the dashboard's forms: {actions:?}");
+    assert!(actions.len() >= 15, "the dashboard's forms: {actions:?}");
     let mut failures = Vec::new();
     for action in &actions {
         let request = Request::post(action.as_str())
@@ -408,7 +459,8 @@ async fn user_provided_text_is_rendered_inert_on_every_page() {
         .await
         .unwrap();
     }
-    for path in DASHBOARD {
+    for path in dashboard_pages(db).await {
+        let path = path.as_str();
         let (headers, html) = page(&app, path, &cookie).await;
         for raw in ["<script>alert", "<img src=x", "\"><img"] {
             assert!(!html.contains(raw), "{path} renders {raw:?} as markup");
@@ -434,5 +486,83 @@ async fn user_provided_text_is_rendered_inert_on_every_page() {
     assert!(
         tokens_html.contains("&lt;script&gt;alert"),
         "the label is shown, escaped"
+    );
+}
+
+/// The audit log downloads as CSV for admins of the session's organization only, filtered as
+/// the page is, and no field of it is a spreadsheet formula.
+#[tokio::test]
+async fn the_audit_log_downloads_as_csv_for_admins_only() {
+    let test_db = TestDb::sqlite().await;
+    let app = app(&test_db).await;
+    let cookie = signed_up(&app, "owner@example.com").await;
+    dashboard_pages(test_db.db()).await;
+    // A workspace named like a formula: the export must not let a spreadsheet run it.
+    let (user_id, org_id): (i64, i64) = sqlx::query_as("SELECT user_id, org_id FROM memberships")
+        .fetch_one(&test_db.db().pool)
+        .await
+        .unwrap();
+    let owner = tollgate::services::organizations::actor(test_db.db(), user_id, org_id)
+        .await
+        .unwrap();
+    tollgate::services::workspaces::create_workspace(test_db.db(), &owner, "=1+1", None, 0)
+        .await
+        .unwrap();
+
+    let get = |path: &str, cookie: Option<&str>| {
+        let mut request = Request::get(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let response = get("/audit.csv", Some(&cookie)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    assert!(response.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let csv = body(response).await;
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "time_utc,action,details,token,actor,ip,repeats");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("token.created,\"dialog (tg_live_")),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(",workspace.created,'=1+1,")),
+        "{csv}"
+    );
+    assert!(!csv.contains(",=1+1"), "{csv}");
+
+    let only_tokens = body(
+        get("/audit.csv?action=token.created", Some(&cookie))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        only_tokens.split("\r\n").filter(|l| !l.is_empty()).count(),
+        2,
+        "{only_tokens}"
+    );
+    let unknown = get("/audit.csv?action=nonsense", Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+
+    // Without a session nothing is exported (members are refused by the same reader as the
+    // page's: `services::audit`, tested in tokens.rs).
+    assert_eq!(
+        get("/audit.csv", None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
     );
 }

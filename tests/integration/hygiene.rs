@@ -133,7 +133,7 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
     .unwrap();
     let (status, body) = browser
         .call(
-            "/tokens",
+            &format!("/tokens?rotate={token_id}"),
             "rotate_token",
             &[("token_id", &token_id.to_string()), ("grace", "15m")],
         )
@@ -142,7 +142,7 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
     let second = token_in(&body);
     let (status, body) = browser
         .call(
-            "/settings/workspaces",
+            &format!("/settings/workspaces?write_back={workspace_id}"),
             "configure_write_back",
             &[
                 ("workspace_id", &workspace_id.to_string()),

@@ -220,8 +220,9 @@ async fn three_instances_share_limits_credits_keys_and_revocations() {
     }
     let base = format!("http://127.0.0.1:{}", ports[0]);
     let cookie = crate::support::sign_in_http(&client, &base, "owner@example.com", PASSWORD).await;
-    let revoke = action_url(&client, &base, "/tokens", "revoke_token", Some(&cookie)).await;
     let id = crate::support::token_id(&db, &revoked).await;
+    let dialog = format!("/tokens?revoke={id}");
+    let revoke = action_url(&client, &base, &dialog, "revoke_token", Some(&cookie)).await;
     let answer = client
         .post(format!("{base}{revoke}"))
         .header("origin", &base)

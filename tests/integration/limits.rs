@@ -334,7 +334,8 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-        assert_eq!(refusals, 3);
+        // The bad campaign id, the rate limit, the quota twice: every kind is counted.
+        assert_eq!(refusals, 4);
     })
     .await;
 }
@@ -363,20 +364,59 @@ async fn the_usage_page_reads_the_rollups() {
         )
         .await;
         post(&app, &issued, "list_workspaces", json!({})).await;
+        // Refusals of three kinds the writer does not decide: scope, reach, input.
+        let narrow = crate::support::issue_token(
+            &db,
+            &owner,
+            vec![tollgate::model::Scope::AnalyticsRead],
+            tollgate::model::Binding::Organization,
+            None,
+        )
+        .await;
+        post(
+            &app,
+            &narrow,
+            "check_credits",
+            json!({ "workspace_id": ws }),
+        )
+        .await;
+        post(
+            &app,
+            &issued,
+            "get_performance_summary",
+            json!({ "workspace_id": 999_999 }),
+        )
+        .await;
+        let backwards =
+            json!({ "workspace_id": ws, "start_date": "2026-02-01", "end_date": "2026-01-01" });
+        post(&app, &issued, "get_performance_summary", backwards.clone()).await;
+        post(&app, &issued, "get_performance_summary", backwards).await;
+        // They ride with the writer's next batch: one more call's answer comes after it.
+        post(&app, &issued, "list_workspaces", json!({})).await;
 
         let now = tollgate::storage::now_ms();
         let page = tollgate::services::usage::usage_page(&db, &owner, now)
             .await
             .unwrap();
         assert_eq!(page.used, 8);
+        use tollgate::model::RefusalKind;
+        let refused = |kind: RefusalKind| page.refusals.iter().find(|(k, _)| *k == kind).unwrap().1;
+        assert_eq!(page.refusals.len(), RefusalKind::ALL.len());
+        assert_eq!(refused(RefusalKind::Scope), 1);
+        assert_eq!(refused(RefusalKind::Binding), 1);
+        assert_eq!(refused(RefusalKind::BadInput), 2);
+        assert_eq!(refused(RefusalKind::Rate), 0);
         assert_eq!(page.allowance, Some(2_000));
         let today = tollgate::model::day_string(now.div_euclid(86_400_000));
-        assert_eq!(page.daily.iter().find(|(d, _)| *d == today).unwrap().1, 8);
+        let days = &page.daily;
+        assert_eq!(days.iter().find(|d| d.day == today).unwrap().units, 8);
         assert_eq!(
-            page.daily.len(),
-            15,
-            "the trial's 14 days, the first one partial"
+            days.len(),
+            14,
+            "the trial's 14 days, from midnight of the first"
         );
+        assert!(days.iter().all(|d| d.future == (d.day > today)));
+        assert_eq!(days.iter().map(|d| d.units).sum::<i64>(), page.used);
         let tool = |name: &str| {
             page.by_tool
                 .iter()
@@ -385,10 +425,10 @@ async fn the_usage_page_reads_the_rollups() {
         };
         assert_eq!(tool("get_performance_summary"), Some((3, 3)));
         assert_eq!(tool("compare_attribution_models"), Some((1, 5)));
-        assert_eq!(tool("list_workspaces"), Some((1, 0)));
+        assert_eq!(tool("list_workspaces"), Some((2, 0)));
         assert_eq!(page.by_token.len(), 1);
         assert!(page.by_token[0].name.starts_with("test (tg_live_"));
-        assert_eq!((page.by_token[0].calls, page.by_token[0].units), (5, 8));
+        assert_eq!((page.by_token[0].calls, page.by_token[0].units), (6, 8));
         assert_eq!(page.credit_balance, 100);
         assert_eq!(page.ledger[0].kind, "grant");
         assert_eq!(page.percent(), Some(0));
@@ -481,7 +521,8 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
             Err(ServiceError::Invalid(_))
         ));
 
-        // A used-up trial: the new plan's period starts at the change, with its own allowance.
+        // A used-up trial: the new plan brings its allowance to the same period (from midnight
+        // of the day the organization began), the trial's units counted in it.
         let now = tollgate::storage::now_ms();
         let [token, _] = tokens_of(&db, &owner).await;
         let big = AdmitRequest {
@@ -505,7 +546,29 @@ async fn owners_change_the_plan_and_grant_credits_and_the_ledger_adds_up() {
         let Admission::Admitted { period, .. } = starter[0].clone() else {
             panic!("{starter:?}")
         };
-        assert_eq!((period.start, period.allowance), (now, Some(20_000)));
+        let (anchor,): (i64,) =
+            sqlx::query_as("SELECT period_anchor FROM organizations WHERE id = $1")
+                .bind(owner.org_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        let midnight = anchor - anchor % 86_400_000;
+        assert_eq!((period.start, period.allowance), (midnight, Some(20_000)));
+        let page = tollgate::services::usage::usage_page(&db, &owner, now)
+            .await
+            .unwrap();
+        assert_eq!((page.used, page.allowance), (2_100, Some(20_000)));
+        // Switching back and forth gives nothing back.
+        billing::change_plan(&db, &owner, "growth", None, now)
+            .await
+            .unwrap();
+        billing::change_plan(&db, &owner, "starter", None, now)
+            .await
+            .unwrap();
+        let page = tollgate::services::usage::usage_page(&db, &owner, now)
+            .await
+            .unwrap();
+        assert_eq!(page.used, 2_100);
         assert_eq!(tollgate::model::Plan::Growth.token_cap(), Some(25));
 
         let grants = (0..20).map(|i| {

@@ -187,10 +187,15 @@ async fn binding_scopes_and_metering_on_v1() {
 
         // Two successful calls were metered; refusals were not. The scope denial is audited.
         assert_eq!(usage_count(&db).await, 2);
-        let log = tollgate::services::audit::page(&db, &owner, None, None)
-            .await
-            .unwrap()
-            .rows;
+        let log = tollgate::services::audit::page(
+            &db,
+            &owner,
+            tollgate::model::AuditFilter::default(),
+            None,
+        )
+        .await
+        .unwrap()
+        .rows;
         assert!(log
             .iter()
             .any(|r| r.action == "token.scope_denied"

@@ -119,10 +119,15 @@ async fn verification_finds_tokens_by_hash_and_refuses_revoked_expired_and_forei
         ));
         // The expiry is audited once, however often the expired token is tried.
         let _ = tokens::verify(&db, &week.token, LIVE, T0 + 8 * 86_400_000).await;
-        let log = tollgate::services::audit::page(&db, &owner, Some(week.id), None)
-            .await
-            .unwrap()
-            .rows;
+        let log = tollgate::services::audit::page(
+            &db,
+            &owner,
+            tollgate::model::AuditFilter::token(week.id),
+            None,
+        )
+        .await
+        .unwrap()
+        .rows;
         assert_eq!(
             log.iter().filter(|r| r.action == "token.expired").count(),
             1
@@ -189,10 +194,15 @@ async fn rotation_keeps_the_old_token_for_exactly_the_chosen_grace() {
                 Err(ServiceError::Conflict(_))
             ));
         }
-        let log = tollgate::services::audit::page(&db, &owner, None, None)
-            .await
-            .unwrap()
-            .rows;
+        let log = tollgate::services::audit::page(
+            &db,
+            &owner,
+            tollgate::model::AuditFilter::default(),
+            None,
+        )
+        .await
+        .unwrap()
+        .rows;
         assert_eq!(
             log.iter().filter(|r| r.action == "token.rotated").count(),
             3
@@ -410,17 +420,33 @@ async fn permission_matrix_role_by_action_by_binding() {
         assert!(outsider_sees.is_empty());
         // The audit log is for admins of the organization only.
         assert!(matches!(
-            tollgate::services::audit::page(&db, &member, None, None).await,
+            tollgate::services::audit::page(
+                &db,
+                &member,
+                tollgate::model::AuditFilter::default(),
+                None
+            )
+            .await,
             Err(ServiceError::Forbidden(_))
         ));
-        let outsider_log = tollgate::services::audit::page(&db, &outsider, Some(org.id), None)
-            .await
-            .unwrap();
+        let outsider_log = tollgate::services::audit::page(
+            &db,
+            &outsider,
+            tollgate::model::AuditFilter::token(org.id),
+            None,
+        )
+        .await
+        .unwrap();
         assert!(outsider_log.rows.is_empty());
-        let org_log = tollgate::services::audit::page(&db, &owner, Some(org.id), None)
-            .await
-            .unwrap()
-            .rows;
+        let org_log = tollgate::services::audit::page(
+            &db,
+            &owner,
+            tollgate::model::AuditFilter::token(org.id),
+            None,
+        )
+        .await
+        .unwrap()
+        .rows;
         assert_eq!(
             org_log
                 .iter()

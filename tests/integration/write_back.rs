@@ -882,7 +882,7 @@ async fn an_admin_redelivers_failed_events() {
         .unwrap();
         assert_eq!(
             audited,
-            [(format!("workspace {ws}: 2 failed events sent again"), Some("203.0.113.5".into()))]
+            [("Main workspace: 2 failed events sent again".to_string(), Some("203.0.113.5".into()))]
         );
 
         let courier = crate::support::courier();

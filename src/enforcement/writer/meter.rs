@@ -82,17 +82,17 @@ pub(super) async fn meter(
     Ok(())
 }
 
-/// Rate-limit and quota refusals, for the usage page, added to `writes`.
-pub(super) fn record_refusals(refused: &[(&AdmitRequest, &'static str)], writes: &mut Writes) {
+/// Refusals, for the usage page, added to `writes`.
+pub(super) fn record_refusals(refused: &[Refusal], writes: &mut Writes) {
     let rows = refused
         .iter()
-        .map(|(a, code)| {
+        .map(|r| {
             vec![
-                a.org_id.into(),
-                a.token_id.into(),
-                a.tool.into(),
-                (*code).into(),
-                a.at.into(),
+                r.org_id.into(),
+                r.token_id.into(),
+                r.tool.into(),
+                r.code.into(),
+                r.at.into(),
             ]
         })
         .collect();

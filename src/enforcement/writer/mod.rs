@@ -77,6 +77,16 @@ pub enum Admission {
     InvalidToken { reason: String },
 }
 
+/// A call refused outside the writer's decisions, for the usage page's count of refusals.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub org_id: i64,
+    pub token_id: i64,
+    pub tool: &'static str,
+    pub code: &'static str,
+    pub at: i64,
+}
+
 /// An admitted call that failed: its metering is taken back.
 #[derive(Clone, Debug)]
 struct Cancellation {
@@ -89,6 +99,8 @@ type Reply<T> = oneshot::Sender<Result<T, String>>;
 enum Job {
     Admit(AdmitRequest, Reply<Admission>),
     Cancel(Cancellation, Reply<()>),
+    /// Recorded in the next batch; nobody waits for it.
+    Refusal(Refusal),
 }
 
 /// The handle calls write through; cheap to clone.
@@ -122,6 +134,11 @@ impl Writer {
         self.send(|done| Job::Cancel(cancellation, done)).await
     }
 
+    /// Counts a refusal decided outside the writer; the call's answer does not wait for it.
+    pub fn record_refusal(&self, refusal: Refusal) {
+        let _ = self.queue.send(Job::Refusal(refusal));
+    }
+
     async fn send<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, WriteError> {
         let stopped = || WriteError("the writer has stopped".into());
         let (reply, answer) = oneshot::channel();
@@ -146,23 +163,24 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
             let Ok(job) = jobs.try_recv() else { break };
             batch.push(job);
         }
-        let (mut admits, mut cancellations) = (Vec::new(), Vec::new());
+        let (mut admits, mut cancellations, mut refusals) = (Vec::new(), Vec::new(), Vec::new());
         for job in &batch {
             match job {
                 Job::Admit(request, _) => admits.push(request),
                 Job::Cancel(cancellation, _) => cancellations.push(cancellation),
+                Job::Refusal(refusal) => refusals.push(refusal.clone()),
             }
         }
         let mut reading = match Instant::now() < locked_until {
             true => Reading::Locked,
             false => Reading::Optimistic,
         };
-        let mut result = write(&db, &mut conn, reading, &admits, &cancellations).await;
+        let mut result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         if reading == Reading::Optimistic && result.as_ref().is_err_and(is_conflict) {
             rollback(&mut conn).await;
             reading = Reading::Locked;
             locked_until = Instant::now() + LOCKED_AFTER_CONFLICT;
-            result = write(&db, &mut conn, reading, &admits, &cancellations).await;
+            result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         }
         let result = result.map_err(|e| {
             tracing::error!(error = %e, "writing a batch of admissions and usage");
@@ -185,6 +203,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 Job::Cancel(_, done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
                 }
+                Job::Refusal(_) => {}
             }
         }
     }
@@ -257,6 +276,7 @@ async fn write(
     reading: Reading,
     admits: &[&AdmitRequest],
     cancellations: &[&Cancellation],
+    refusals: &[Refusal],
 ) -> Result<Vec<Result<Admission, String>>, sqlx::Error> {
     let conn = match conn {
         Some(conn) => conn,
@@ -273,14 +293,24 @@ async fn write(
     let mut writes = Writes::default();
     let decisions = decide(conn, begin, reading, admits, cancellations, &mut writes).await?;
     let mut admitted = Vec::new();
-    let mut refused = Vec::new();
+    let mut refused = refusals.to_vec();
     for (a, decision) in admits.iter().zip(&decisions) {
-        match decision {
-            Ok(Admission::Admitted { .. }) => admitted.push(*a),
-            Ok(Admission::RateLimited { .. }) => refused.push((*a, "rate_limited")),
-            Ok(Admission::QuotaExceeded { .. }) => refused.push((*a, "quota_exceeded")),
-            Ok(Admission::InvalidToken { .. }) | Err(_) => {}
-        }
+        let code = match decision {
+            Ok(Admission::Admitted { .. }) => {
+                admitted.push(*a);
+                continue;
+            }
+            Ok(Admission::RateLimited { .. }) => "rate_limited",
+            Ok(Admission::QuotaExceeded { .. }) => "quota_exceeded",
+            Ok(Admission::InvalidToken { .. }) | Err(_) => continue,
+        };
+        refused.push(Refusal {
+            org_id: a.org_id,
+            token_id: a.token_id,
+            tool: a.tool,
+            code,
+            at: a.at,
+        });
     }
     meter(conn, &admitted, cancellations, &mut writes).await?;
     record_refusals(&refused, &mut writes);

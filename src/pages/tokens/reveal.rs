@@ -5,6 +5,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
+use crate::components::CopyButton;
 use crate::model::RevealedToken;
 
 /// The ready-made client configurations for a server at `url`. The Claude Code line keeps
@@ -33,34 +34,19 @@ pub fn snippets(url: &str) -> [(&'static str, String); 3] {
     ]
 }
 
-/// A button that copies `text`; its `label` becomes "Copied" once it is on the clipboard.
-#[component]
-pub fn CopyButton(text: String, label: &'static str) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let _ = window().navigator().clipboard().write_text(&text);
-            copied.set(true);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &text;
-    };
-    view! {
-        <button type="button" class="button-quiet" on:click=copy>
-            {move || if copied.get() { "Copied" } else { label }}
-        </button>
-    }
-}
-
 #[component]
 pub fn Reveal(token: RevealedToken, on_close: Callback<()>) -> impl IntoView {
     let heading = NodeRef::<html::H2>::new();
-    // Focus and view move to the token the moment it appears (the form is further down).
+    // Focus and view move to the token as it appears (the form is further down), in the next
+    // frame: after a rotation's dialog has closed and given focus back to its opener.
     Effect::new(move |_| {
-        if let Some(heading) = heading.get() {
-            let _ = heading.focus();
-            heading.scroll_into_view();
+        if heading.get().is_some() {
+            request_animation_frame(move || {
+                if let Some(heading) = heading.get_untracked() {
+                    let _ = heading.focus();
+                    heading.scroll_into_view();
+                }
+            });
         }
     });
     // Leaving the page while the token is shown loses it for good: the browser asks first.

@@ -8,6 +8,7 @@ pub use format::{generate, hint, parse, FormatError, TOKEN_CHARS};
 pub use verify::{stored_refusal, stored_statuses, verify, StoredStatus, VerifyError};
 
 use crate::config::Environment;
+use crate::model::AuditAction;
 use crate::model::{Binding, Plan, Role, RotationGrace, Scope, TokenStatus, TokenView};
 use crate::storage::Db;
 
@@ -219,7 +220,7 @@ pub async fn create(
     let entry = AuditEntry {
         org_id: actor.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "token.created",
+        action: AuditAction::TokenCreated,
         subject: &subject,
         ip,
         token_id: Some(issued.id),
@@ -367,7 +368,7 @@ pub async fn rotate(
     let entry = AuditEntry {
         org_id: old.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "token.rotated",
+        action: AuditAction::TokenRotated,
         subject: &subject,
         ip,
         token_id: Some(token_id),
@@ -379,13 +380,14 @@ pub async fn rotate(
     Ok(issued)
 }
 
+/// Revokes a token the actor may manage; returns its label.
 pub async fn revoke(
     db: &Db,
     actor: &Actor,
     token_id: i64,
     ip: Option<&str>,
     now: i64,
-) -> ServiceResult<()> {
+) -> ServiceResult<String> {
     let mut tx = db.pool.begin().await?;
     let updated =
         sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
@@ -403,7 +405,7 @@ pub async fn revoke(
     let entry = AuditEntry {
         org_id: token.org_id,
         actor_user_id: Some(actor.user_id),
-        action: "token.revoked",
+        action: AuditAction::TokenRevoked,
         subject: &subject,
         ip,
         token_id: Some(token_id),
@@ -412,71 +414,82 @@ pub async fn revoke(
     let announced = db.announce_token_change(&mut tx, token_id).await?;
     tx.commit().await?;
     db.token_changed(token_id, announced).await;
-    Ok(())
+    Ok(token.label)
 }
 
-/// The tokens the actor may see: their own personal tokens, and (admins) the organization's.
-pub async fn list(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<TokenView>> {
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        i64,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT t.id, t.label, t.hint, t.scopes, t.binding, w.name, u.email, t.created_at, t.last_used_at, \
-         t.last_client, t.expires_at, t.revoked_at, t.grace_until \
+#[derive(sqlx::FromRow)]
+struct ListedToken {
+    id: i64,
+    label: String,
+    hint: String,
+    scopes: String,
+    binding: String,
+    workspace: Option<String>,
+    created_by: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    last_client: Option<String>,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    grace_until: Option<i64>,
+    successor_id: Option<i64>,
+}
+
+impl ListedToken {
+    fn view(self, now: i64) -> Option<TokenView> {
+        Some(TokenView {
+            id: self.id,
+            label: self.label,
+            hint: self.hint,
+            scopes: scopes_from_text(&self.scopes),
+            binding: Binding::parse(&self.binding)?,
+            workspace: self.workspace,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            last_client: self.last_client,
+            expires_at: self.expires_at,
+            status: TokenStatus::of(self.revoked_at, self.grace_until, self.expires_at, now),
+            successor_id: self.successor_id,
+        })
+    }
+}
+
+/// The tokens the actor may see (their own personal tokens, and admins the organization's),
+/// newest first; only `token_id` when it is given.
+async fn visible(
+    db: &Db,
+    actor: &Actor,
+    token_id: Option<i64>,
+    now: i64,
+) -> ServiceResult<Vec<TokenView>> {
+    let rows: Vec<ListedToken> = sqlx::query_as(
+        "SELECT t.id, t.label, t.hint, t.scopes, t.binding, w.name AS workspace, u.email AS created_by, \
+         t.created_at, t.last_used_at, t.last_client, t.expires_at, t.revoked_at, t.grace_until, t.successor_id \
          FROM tokens t JOIN users u ON u.id = t.created_by LEFT JOIN workspaces w ON w.id = t.workspace_id \
-         WHERE (t.binding = 'user' AND t.user_id = $1) OR (t.binding <> 'user' AND t.org_id = $2 AND $3 = 1) \
+         WHERE ((t.binding = 'user' AND t.user_id = $1) OR (t.binding <> 'user' AND t.org_id = $2 AND $3 = 1)) \
+         AND ($4 = 0 OR t.id = $5) \
          ORDER BY t.created_at DESC, t.id DESC",
     )
     .bind(actor.user_id)
     .bind(actor.org_id)
     .bind(i64::from(actor.role.is_admin()))
+    .bind(i64::from(token_id.is_some()))
+    .bind(token_id.unwrap_or_default())
     .fetch_all(&db.pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(
-            |(
-                id,
-                label,
-                hint,
-                scopes,
-                binding,
-                workspace,
-                created_by,
-                created_at,
-                last_used_at,
-                last_client,
-                expires_at,
-                revoked_at,
-                grace_until,
-            )| {
-                Some(TokenView {
-                    id,
-                    label,
-                    hint,
-                    scopes: scopes_from_text(&scopes),
-                    binding: Binding::parse(&binding)?,
-                    workspace,
-                    created_by,
-                    created_at,
-                    last_used_at,
-                    last_client,
-                    expires_at,
-                    status: TokenStatus::of(revoked_at, grace_until, expires_at, now),
-                })
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().filter_map(|row| row.view(now)).collect())
+}
+
+/// The tokens the actor may see: their own personal tokens, and (admins) the organization's.
+pub async fn list(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<TokenView>> {
+    visible(db, actor, None, now).await
+}
+
+/// One token the actor may see, or NotFound.
+pub async fn one(db: &Db, actor: &Actor, token_id: i64, now: i64) -> ServiceResult<TokenView> {
+    visible(db, actor, Some(token_id), now)
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::NotFound("No such token here.".into()))
 }

@@ -1,0 +1,101 @@
+//! Dialogs addressed by the page's URL (`/tokens?revoke=12`). A link or a GET form opens one,
+//! so without JavaScript it is a plain page: the dialog drawn open above the page, its form a
+//! plain post, Cancel a link back. With JavaScript it is a modal `<dialog>`: the browser keeps
+//! focus inside it and gives focus back to what opened it when it closes; Esc, Cancel, a click
+//! outside and the success of its action close it.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+
+/// The dialog on screen, for the Cancel inside it.
+#[derive(Clone)]
+struct OpenDialog {
+    close_href: String,
+    node: NodeRef<html::Dialog>,
+}
+
+#[component]
+pub fn UrlDialog(
+    /// The dialog's heading, which names it.
+    #[prop(into)]
+    title: String,
+    /// Where closing leads: the page without the dialog's query.
+    #[prop(into)]
+    close_href: String,
+    /// Moves each time the dialog's action succeeds: the dialog then closes.
+    #[prop(optional, into)]
+    done: Option<Signal<usize>>,
+    children: Children,
+) -> impl IntoView {
+    let node = NodeRef::<html::Dialog>::new();
+    // Drawn open by the server for the page without script; a modal once scripts run.
+    Effect::new(move |_| {
+        if let Some(dialog) = node.get() {
+            if !dialog.matches(":modal").unwrap_or(true) {
+                let _ = dialog.remove_attribute("open");
+                let _ = dialog.show_modal();
+            }
+        }
+    });
+    if let Some(done) = done {
+        Effect::watch(move || done.get(), move |_, _, _| close(node), false);
+    }
+    let navigate = use_navigate();
+    let leave = {
+        let href = close_href.clone();
+        move |_| {
+            let options = NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            };
+            navigate(&href, options)
+        }
+    };
+    // The dialog element itself is the target only of a click beside its content (its backdrop).
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if let (Some(dialog), Some(target)) = (node.get_untracked(), ev.target()) {
+            let itself: &leptos::web_sys::EventTarget = dialog.as_ref();
+            if target == *itself {
+                dialog.close();
+            }
+        }
+    };
+    provide_context(OpenDialog { close_href, node });
+    view! {
+        <dialog open class="dialog" node_ref=node aria-labelledby="dialog-title" on:close=leave on:click=on_click>
+            <div class="dialog-body">
+                <h2 id="dialog-title">{title}</h2>
+                {children()}
+            </div>
+        </dialog>
+    }
+}
+
+fn close(node: NodeRef<html::Dialog>) {
+    if let Some(dialog) = node.get_untracked() {
+        dialog.close();
+    }
+}
+
+/// Cancel: a link back to the page without script, closing the dialog with it.
+#[component]
+pub fn DialogCancel() -> impl IntoView {
+    let OpenDialog { close_href, node } = expect_context::<OpenDialog>();
+    view! {
+        <a
+            class="button"
+            href=close_href
+            data-noscroll="true"
+            on:click=move |ev| {
+                if node.get_untracked().is_some() {
+                    ev.prevent_default();
+                    close(node);
+                }
+            }
+        >
+            "Cancel"
+        </a>
+    }
+}
