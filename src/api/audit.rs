@@ -19,6 +19,7 @@ pub async fn get_audit_log(
     Ok(crate::services::audit::page(ctx.db(), &actor, filter, before).await?)
 }
 
+#[cfg(feature = "ssr")]
 fn filter(token: Option<i64>, action: Option<&str>) -> Result<AuditFilter, AppError> {
     let action = match action.filter(|a| !a.is_empty()) {
         None => None,
