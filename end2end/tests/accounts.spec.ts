@@ -8,7 +8,7 @@ test("sign up, sign out, sign in, and a wrong password", async ({ page }) => {
   await signUp(page, email);
   await expectDashboard(page);
   await expect(page.getByText(email)).toBeVisible();
-  await expect(page.locator("#org-switcher-select")).toContainText("'s organization · Owner");
+  await expect(page.locator("#org-switcher-select")).toContainText("'s organization (owner)");
   await screenshot(page, "tokens");
 
   await signOut(page);

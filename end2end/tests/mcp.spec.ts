@@ -49,24 +49,23 @@ test("a dashboard token drives a real MCP client until it is revoked", async ({ 
   expect((summary.structuredContent as any).totals.spend).toBeGreaterThan(0);
   const top = await client.callTool({ name: "top_campaigns", arguments: { workspace_id, by: "spend", limit: 3 } });
   const campaign_id = (top.structuredContent as any).campaigns[0].id;
-  const writeScopes: Record<string, string> = {
+  const refusedByDefault: Record<string, string> = {
     send_meta_conversions: "conversions:write",
     generate_report: "reports:write",
     export_audience: "reports:write",
+    // Customer journeys are not among the default scopes either.
+    explain_customer_journey: "customers:read",
   };
   const extra: Record<string, object> = {
     get_report_status: { job_id: 999999 },
     explain_campaign: { campaign_id },
-    explain_customer_journey: { email: "nobody@example.com" },
   };
   for (const tool of tools) {
     if (["list_workspaces", "check_credits"].includes(tool.name)) continue;
     const result = await client.callTool({ name: tool.name, arguments: { workspace_id, ...(extra[tool.name] ?? {}) } });
-    if (tool.name === "explain_customer_journey") {
-      expect((result.structuredContent as any).error.code).toBe("invalid_parameter");
-    } else if (tool.name in writeScopes) {
-      // The default scopes are read-only: writing and spending tools are refused, readably.
-      expect((result.structuredContent as any).error).toMatchObject({ code: "missing_scope", required_scope: writeScopes[tool.name] });
+    if (tool.name in refusedByDefault) {
+      // The default scopes are read-only and leave customer data out: those tools are refused, readably.
+      expect((result.structuredContent as any).error).toMatchObject({ code: "missing_scope", required_scope: refusedByDefault[tool.name] });
     } else if (tool.name === "get_report_status") {
       expect((result.structuredContent as any).error.code).toBe("invalid_parameter");
     } else {

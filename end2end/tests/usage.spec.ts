@@ -26,7 +26,7 @@ test("calls made with a token show on the usage page", async ({ page, request })
   });
   expect(bad.status()).toBe(400);
 
-  await page.getByRole("link", { name: "Usage" }).click();
+  await page.getByRole("link", { name: "Usage", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
   await expect(page.getByTestId("usage-meter")).toHaveText("9 / 2,000 units · 0 %");
   await expect(page.getByText(/days left/)).toBeVisible();
@@ -70,7 +70,7 @@ test("an owner changes the plan and grants credits", async ({ page }) => {
   // The form is empty again: a second click grants nothing.
   await expect(grant.getByLabel("Credits")).toHaveValue("");
   await screenshot(page, "billing");
-  await page.getByRole("link", { name: "Usage" }).click();
+  await page.getByRole("link", { name: "Usage", exact: true }).click();
   await expect(page.getByTestId("usage-meter")).toHaveText("0 / 200,000 units · 0 %");
   await expect(page.locator("tr", { hasText: "Invoice 42" })).toContainText("+50");
 });

@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AuditAction, AuditFilter, AuditPage};
+use crate::model::AuditPage;
+#[cfg(feature = "ssr")]
+use crate::model::{AuditAction, AuditFilter};
 
 /// `token` and `action` filter (either may be absent); `before` is the event id a page of
 /// older events starts below.

@@ -64,7 +64,15 @@ pub fn UrlDialog(
     };
     provide_context(OpenDialog { close_href, node });
     view! {
-        <dialog open class="dialog" node_ref=node aria-labelledby="dialog-title" on:close=leave on:click=on_click>
+        <dialog
+            open
+            class="dialog"
+            node_ref=node
+            aria-labelledby="dialog-title"
+            on:close=leave
+            on:click=on_click
+            on:keydown=move |ev| keep_focus_inside(node, ev)
+        >
             <div class="dialog-body">
                 <h2 id="dialog-title">{title}</h2>
                 {children()}
@@ -72,6 +80,48 @@ pub fn UrlDialog(
         </dialog>
     }
 }
+
+/// What Tab can reach inside a dialog.
+#[cfg(feature = "hydrate")]
+const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), \
+    select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+/// Tab from the dialog's last control goes to its first (and Shift+Tab from the first to the
+/// last): a modal `<dialog>` alone lets focus leave for the browser's own controls.
+#[cfg(feature = "hydrate")]
+fn keep_focus_inside(node: NodeRef<html::Dialog>, ev: leptos::ev::KeyboardEvent) {
+    use leptos::wasm_bindgen::JsCast;
+    if ev.key() != "Tab" {
+        return;
+    }
+    let Some(dialog) = node.get_untracked() else {
+        return;
+    };
+    let Ok(controls) = dialog.query_selector_all(FOCUSABLE) else {
+        return;
+    };
+    let (Some(first), Some(last)) = (
+        controls.item(0),
+        controls.item(controls.length().saturating_sub(1)),
+    ) else {
+        return;
+    };
+    let active: Option<leptos::web_sys::Node> = document().active_element().map(Into::into);
+    let (from, to) = if ev.shift_key() {
+        (first, last)
+    } else {
+        (last, first)
+    };
+    if active.as_ref() == Some(&from) {
+        ev.prevent_default();
+        if let Ok(to) = to.dyn_into::<leptos::web_sys::HtmlElement>() {
+            let _ = to.focus();
+        }
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn keep_focus_inside(_: NodeRef<html::Dialog>, _: leptos::ev::KeyboardEvent) {}
 
 fn close(node: NodeRef<html::Dialog>) {
     if let Some(dialog) = node.get_untracked() {

@@ -64,6 +64,14 @@ pub fn announce<S>(
     );
 }
 
+/// Draws its children anew each time `done` moves, so that a form inside starts empty after
+/// its action succeeded: redrawing in place would keep what the browser holds (typed text, a
+/// checked radio).
+#[component]
+pub fn Renewed(done: Signal<usize>, children: ChildrenFn) -> impl IntoView {
+    view! { <For each=move || [done.get()] key=|n| *n children=move |_| children()/> }
+}
+
 /// The page's live region: what the last action did, announced to screen readers.
 #[component]
 pub fn StatusLine(status: RwSignal<Option<String>>) -> impl IntoView {

@@ -314,9 +314,10 @@ impl Scope {
         }
     }
 
-    /// New tokens start with every read scope except `pii:read`.
+    /// New tokens start with the read scopes that hold no customer data (least privilege:
+    /// `customers:read` is a click away, `pii:read` is not a read scope at all).
     pub fn is_default(self) -> bool {
-        self.group() == ScopeGroup::Read
+        self.group() == ScopeGroup::Read && self != Scope::CustomersRead
     }
 
     /// Members may grant read scopes only; `pii:read` and write scopes need an admin or owner.
@@ -578,5 +579,6 @@ mod token_model_tests {
         assert!(member.contains(&Scope::CustomersRead));
         assert!(Scope::ALL.into_iter().all(|s| s.grantable_by(Role::Admin)));
         assert!(!Scope::PiiRead.is_default());
+        assert!(!Scope::CustomersRead.is_default());
     }
 }

@@ -10,7 +10,7 @@ use crate::api::billing::{ChangePlan, GrantCredits};
 use crate::api::usage::get_usage;
 use crate::components::dialog::{DialogCancel, UrlDialog};
 use crate::components::{
-    action_error, announce, grouping, page_error, successes, FormError, PageHeader, StatusLine,
+    action_error, announce, grouping, page_error, successes, FormError, PageHeader, Renewed, StatusLine,
 };
 use crate::model::{OrgSummary, Plan, MAX_CREDIT_GRANT};
 use crate::pages::usage::used_of_allowance;
@@ -36,7 +36,7 @@ pub fn BillingSettings() -> impl IntoView {
     });
     let (changed, granted) = (successes(change), successes(grant));
     let usage = Resource::new_blocking(
-        move || (change.version().get(), grant.version().get()),
+        move || (changed.get(), granted.get()),
         |_| get_usage(),
     );
     let query = use_query_map();
@@ -72,10 +72,7 @@ pub fn BillingSettings() -> impl IntoView {
         </Suspense>
         <section class="card">
             <h2>"Change plan"</h2>
-            // Re-drawn after each change, so that no choice stays selected.
-            {move || {
-                changed.get();
-                view! {
+            <Renewed done=changed>
                     <Form method="get" action=HERE attr:class="stack" attr:aria-label="Change plan">
                         {Plan::ALL
                             .into_iter()
@@ -89,21 +86,17 @@ pub fn BillingSettings() -> impl IntoView {
                             .collect_view()}
                         <button type="submit" class="button-primary">"Change plan…"</button>
                     </Form>
-                }
-            }}
+            </Renewed>
         </section>
         <section class="card">
             <h2>"Grant credits"</h2>
-            {move || {
-                granted.get();
-                view! {
+            <Renewed done=granted>
                     <Form method="get" action=HERE attr:class="inline-form" attr:aria-label="Grant credits">
                         <label>"Credits" <input type="number" name="grant" min="1" max=MAX_CREDIT_GRANT.to_string() required/></label>
                         <label class="grow">"Note" <input name="note" maxlength="120" placeholder="e.g. Invoice 2026-11"/></label>
                         <button type="submit" class="button-primary">"Grant…"</button>
                     </Form>
-                }
-            }}
+            </Renewed>
         </section>
     }
 }

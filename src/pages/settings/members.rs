@@ -10,7 +10,7 @@ use crate::api::organizations::{
 };
 use crate::components::dialog::{DialogCancel, UrlDialog};
 use crate::components::{
-    action_error, announce, page_error, successes, CopyButton, FormError, PageHeader, StatusLine,
+    action_error, announce, page_error, successes, CopyButton, FormError, PageHeader, Renewed, StatusLine,
 };
 use crate::model::{format_time, MemberView, MembersPage, Role};
 
@@ -33,16 +33,11 @@ pub fn MembersSettings() -> impl IntoView {
     announce(withdraw, status, |_, email| {
         format!("The invitation of {email} is withdrawn: its link no longer works.")
     });
+    let (invited, changed) = (successes(invite), successes(change));
     let (removed, withdrawn) = (successes(remove), successes(withdraw));
+    // Reloaded after a success only: a refusal leaves every field as it was chosen.
     let page = Resource::new_blocking(
-        move || {
-            (
-                invite.version().get(),
-                change.version().get(),
-                remove.version().get(),
-                withdraw.version().get(),
-            )
-        },
+        move || (invited.get(), changed.get(), removed.get(), withdrawn.get()),
         |_| get_members(),
     );
     let query = use_query_map();
@@ -89,6 +84,7 @@ pub fn MembersSettings() -> impl IntoView {
                             {admin.then(|| view! {
                                 <section class="card">
                                     <h2>"Invite someone"</h2>
+                                    <Renewed done=invited>
                                     <ActionForm action=invite attr:class="inline-form" attr:aria-label="Invite">
                                         <label class="grow">"Email" <input type="email" name="email" required/></label>
                                         <label>
@@ -99,6 +95,7 @@ pub fn MembersSettings() -> impl IntoView {
                                         </label>
                                         <button type="submit" class="button-primary">"Create invite link"</button>
                                     </ActionForm>
+                                    </Renewed>
                                     <FormError message=action_error(invite)/>
                                 </section>
                             })}

@@ -8,7 +8,8 @@ use leptos::prelude::*;
 use crate::api::auth::CreateOrganization;
 use crate::api::organizations::{get_organization, UpdateOrganization};
 use crate::components::{
-    action_error, action_succeeded, grouping, page_error, FormError, PageHeader,
+    action_error, action_succeeded, grouping, page_error, successes, FormError, PageHeader,
+    Renewed,
 };
 use crate::model::{format_time, RotationGrace};
 pub use members::MembersSettings;
@@ -18,7 +19,9 @@ pub use workspaces::WorkspacesSettings;
 pub fn OrganizationSettings() -> impl IntoView {
     let update = ServerAction::<UpdateOrganization>::new();
     let create = ServerAction::<CreateOrganization>::new();
-    let settings = Resource::new_blocking(move || update.version().get(), |_| get_organization());
+    // Reloaded after a success only: a refusal leaves every field as it was typed.
+    let updated = successes(update);
+    let settings = Resource::new_blocking(move || updated.get(), |_| get_organization());
     view! {
         <PageHeader title="Organization" lead="Your organization's name, plan and token defaults."/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -69,10 +72,12 @@ pub fn OrganizationSettings() -> impl IntoView {
         <section class="card">
             <h2>"Another organization"</h2>
             <p class="hint">"Each organization has its own plan, workspaces, members and tokens. You become its owner."</p>
-            <ActionForm action=create attr:class="inline-form">
-                <label class="grow">"Name" <input name="name" required maxlength="80"/></label>
-                <button type="submit">"Create organization"</button>
-            </ActionForm>
+            <Renewed done=successes(create)>
+                <ActionForm action=create attr:class="inline-form">
+                    <label class="grow">"Name" <input name="name" required maxlength="80"/></label>
+                    <button type="submit">"Create organization"</button>
+                </ActionForm>
+            </Renewed>
             <FormError message=action_error(create)/>
         </section>
     }

@@ -9,7 +9,7 @@ use crate::api::organizations::{
 };
 use crate::components::dialog::{DialogCancel, UrlDialog};
 use crate::components::{
-    action_error, announce, page_error, successes, FormError, PageHeader, StatusLine,
+    action_error, announce, page_error, successes, FormError, PageHeader, Renewed, StatusLine,
 };
 use crate::model::{format_time, WorkspaceView, WriteBackView};
 
@@ -35,16 +35,11 @@ pub fn WorkspacesSettings() -> impl IntoView {
     announce(redeliver, status, |_, n| {
         format!("{n} failed events will be sent again.")
     });
-    let configured = successes(configure);
+    let (created, renamed) = (successes(create), successes(rename));
+    let (configured, redelivered) = (successes(configure), successes(redeliver));
+    // Reloaded after a success only: a refusal leaves every field as it was typed.
     let page = Resource::new_blocking(
-        move || {
-            (
-                create.version().get(),
-                rename.version().get(),
-                configure.version().get(),
-                redeliver.version().get(),
-            )
-        },
+        move || (created.get(), renamed.get(), configured.get(), redelivered.get()),
         |_| get_workspaces(),
     );
     let query = use_query_map();
@@ -99,10 +94,12 @@ pub fn WorkspacesSettings() -> impl IntoView {
                             {can_manage.then(|| view! {
                                 <section class="card">
                                     <h2>"New workspace"</h2>
+                                    <Renewed done=created>
                                     <ActionForm action=create attr:class="inline-form" attr:aria-label="New workspace">
                                         <label class="grow">"Name" <input name="name" required maxlength="60"/></label>
                                         <button type="submit" class="button-primary">"Create workspace"</button>
                                     </ActionForm>
+                                    </Renewed>
                                     <FormError message=action_error(create)/>
                                 </section>
                             })}

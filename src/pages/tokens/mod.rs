@@ -53,15 +53,10 @@ pub fn TokensPage() -> impl IntoView {
             }
         });
     }
-    let created = successes(create);
+    let (created, rotated, revoked) = (successes(create), successes(rotate), successes(revoke));
+    // Reloaded after a success only: a refusal leaves every field as it was typed.
     let page = Resource::new_blocking(
-        move || {
-            (
-                created.get(),
-                rotate.version().get(),
-                revoke.version().get(),
-            )
-        },
+        move || (created.get(), rotated.get(), revoked.get()),
         |_| get_tokens(),
     );
     let close = Callback::new(move |()| shown.set(None));
