@@ -92,7 +92,7 @@ fn Usage(u: UsagePage) -> impl IntoView {
             <section class="card">
                 <h2>"Credits"</h2>
                 <dl class="facts"><div><dt>"Balance"</dt><dd data-testid="credit-balance">{g.count(u.credit_balance)}</dd></div></dl>
-                <table class="table">
+                <table class="table stack-on-phone">
                     <thead><tr><th>"When"</th><th>"Entry"</th><th class="num">"Amount"</th><th class="num">"Balance"</th></tr></thead>
                     <tbody>
                         {u.ledger
@@ -103,9 +103,9 @@ fn Usage(u: UsagePage) -> impl IntoView {
                                 view! {
                                     <tr>
                                         <td class="nowrap">{format_time(l.at)}</td>
-                                        <td>{format!("{} · {}", l.kind, l.note)}</td>
-                                        <td class="num">{format!("{sign}{}", g.count(amount))}</td>
-                                        <td class="num">{g.count(l.balance_after)}</td>
+                                        <td data-label="Entry">{format!("{} · {}", l.kind, l.note)}</td>
+                                        <td class="num" data-label="Amount">{format!("{sign}{}", g.count(amount))}</td>
+                                        <td class="num" data-label="Balance">{g.count(l.balance_after)}</td>
                                     </tr>
                                 }
                             })
@@ -150,10 +150,13 @@ fn scale_top(max: i64) -> i64 {
 fn DailyChart(days: Vec<DayUsage>, g: Grouping) -> impl IntoView {
     let max = days.iter().map(|d| d.units).max().unwrap_or(0);
     let top = scale_top(max);
-    // Drawing area inside the view box: room on the left for the scale's labels.
-    let (left, w, h) = (70.0, 930.0, 160.0);
+    // Drawing area inside the view box: room on the left for the scale's labels and above for
+    // the top one.
+    let (left, w, h, pad) = (70.0, 930.0, 160.0, 12.0);
     let step = w / days.len().max(1) as f64;
-    let y_of = |units: i64| h - units as f64 * h / top as f64;
+    let y_of = |units: i64| pad + h - units as f64 * h / top as f64;
+    let mut ticks = vec![0, top / 2, top];
+    ticks.dedup();
     let first = days.first().map(|d| d.day.clone()).unwrap_or_default();
     let last = days.last().map(|d| d.day.clone()).unwrap_or_default();
     let table_days = days.clone();
@@ -162,8 +165,9 @@ fn DailyChart(days: Vec<DayUsage>, g: Grouping) -> impl IntoView {
         g.count(max)
     );
     view! {
-        <svg class="chart" viewBox=format!("0 0 {} {}", left + w, h + 28.0) role="img" aria-label=label>
-            {[0, top / 2, top]
+        <div class="chart-frame">
+        <svg class="chart" viewBox=format!("0 0 {} {}", left + w, pad + h + 28.0) role="img" aria-label=label>
+            {ticks
                 .into_iter()
                 .map(|tick| {
                     let y = y_of(tick) + 0.5;
@@ -183,25 +187,26 @@ fn DailyChart(days: Vec<DayUsage>, g: Grouping) -> impl IntoView {
                         view! {
                             <g>
                                 <title>{format!("{}: still to come", d.day)}</title>
-                                <rect class="chart-future" x=format!("{x:.1}") y=format!("{:.1}", h - 6.0) width=width height="6"/>
+                                <rect class="chart-future" x=format!("{x:.1}") y=format!("{:.1}", pad + h - 6.0) width=width height="6"/>
                             </g>
                         }
                         .into_any()
                     } else {
-                        let height = (h - y_of(d.units)).max(if d.units > 0 { 1.5 } else { 0.0 });
+                        let height = (pad + h - y_of(d.units)).max(if d.units > 0 { 1.5 } else { 0.0 });
                         view! {
                             <g>
                                 <title>{format!("{}: {} units", d.day, g.count(d.units))}</title>
-                                <rect class="chart-bar" x=format!("{x:.1}") y=format!("{:.1}", h - height) width=width height=format!("{height:.1}")/>
+                                <rect class="chart-bar" x=format!("{x:.1}") y=format!("{:.1}", pad + h - height) width=width height=format!("{height:.1}")/>
                             </g>
                         }
                         .into_any()
                     }
                 })
                 .collect_view()}
-            <text class="chart-label" x=left.to_string() y=(h + 22.0).to_string()>{first}</text>
-            <text class="chart-label" x=(left + w).to_string() y=(h + 22.0).to_string() text-anchor="end">{last}</text>
+            <text class="chart-label" x=left.to_string() y=(pad + h + 22.0).to_string()>{first}</text>
+            <text class="chart-label" x=(left + w).to_string() y=(pad + h + 22.0).to_string() text-anchor="end">{last}</text>
         </svg>
+        </div>
         <p class="hint chart-legend"><span class="legend-bar"></span>" units used · "<span class="legend-future"></span>" days still to come"</p>
         <details class="per-day">
             <summary>"Per-day values"</summary>
