@@ -19,6 +19,31 @@ impl Environment {
     }
 }
 
+/// `TOLLGATE_LOG_FORMAT`: `text` (default, for people) or `json` (one object a line, for a log
+/// collector). Read before everything else, so that the rest of the start is logged in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn from_env() -> Result<LogFormat, ConfigError> {
+        match std::env::var("TOLLGATE_LOG_FORMAT") {
+            Err(_) => Ok(LogFormat::Text),
+            Ok(value) => match value.as_str() {
+                "" | "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(ConfigError::Invalid {
+                    name: "TOLLGATE_LOG_FORMAT",
+                    value,
+                    why: "text or json",
+                }),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `TOLLGATE_ADDR`, else cargo-leptos' `LEPTOS_SITE_ADDR`, else 127.0.0.1:3000.

@@ -7,25 +7,31 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    use std::future::IntoFuture;
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use tollgate::config::Config;
+    use tollgate::config::{Config, LogFormat};
     use tollgate::state::AppState;
     use tollgate::storage::{session_store::DbSessionStore, Db};
     use tower_sessions::ExpiredDeletion;
-
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
 
     let fail = |what: &str, err: &dyn std::fmt::Display| {
         eprintln!("tollgate: {what}: {err}");
         std::process::ExitCode::FAILURE
     };
+    let log_format = match LogFormat::from_env() {
+        Ok(format) => format,
+        Err(e) => return fail("configuration", &e),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,sqlx=warn".into()),
+    );
+    match log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(false).init(),
+    }
     let leptos_conf = match leptos::config::get_configuration(None) {
         Ok(conf) => conf,
         Err(e) => return fail("reading the Leptos configuration", &e),
@@ -62,15 +68,11 @@ async fn main() -> std::process::ExitCode {
         Ok(listener) => listener,
         Err(e) => return fail(&format!("listening on {}", config.addr), &e),
     };
-    println!(
-        "Tollgate is running at {} ({} database, {} environment)",
-        config.public_url,
-        if db.engine == tollgate::storage::Engine::Sqlite {
-            "SQLite"
-        } else {
-            "PostgreSQL"
-        },
-        config.environment.as_str()
+    tracing::info!(
+        url = %config.public_url,
+        database = if db.engine == tollgate::storage::Engine::Sqlite { "SQLite" } else { "PostgreSQL" },
+        environment = config.environment.as_str(),
+        "Tollgate is running"
     );
     db.start_token_cache();
     let state = AppState {
@@ -78,6 +80,7 @@ async fn main() -> std::process::ExitCode {
         db,
         config: Arc::new(config),
         leptos_options,
+        lifecycle: Default::default(),
     };
     let flusher = state.clone();
     tokio::spawn(async move {
@@ -126,12 +129,37 @@ async fn main() -> std::process::ExitCode {
         }
     });
     let app = tollgate::http::router(state.clone());
-    let served = axum::serve(
+    // On SIGTERM or Ctrl-C: /readyz answers 503, nothing new is accepted, the calls in flight
+    // finish (for at most DRAIN_TIMEOUT), then what is metered or used is written.
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let stopping = {
+        let (lifecycle, signalled) = (state.lifecycle.clone(), signalled.clone());
+        async move {
+            shutdown_signal().await;
+            lifecycle.begin_draining();
+            signalled.notify_one();
+            tracing::info!("stopping: finishing the calls in flight");
+        }
+    };
+    let serving = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    .with_graceful_shutdown(stopping)
+    .into_future();
+    let served = tokio::select! {
+        served = serving => served,
+        () = async {
+            signalled.notified().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => {
+            tracing::warn!("calls still in flight after {} s: stopping without them", DRAIN_TIMEOUT.as_secs());
+            Ok(())
+        }
+    };
+    if let Err(e) = state.enforcer.writer.flush().await {
+        tracing::warn!(error = %e, "writing the last admissions and refusals at shutdown");
+    }
     if let Err(e) = state.enforcer.last_used.flush(&state.db).await {
         tracing::warn!(error = %e, "recording token last use at shutdown");
     }
@@ -140,6 +168,11 @@ async fn main() -> std::process::ExitCode {
         Err(e) => fail("serving", &e),
     }
 }
+
+/// How long a stopping server waits for the calls in flight (a request times out at 30 s;
+/// orchestrators commonly kill at 30 s after SIGTERM).
+#[cfg(feature = "ssr")]
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
 
 #[cfg(feature = "ssr")]
 async fn shutdown_signal() {

@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -15,6 +16,24 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The enforcement pipeline every tool call passes.
     pub enforcer: Enforcer,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// Where the process is in its life: serving, or draining after a stop signal (`/readyz`
+/// answers 503 from then on, so that a load balancer sends nothing new).
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    pub fn begin_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -2,6 +2,7 @@
 //! security headers and the same-origin guard for state-changing requests.
 
 pub mod guards;
+pub mod probes;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::http::{header, HeaderName, HeaderValue};
@@ -37,6 +38,28 @@ impl MakeRequestId for RandomRequestId {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// Each request's span: its id and its route, never its path (an invite link's path is a
+/// secret). Its answer's status and latency are logged at debug (`RUST_LOG=info,tower_http=debug`).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    // tower_http's target: the span is on exactly when its request lines are, and its fields
+    // are not even read otherwise.
+    tracing::span!(
+        target: "tower_http::trace",
+        tracing::Level::DEBUG,
+        "request",
+        method = %request.method(),
+        route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("(no route)", |path| path.as_str()),
+        request_id = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .unwrap_or_default(),
+    )
 }
 
 pub fn router(state: AppState) -> Router {
@@ -91,8 +114,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(GlobalConcurrencyLimitLayer::new(state.config.max_in_flight))
                 .timeout(REQUEST_TIMEOUT),
         )
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        // Probes answer even when the in-flight limit is reached, and stay out of the logs.
+        .merge(probes::router())
         .with_state(state)
 }

@@ -108,6 +108,21 @@ impl Db {
         Ok(db)
     }
 
+    /// Whether the database holds every migration this build knows (a restored backup, or a
+    /// database another build migrated, may lack some). Errs when the database does not answer.
+    pub async fn migrations_applied(&self) -> Result<bool, sqlx::Error> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let (applied,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(applied.unwrap_or(0) >= known)
+    }
+
     /// A connection of its own, outside the pool, set up like the pool's (the writer's).
     pub async fn connect_one(&self) -> Result<sqlx::AnyConnection, sqlx::Error> {
         use sqlx::Connection;

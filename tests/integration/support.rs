@@ -165,6 +165,7 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
             db.clone(),
             tollgate::config::Environment::Live,
         ),
+        lifecycle: Default::default(),
     }
 }
 

@@ -101,6 +101,8 @@ enum Job {
     Cancel(Cancellation, Reply<()>),
     /// Recorded in the next batch; nobody waits for it.
     Refusal(Refusal),
+    /// Answered once every job sent before it is committed.
+    Flush(Reply<()>),
 }
 
 /// The handle calls write through; cheap to clone.
@@ -132,6 +134,17 @@ impl Writer {
     pub async fn cancel(&self, call: AdmitRequest, period: Period) -> Result<(), WriteError> {
         let cancellation = Cancellation { call, period };
         self.send(|done| Job::Cancel(cancellation, done)).await
+    }
+
+    /// Whether the writer's task still takes jobs.
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
+    /// Waits until everything sent so far (refusals included, which nobody waits for) is
+    /// committed: the last step of a shutdown.
+    pub async fn flush(&self) -> Result<(), WriteError> {
+        self.send(Job::Flush).await
     }
 
     /// Counts a refusal decided outside the writer; the call's answer does not wait for it.
@@ -169,12 +182,22 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 Job::Admit(request, _) => admits.push(request),
                 Job::Cancel(cancellation, _) => cancellations.push(cancellation),
                 Job::Refusal(refusal) => refusals.push(refusal.clone()),
+                Job::Flush(_) => {}
             }
         }
         let mut reading = match Instant::now() < locked_until {
             true => Reading::Locked,
             false => Reading::Optimistic,
         };
+        if admits.is_empty() && cancellations.is_empty() && refusals.is_empty() {
+            // Only flushes: everything before them is committed already.
+            for job in batch.drain(..) {
+                if let Job::Flush(done) = job {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            continue;
+        }
         let mut result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         if reading == Reading::Optimistic && result.as_ref().is_err_and(is_conflict) {
             rollback(&mut conn).await;
@@ -200,7 +223,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     };
                     let _ = reply.send(decision);
                 }
-                Job::Cancel(_, done) => {
+                Job::Cancel(_, done) | Job::Flush(done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
                 }
                 Job::Refusal(_) => {}

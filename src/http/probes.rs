@@ -1,0 +1,86 @@
+//! Probes for load balancers and orchestrators, outside sessions, the in-flight limit and
+//! request logging: `/healthz` says the process answers (it touches nothing), `/readyz` says
+//! it can serve calls, or names what stops it.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::state::AppState;
+use crate::storage::Engine;
+
+/// A database that does not answer within this is not ready.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { Json(Health { status: "ok" }) }))
+        .route("/readyz", get(readyz))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+/// `/readyz`'s body: `ready`, and for each part that is not, why.
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    not_ready: Vec<NotReady>,
+}
+
+#[derive(Serialize)]
+struct NotReady {
+    check: &'static str,
+    reason: String,
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let not_ready = not_ready(&state).await;
+    let status = match not_ready.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let ready = not_ready.is_empty();
+    (status, Json(Readiness { ready, not_ready }))
+}
+
+async fn not_ready(state: &AppState) -> Vec<NotReady> {
+    let mut failed = Vec::new();
+    let mut fail = |check, reason: &str| {
+        failed.push(NotReady {
+            check,
+            reason: reason.to_string(),
+        })
+    };
+    if state.lifecycle.is_draining() {
+        fail("shutdown", "the server is stopping: calls in flight finish, new ones go elsewhere");
+    }
+    match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, state.db.migrations_applied()).await {
+        Err(_) => fail("database", "the database did not answer within 2 s"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database check failed");
+            fail("database", "the database is unreachable")
+        }
+        Ok(Ok(false)) => fail(
+            "migrations",
+            "the database lacks migrations this build needs: restart an instance to apply them",
+        ),
+        Ok(Ok(true)) => {}
+    }
+    if !state.enforcer.writer.is_running() {
+        fail("writer", "the admission writer has stopped");
+    }
+    if state.db.engine == Engine::Postgres && !state.db.token_cache.is_live() {
+        fail(
+            "token_listener",
+            "not subscribed to token revocations: every call reads the database until it is",
+        );
+    }
+    failed
+}
