@@ -30,7 +30,11 @@ async fn main() -> std::process::ExitCode {
     );
     match log_format {
         LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().with_current_span(true).with_span_list(false).init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
     let leptos_conf = match leptos::config::get_configuration(None) {
         Ok(conf) => conf,
@@ -115,15 +119,19 @@ async fn main() -> std::process::ExitCode {
         }
     });
     // Background jobs (reports, exports) run on every instance; leases keep them apart and
-    // hand an interrupted job to another instance.
-    let jobs_db = state.db.clone();
-    tokio::spawn(async move {
+    // hand an interrupted job to another instance. A stopping server finishes the job it is
+    // running and hands the rest on at once.
+    let (jobs_db, lifecycle) = (state.db.clone(), state.lifecycle.clone());
+    let worker = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             every.tick().await;
-            if let Err(e) =
-                tollgate::services::jobs::run_due(&jobs_db, tollgate::storage::now_ms()).await
-            {
+            if lifecycle.is_draining() {
+                break;
+            }
+            let now = tollgate::storage::now_ms();
+            let keep_going = || !lifecycle.is_draining();
+            if let Err(e) = tollgate::services::jobs::run_due(&jobs_db, now, keep_going).await {
                 tracing::warn!(error = %e, "running background jobs");
             }
         }
@@ -147,13 +155,25 @@ async fn main() -> std::process::ExitCode {
     )
     .with_graceful_shutdown(stopping)
     .into_future();
+    // The job worker stops with the server: the job it runs finishes in the same window.
+    let drained = async {
+        let served = serving.await;
+        if let Err(e) = worker.await {
+            tracing::warn!(error = %e, "the job worker ended abnormally");
+        }
+        served
+    };
     let served = tokio::select! {
-        served = serving => served,
+        served = drained => served,
         () = async {
             signalled.notified().await;
             tokio::time::sleep(DRAIN_TIMEOUT).await;
         } => {
-            tracing::warn!("calls still in flight after {} s: stopping without them", DRAIN_TIMEOUT.as_secs());
+            tracing::warn!(
+                "calls or a job still running after {} s: stopping without them (a job is taken \
+                 over when its lease ends)",
+                DRAIN_TIMEOUT.as_secs()
+            );
             Ok(())
         }
     };

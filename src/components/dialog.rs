@@ -83,7 +83,8 @@ pub fn UrlDialog(
 
 /// What Tab can reach inside a dialog.
 #[cfg(feature = "hydrate")]
-const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), \
+const FOCUSABLE: &str =
+    "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), \
     select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
 
 /// Tab from the dialog's last control goes to its first (and Shift+Tab from the first to the

@@ -2,7 +2,8 @@
 //! request logging: `/healthz` says the process answers (it touches nothing), `/readyz` says
 //! it can serve calls, or names what stops it.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,11 +16,21 @@ use crate::storage::Engine;
 
 /// A database that does not answer within this is not ready.
 const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The checks run at most this often, whoever asks: probes sit outside the in-flight limit, so
+/// a flood of them must not become a flood of database queries.
+const RECHECK_AFTER: Duration = Duration::from_secs(1);
+
+/// The last checks and when they ran; callers during a check wait for it and share its result.
+type LastChecks = Arc<tokio::sync::Mutex<Option<(Instant, Vec<NotReady>)>>>;
 
 pub fn router() -> Router<AppState> {
+    let last = LastChecks::default();
     Router::new()
         .route("/healthz", get(|| async { Json(Health { status: "ok" }) }))
-        .route("/readyz", get(readyz))
+        .route(
+            "/readyz",
+            get(move |State(state): State<AppState>| readyz(state, last.clone())),
+        )
 }
 
 #[derive(Serialize)]
@@ -34,14 +45,35 @@ struct Readiness {
     not_ready: Vec<NotReady>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct NotReady {
     check: &'static str,
     reason: String,
 }
 
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let not_ready = not_ready(&state).await;
+async fn readyz(state: AppState, last: LastChecks) -> (StatusCode, Json<Readiness>) {
+    let mut not_ready = {
+        let mut last = last.lock().await;
+        match &*last {
+            Some((at, checks)) if at.elapsed() < RECHECK_AFTER => checks.clone(),
+            _ => {
+                let checks = checks(&state).await;
+                *last = Some((Instant::now(), checks.clone()));
+                checks
+            }
+        }
+    };
+    // A stop shows at once, not after the next check.
+    if state.lifecycle.is_draining() {
+        not_ready.insert(
+            0,
+            NotReady {
+                check: "shutdown",
+                reason: "the server is stopping: calls in flight finish, new ones go elsewhere"
+                    .into(),
+            },
+        );
+    }
     let status = match not_ready.is_empty() {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
@@ -50,7 +82,8 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
     (status, Json(Readiness { ready, not_ready }))
 }
 
-async fn not_ready(state: &AppState) -> Vec<NotReady> {
+/// The checks that fail now, apart from a stop.
+async fn checks(state: &AppState) -> Vec<NotReady> {
     let mut failed = Vec::new();
     let mut fail = |check, reason: &str| {
         failed.push(NotReady {
@@ -58,9 +91,6 @@ async fn not_ready(state: &AppState) -> Vec<NotReady> {
             reason: reason.to_string(),
         })
     };
-    if state.lifecycle.is_draining() {
-        fail("shutdown", "the server is stopping: calls in flight finish, new ones go elsewhere");
-    }
     match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, state.db.migrations_applied()).await {
         Err(_) => fail("database", "the database did not answer within 2 s"),
         Ok(Err(e)) => {

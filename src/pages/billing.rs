@@ -10,7 +10,8 @@ use crate::api::billing::{ChangePlan, GrantCredits};
 use crate::api::usage::get_usage;
 use crate::components::dialog::{DialogCancel, UrlDialog};
 use crate::components::{
-    action_error, announce, grouping, page_error, successes, FormError, PageHeader, Renewed, StatusLine,
+    action_error, announce, grouping, page_error, successes, FormError, PageHeader, Renewed,
+    StatusLine,
 };
 use crate::model::{OrgSummary, Plan, MAX_CREDIT_GRANT};
 use crate::pages::usage::used_of_allowance;
@@ -35,10 +36,7 @@ pub fn BillingSettings() -> impl IntoView {
         )
     });
     let (changed, granted) = (successes(change), successes(grant));
-    let usage = Resource::new_blocking(
-        move || (changed.get(), granted.get()),
-        |_| get_usage(),
-    );
+    let usage = Resource::new_blocking(move || (changed.get(), granted.get()), |_| get_usage());
     let query = use_query_map();
     view! {
         <PageHeader title="Billing" lead="Your plan and credits. There is no payment provider: owners change them here."/>

@@ -121,13 +121,27 @@ pub struct Claimed {
     billed_at_dispatch: bool,
 }
 
-/// One worker pass: claims due jobs and runs them one after another.
-pub async fn run_due(db: &Db, now: i64) -> ServiceResult<usize> {
+/// One worker pass: claims due jobs and runs them one after another while `keep_going` says
+/// so (a stopping server says no); the claims it did not start are released for another
+/// instance at once instead of at the end of their lease. Returns how many ran.
+pub async fn run_due(db: &Db, now: i64, keep_going: impl Fn() -> bool) -> ServiceResult<usize> {
     let claimed = claim(db, now).await?;
-    for job in &claimed {
+    for (ran, job) in claimed.iter().enumerate() {
+        if !keep_going() {
+            release(db, &claimed[ran..]).await?;
+            return Ok(ran);
+        }
         run(db, job, now).await?;
     }
     Ok(claimed.len())
+}
+
+/// Gives up claims that were not run: their jobs are due again at once, for any instance.
+async fn release(db: &Db, jobs: &[Claimed]) -> ServiceResult<()> {
+    for job in jobs {
+        hold(&mut *db.pool.acquire().await?, job).await?;
+    }
+    Ok(())
 }
 
 /// Claims due jobs (queued, or running with an ended lease) under a new lease token. The outer

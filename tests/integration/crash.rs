@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{founder, free_port, org_token, start_server as start, wait_ready, TestDb};
+use crate::support::{
+    call_server, founder, free_port, org_token, start_server as start, wait_ready, TestDb,
+};
 
 async fn count(db: &tollgate::storage::Db, sql: &str) -> i64 {
     sqlx::query_as::<_, (i64,)>(sql)
@@ -39,13 +41,8 @@ async fn sigkill_loses_nothing_and_bills_nothing_twice() {
             } else {
                 "get_performance_summary"
             };
-            let response = client
-                .post(format!("http://127.0.0.1:{port}/v1/tools/{tool}"))
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(json!({ "workspace_id": ws }).to_string())
-                .send()
-                .await;
+            let response =
+                call_server(&client, port, &token, tool, json!({ "workspace_id": ws })).await;
             match response {
                 Ok(r) if r.status().is_success() => Some((
                     tool,

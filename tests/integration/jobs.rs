@@ -44,7 +44,7 @@ async fn a_report_is_charged_at_dispatch_and_delivered() {
         assert_eq!(status_body["status"], "queued");
 
         assert_eq!(
-            jobs::run_due(&db, tollgate::storage::now_ms())
+            jobs::run_due(&db, tollgate::storage::now_ms(), || true)
                 .await
                 .unwrap(),
             1
@@ -139,7 +139,7 @@ async fn failed_reports_are_refunded_and_exports_are_billed_on_completion_only()
         let range = json!({ "start_date": "2026-08-25", "end_date": "2026-11-22", "segment": "whatsapp_converters" });
         let export = jobs::dispatch(&db, owner.org_id, ws, None, Kind::AudienceExport, &range, now).await.unwrap().unwrap();
         assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 90, "exports are not charged at dispatch");
-        assert_eq!(jobs::run_due(&db, now).await.unwrap(), 2);
+        assert_eq!(jobs::run_due(&db, now, || true).await.unwrap(), 2);
 
         let failed = jobs::status(&db, ws, failing).await.unwrap().unwrap();
         assert_eq!(failed["status"], "failed");
@@ -183,14 +183,14 @@ async fn an_interrupted_job_is_resumed_after_its_lease_and_billed_once() {
             .execute(&db.pool)
             .await
             .unwrap();
-        assert_eq!(jobs::run_due(&db, now).await.unwrap(), 0);
-        assert_eq!(jobs::run_due(&db, now + 60_000).await.unwrap(), 1);
+        assert_eq!(jobs::run_due(&db, now, || true).await.unwrap(), 0);
+        assert_eq!(jobs::run_due(&db, now + 60_000, || true).await.unwrap(), 1);
         assert_eq!(
             jobs::status(&db, ws, id).await.unwrap().unwrap()["status"],
             "succeeded"
         );
         assert_eq!(
-            jobs::run_due(&db, now + 600_000).await.unwrap(),
+            jobs::run_due(&db, now + 600_000, || true).await.unwrap(),
             0,
             "a finished job never runs again"
         );
@@ -269,6 +269,42 @@ async fn a_completion_after_the_lease_was_taken_over_changes_nothing_and_bills_n
         // 100 − 10 + 10 − 4 = 96, and the ledger agrees.
         assert_eq!(crate::support::credit_balance(&db, owner.org_id).await, 96);
         assert_eq!(crate::support::ledger_sum(&db, owner.org_id).await, 96);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stopping_worker_hands_the_jobs_it_did_not_start_to_another_instance_at_once() {
+    on_each_engine(|db| async move {
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = crate::support::first_workspace(&db, &owner).await;
+        let now = tollgate::storage::now_ms();
+        let mut dispatched = Vec::new();
+        for _ in 0..2 {
+            let job = jobs::dispatch(&db, owner.org_id, ws, None, Kind::Report, &json!({}), now)
+                .await
+                .unwrap()
+                .unwrap();
+            dispatched.push(job);
+        }
+        // The server is told to stop while the first job runs: the second is not started.
+        let asked = std::cell::Cell::new(0);
+        let keep_going = || {
+            asked.set(asked.get() + 1);
+            asked.get() == 1
+        };
+        assert_eq!(jobs::run_due(&db, now, keep_going).await.unwrap(), 1);
+        // Another instance, still inside the stopped one's lease, takes the second job now.
+        let taken = jobs::claim(&db, now + 1).await.unwrap();
+        assert_eq!(
+            taken.iter().map(|j| j.id).collect::<Vec<_>>(),
+            [dispatched[1]]
+        );
+        assert!(jobs::run(&db, &taken[0], now + 1).await.unwrap());
+        for job in dispatched {
+            let status = jobs::status(&db, ws, job).await.unwrap().unwrap();
+            assert_eq!(status["status"], "succeeded");
+        }
     })
     .await;
 }

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::support::{
-    founder, free_port, issue_token, on_each_engine, start_server, wait_ready, TestDb, ORIGIN,
+    call_server, founder, free_port, issue_token, on_each_engine, start_server, wait_ready, TestDb,
+    ORIGIN,
 };
 use tollgate::model::{Binding, Scope};
 
@@ -57,13 +58,15 @@ async fn readiness_names_what_is_not_ready_and_liveness_touches_nothing() {
         }
         assert_eq!(ready, (StatusCode::OK, json!({ "ready": true, "not_ready": [] })));
 
-        // A database that lacks this build's latest migration is not ready.
+        // A database that lacks this build's latest migration is not ready (from the next
+        // check: checks run at most once a second).
         sqlx::query(
             "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
         )
         .execute(&db.pool)
         .await
         .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let (status, body) = probe(&app, "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(failing(&body), ["migrations"]);
@@ -87,7 +90,10 @@ async fn probes_answer_when_every_in_flight_slot_is_taken() {
         ..(*state.config).clone()
     });
     let app = tollgate::http::router(state);
-    assert_eq!(probe(&app, "/v1/tools").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        probe(&app, "/v1/tools").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(probe(&app, "/healthz").await.0, StatusCode::OK);
     assert_eq!(probe(&app, "/readyz").await.0, StatusCode::OK);
 }
@@ -129,14 +135,8 @@ async fn sigterm_finishes_the_calls_in_flight_and_writes_what_they_metered() {
                     0 => "generate_report",
                     _ => "get_performance_summary",
                 };
-                let sent = client
-                    .post(format!("http://127.0.0.1:{port}/v1/tools/{tool}"))
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(json!({ "workspace_id": ws }).to_string())
-                    .send()
-                    .await;
-                match sent {
+                match call_server(&client, port, &token, tool, json!({ "workspace_id": ws })).await
+                {
                     Ok(response) => Ended::Answered(response.status()),
                     Err(_) => Ended::NotAnswered,
                 }
@@ -163,12 +163,21 @@ async fn sigterm_finishes_the_calls_in_flight_and_writes_what_they_metered() {
         .unwrap();
     assert!(exit.success(), "the server stops cleanly: {exit}");
     eprintln!("{served} served, {refused_scope} refused for scope, {not_answered} not answered");
-    assert!(served > 0 && not_answered > 0, "the stop came while calls were arriving");
+    assert!(
+        served > 0 && not_answered > 0,
+        "the stop came while calls were arriving"
+    );
     // Exactly the answered calls are metered: none was taken and then cut without an answer.
 
     let count = |sql: &'static str| {
         let db = db.clone();
-        async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(&db.pool).await.unwrap().0 }
+        async move {
+            sqlx::query_as::<_, (i64,)>(sql)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap()
+                .0
+        }
     };
     assert_eq!(count("SELECT COUNT(*) FROM usage_events").await, served);
     assert_eq!(count("SELECT COUNT(*) FROM refusals").await, refused_scope);
@@ -226,7 +235,10 @@ async fn json_logs_carry_the_request_id_and_route_and_never_the_path() {
         .send()
         .await
         .unwrap();
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     std::process::Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -235,7 +247,10 @@ async fn json_logs_carry_the_request_id_and_route_and_never_the_path() {
         .await
         .unwrap();
     let logs = String::from_utf8(output.stdout).unwrap();
-    assert!(!logs.contains(secret), "the invite code reached the log:\n{logs}");
+    assert!(
+        !logs.contains(secret),
+        "the invite code reached the log:\n{logs}"
+    );
     let lines: Vec<Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).expect("each log line is one JSON object"))

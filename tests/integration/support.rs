@@ -429,6 +429,23 @@ pub fn start_server(db_url: &str, port: u16) -> std::process::Child {
         .expect("start the server")
 }
 
+/// A tool call on the plain-HTTP surface of the server binary on `port`.
+pub async fn call_server(
+    client: &reqwest::Client,
+    port: u16,
+    token: &str,
+    tool: &str,
+    args: serde_json::Value,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(format!("http://127.0.0.1:{port}/v1/tools/{tool}"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(args.to_string())
+        .send()
+        .await
+}
+
 pub async fn wait_ready(client: &reqwest::Client, port: u16) {
     for _ in 0..200 {
         if client

@@ -10,7 +10,8 @@ use crate::api::organizations::{
 };
 use crate::components::dialog::{DialogCancel, UrlDialog};
 use crate::components::{
-    action_error, announce, page_error, successes, CopyButton, FormError, PageHeader, Renewed, StatusLine,
+    action_error, announce, page_error, successes, CopyButton, FormError, PageHeader, Renewed,
+    StatusLine,
 };
 use crate::model::{format_time, MemberView, MembersPage, Role};
 

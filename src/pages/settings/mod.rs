@@ -8,8 +8,7 @@ use leptos::prelude::*;
 use crate::api::auth::CreateOrganization;
 use crate::api::organizations::{get_organization, UpdateOrganization};
 use crate::components::{
-    action_error, action_succeeded, grouping, page_error, successes, FormError, PageHeader,
-    Renewed,
+    action_error, action_succeeded, grouping, page_error, successes, FormError, PageHeader, Renewed,
 };
 use crate::model::{format_time, RotationGrace};
 pub use members::MembersSettings;

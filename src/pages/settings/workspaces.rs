@@ -39,7 +39,14 @@ pub fn WorkspacesSettings() -> impl IntoView {
     let (configured, redelivered) = (successes(configure), successes(redeliver));
     // Reloaded after a success only: a refusal leaves every field as it was typed.
     let page = Resource::new_blocking(
-        move || (created.get(), renamed.get(), configured.get(), redelivered.get()),
+        move || {
+            (
+                created.get(),
+                renamed.get(),
+                configured.get(),
+                redelivered.get(),
+            )
+        },
         |_| get_workspaces(),
     );
     let query = use_query_map();
