@@ -7,16 +7,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::{
-    call_server, founder, free_port, org_token, start_server as start, wait_ready, TestDb,
+    call_server, count, founder, free_port, org_token, start_server as start, wait_ready, TestDb,
 };
-
-async fn count(db: &tollgate::storage::Db, sql: &str) -> i64 {
-    sqlx::query_as::<_, (i64,)>(sql)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-        .0
-}
 
 #[tokio::test]
 async fn sigkill_loses_nothing_and_bills_nothing_twice() {

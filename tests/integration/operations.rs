@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::support::{
-    call_server, founder, free_port, issue_token, on_each_engine, start_server, wait_ready, TestDb,
-    ORIGIN,
+    call_server, count, founder, free_port, issue_token, on_each_engine, start_server, wait_ready,
+    TestDb, ORIGIN,
 };
 use tollgate::model::{Binding, Scope};
 
@@ -169,18 +169,14 @@ async fn sigterm_finishes_the_calls_in_flight_and_writes_what_they_metered() {
     );
     // Exactly the answered calls are metered: none was taken and then cut without an answer.
 
-    let count = |sql: &'static str| {
-        let db = db.clone();
-        async move {
-            sqlx::query_as::<_, (i64,)>(sql)
-                .fetch_one(&db.pool)
-                .await
-                .unwrap()
-                .0
-        }
-    };
-    assert_eq!(count("SELECT COUNT(*) FROM usage_events").await, served);
-    assert_eq!(count("SELECT COUNT(*) FROM refusals").await, refused_scope);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM usage_events").await,
+        served
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM refusals").await,
+        refused_scope
+    );
 }
 
 /// The last step of a stop: refusals are counted after their answer, so the writer may still

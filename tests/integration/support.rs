@@ -429,6 +429,15 @@ pub fn start_server(db_url: &str, port: u16) -> std::process::Child {
         .expect("start the server")
 }
 
+/// The one number `sql` selects (a count, a sum).
+pub async fn count(db: &Db, sql: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>(sql)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .0
+}
+
 /// A tool call on the plain-HTTP surface of the server binary on `port`.
 pub async fn call_server(
     client: &reqwest::Client,

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::support::{founder, on_each_engine, ORIGIN, T0};
+use crate::support::{count, founder, on_each_engine, ORIGIN, T0};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -299,24 +299,14 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
                 "every duplicate sees the first result"
             );
         }
-        let count = |sql: &'static str| {
-            let db = db.clone();
-            async move {
-                sqlx::query_as::<_, (i64,)>(sql)
-                    .fetch_one(&db.pool)
-                    .await
-                    .unwrap()
-                    .0
-            }
-        };
         assert_eq!(
-            count("SELECT COUNT(*) FROM usage_events").await,
+            count(&db, "SELECT COUNT(*) FROM usage_events").await,
             1,
             "one execution, metered once"
         );
-        assert_eq!(count("SELECT COUNT(*) FROM outbox").await, 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox").await, 1);
         assert_eq!(
-            count("SELECT CAST(SUM(units) AS BIGINT) FROM period_usage").await,
+            count(&db, "SELECT CAST(SUM(units) AS BIGINT) FROM period_usage").await,
             10
         );
 
@@ -339,7 +329,7 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
         .await;
         let (again, _) = send_with(&app, &token, via_header, &[("idempotency-key", "h-1")]).await;
         assert_eq!((first, again), (StatusCode::OK, StatusCode::OK));
-        assert_eq!(count("SELECT COUNT(*) FROM usage_events").await, 3);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM usage_events").await, 3);
 
         // After 24 hours the key is forgotten.
         use tollgate::enforcement::idempotency::{self, Claim};
