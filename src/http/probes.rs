@@ -74,11 +74,11 @@ async fn readyz(state: AppState, last: LastChecks) -> (StatusCode, Json<Readines
             },
         );
     }
-    let status = match not_ready.is_empty() {
+    let ready = not_ready.is_empty();
+    let status = match ready {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
     };
-    let ready = not_ready.is_empty();
     (status, Json(Readiness { ready, not_ready }))
 }
 

@@ -138,8 +138,9 @@ pub async fn run_due(db: &Db, now: i64, keep_going: impl Fn() -> bool) -> Servic
 
 /// Gives up claims that were not run: their jobs are due again at once, for any instance.
 async fn release(db: &Db, jobs: &[Claimed]) -> ServiceResult<()> {
+    let mut conn = db.pool.acquire().await?;
     for job in jobs {
-        hold(&mut *db.pool.acquire().await?, job).await?;
+        hold(&mut conn, job).await?;
     }
     Ok(())
 }

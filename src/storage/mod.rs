@@ -111,11 +111,7 @@ impl Db {
     /// Whether the database holds every migration this build knows (a restored backup, or a
     /// database another build migrated, may lack some). Errs when the database does not answer.
     pub async fn migrations_applied(&self) -> Result<bool, sqlx::Error> {
-        let migrator = match self.engine {
-            Engine::Sqlite => &SQLITE_MIGRATIONS,
-            Engine::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let known = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
         let (applied,): (Option<i64>,) =
             sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.pool)
@@ -170,14 +166,21 @@ impl Db {
         self.token_cache.announced(token_id, waiter).await;
     }
 
+    fn migrator(&self) -> &'static Migrator {
+        match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
     async fn migrate(&self) -> Result<(), StorageError> {
         match self.engine {
             Engine::Sqlite => {
                 meter_file::migrate(&self.pool).await?;
-                SQLITE_MIGRATIONS.run(&self.pool).await?;
+                self.migrator().run(&self.pool).await?;
                 meter_file::move_out_of_main(&self.pool).await?;
             }
-            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Engine::Postgres => self.migrator().run(&self.pool).await?,
         }
         Ok(())
     }

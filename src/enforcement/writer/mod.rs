@@ -185,10 +185,6 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 Job::Flush(_) => {}
             }
         }
-        let mut reading = match Instant::now() < locked_until {
-            true => Reading::Locked,
-            false => Reading::Optimistic,
-        };
         if admits.is_empty() && cancellations.is_empty() && refusals.is_empty() {
             // Only flushes: everything before them is committed already.
             for job in batch.drain(..) {
@@ -198,6 +194,10 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
             }
             continue;
         }
+        let mut reading = match Instant::now() < locked_until {
+            true => Reading::Locked,
+            false => Reading::Optimistic,
+        };
         let mut result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         if reading == Reading::Optimistic && result.as_ref().is_err_and(is_conflict) {
             rollback(&mut conn).await;

@@ -75,7 +75,7 @@ pub fn TokensPage() -> impl IntoView {
                     Ok(p) => {
                         let listed = p.clone();
                         view! {
-                            <TokenDialogs page=p.clone() rotate revoke/>
+                            <TokenDialogs page=p.clone() rotate revoke rotated revoked/>
                             {move || view! { <TokenList page=listed.clone() show_all=show_all.get()/> }}
                             <CreateForm page=p create/>
                         }
@@ -102,9 +102,11 @@ fn TokenDialogs(
     page: TokensPage,
     rotate: ServerAction<RotateToken>,
     revoke: ServerAction<RevokeToken>,
+    /// The page's counts of successes: each closes its dialog.
+    rotated: Signal<usize>,
+    revoked: Signal<usize>,
 ) -> impl IntoView {
     let query = use_query_map();
-    let (rotated, revoked) = (successes(rotate), successes(revoke));
     move || {
         let query = query.get();
         let back = list_href(query.get("show").as_deref() == Some("all"));
