@@ -69,6 +69,12 @@ pub struct Config {
     /// `TOLLGATE_WRITE_BACK_ALLOW`: private address ranges (comma-separated, such as
     /// `10.0.0.0/8,fd00::/8`) that outbound requests may reach; none by default.
     pub outbound_allow: AllowList,
+    /// `TOLLGATE_METRICS=1`: Prometheus metrics at `/metrics` on the public address (keep it
+    /// from the internet at the proxy). Off by default.
+    pub metrics_on_public_addr: bool,
+    /// `TOLLGATE_METRICS_ADDR`: serve `/metrics` on this address instead, apart from the
+    /// public port (a private interface, or 127.0.0.1 for a local agent).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,9 +139,30 @@ impl Config {
                 why: "expected comma-separated address ranges such as 10.0.0.0/8,fd00::/8",
             })?,
         };
+        let metrics_on_public_addr = match var("TOLLGATE_METRICS").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "TOLLGATE_METRICS",
+                    value: other.to_string(),
+                    why: "expected 1 (on) or 0 (off)",
+                })
+            }
+        };
+        let metrics_addr = match var("TOLLGATE_METRICS_ADDR") {
+            None => None,
+            Some(value) => Some(value.parse().map_err(|_| ConfigError::Invalid {
+                name: "TOLLGATE_METRICS_ADDR",
+                value,
+                why: "expected host:port such as 127.0.0.1:9100",
+            })?),
+        };
         Ok(Config {
             addr,
             outbound_allow,
+            metrics_on_public_addr,
+            metrics_addr,
             max_in_flight: number(
                 "TOLLGATE_MAX_IN_FLIGHT",
                 512,
@@ -178,7 +205,14 @@ impl Config {
             outbound_allow: AllowList::default(),
             sign_ups_per_ip: 10,
             max_owned_organizations: 5,
+            metrics_on_public_addr: false,
+            metrics_addr: None,
         }
+    }
+
+    /// Whether anything serves metrics, and so whether they are recorded at all.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_on_public_addr || self.metrics_addr.is_some()
     }
 
     /// The client's IP: the socket peer, or behind `trusted_proxies` proxies the address the

@@ -4,7 +4,7 @@
 //! server and hydrated in the browser), `api` (server functions: thin glue), and, server-only,
 //! `services` (domain rules), `storage` (database), `http` (router and middleware),
 //! `tools` (the tool registry), `enforcement` (the pipeline every tool call passes) and
-//! `surface` (`/mcp` and `/v1/tools` over both).
+//! `surface` (`/mcp` and `/v1/tools` over both); `metrics` names what is measured.
 
 pub mod api;
 pub mod app;
@@ -19,6 +19,8 @@ pub mod config;
 pub mod enforcement;
 #[cfg(feature = "ssr")]
 pub mod http;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod outbound;
 #[cfg(feature = "ssr")]

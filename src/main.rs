@@ -136,6 +136,30 @@ async fn main() -> std::process::ExitCode {
             }
         }
     });
+    if state.config.metrics_enabled() {
+        // Histograms keep their samples until upkeep folds them in; scrapes do it too.
+        let metrics = tollgate::metrics::recorder();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                metrics.run_upkeep();
+            }
+        });
+    }
+    if let Some(addr) = state.config.metrics_addr {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => return fail(&format!("listening for metrics on {addr}"), &e),
+        };
+        let metrics = tollgate::http::metrics::router().with_state(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, metrics).await {
+                tracing::error!(error = %e, "serving metrics");
+            }
+        });
+        tracing::info!(%addr, "serving metrics");
+    }
     let app = tollgate::http::router(state.clone());
     // On SIGTERM or Ctrl-C: /readyz answers 503, nothing new is accepted, the calls in flight
     // finish (for at most DRAIN_TIMEOUT), then what is metered or used is written.

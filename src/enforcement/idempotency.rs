@@ -10,7 +10,8 @@ use super::ToolError;
 use crate::secrets::sha256_hex;
 use crate::storage::Db;
 
-pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// How long a key replays its first answer (24 hours).
+pub const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 const MAX_KEY_CHARS: usize = 200;
 /// How long a duplicate waits for the first execution before giving up.
 const WAIT: Duration = Duration::from_secs(30);
@@ -52,7 +53,7 @@ pub async fn claim(
         )
         .bind(token_id)
         .bind(key)
-        .bind(now - WINDOW_MS)
+        .bind(now - KEY_LIFETIME_MS)
         .execute(&db.pool)
         .await?;
         let claimed = sqlx::query(

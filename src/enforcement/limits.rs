@@ -12,22 +12,37 @@
 use crate::model::Period;
 use crate::storage::Db;
 
-pub const WINDOW_MS: i64 = 60_000;
+/// The length of the unit cap's window and of each tool's window.
+pub const RATE_WINDOW_MS: i64 = 60_000;
 
-/// What the rate limiter said, for the `X-RateLimit-*` headers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RateState {
+/// One limit a call counts against, as the rate-limit headers report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Quota {
     pub limit: i64,
     pub remaining: i64,
+    /// The limit's window in seconds: a minute, or the allowance's period.
+    pub window: i64,
+    /// Seconds until what is used comes back (None: it does not, as a trial's units).
+    pub reset: Option<i64>,
 }
 
+/// The limits a call met: the token's unit cap, its tool's own window (if it has one) and
+/// the plan's allowance (unless unlimited).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RateState {
+    pub units: Quota,
+    pub tool: Option<Quota>,
+    pub allowance: Option<Quota>,
+}
+
+/// What the unit cap said of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admission {
-    Admitted(RateState),
+pub enum Take {
+    Admitted(Quota),
     /// Refused; retry after this many seconds.
     Refused {
         retry_after: i64,
-        state: RateState,
+        quota: Quota,
     },
 }
 
@@ -38,31 +53,37 @@ pub fn token_key(token_id: i64) -> String {
 
 /// The row of a token's calls of `tool` in the window around `now`.
 pub fn window_key(token_id: i64, tool: &str, now: i64) -> String {
-    format!("tool:{token_id}:{tool}:{}", now - now.rem_euclid(WINDOW_MS))
+    format!(
+        "tool:{token_id}:{tool}:{}",
+        now - now.rem_euclid(RATE_WINDOW_MS)
+    )
 }
 
 /// A token's cap after a call asked for `units`: its new arrival time, or a refusal that
 /// takes nothing. `tat` is the stored arrival time (0 when the token has none yet).
-pub fn take_units(tat: i64, units: i64, cap: i64, now: i64) -> (i64, Admission) {
-    let per_unit = WINDOW_MS / cap.max(1);
+pub fn take_units(tat: i64, units: i64, cap: i64, now: i64) -> (i64, Take) {
+    let per_unit = RATE_WINDOW_MS / cap.max(1);
     let start = tat.max(now);
     let cost = units * per_unit;
     let after = start + cost;
-    if units == 0 || after - now <= WINDOW_MS {
+    if units == 0 || after - now <= RATE_WINDOW_MS {
         let tat = if units == 0 { tat } else { after };
-        (tat, Admission::Admitted(state(cap, per_unit, tat, now)))
+        (tat, Take::Admitted(cap_quota(cap, per_unit, tat, now)))
     } else {
-        let retry_after = ceil_seconds(after - now - WINDOW_MS);
-        let state = state(cap, per_unit, start, now);
-        (tat, Admission::Refused { retry_after, state })
+        let retry_after = ceil_seconds(after - now - RATE_WINDOW_MS);
+        let quota = cap_quota(cap, per_unit, start, now);
+        (tat, Take::Refused { retry_after, quota })
     }
 }
 
-fn state(cap: i64, per_unit: i64, tat: i64, now: i64) -> RateState {
+/// The cap with arrival time `tat`: what is left, and when all of it is back.
+fn cap_quota(cap: i64, per_unit: i64, tat: i64, now: i64) -> Quota {
     let used = (tat - now).max(0);
-    RateState {
+    Quota {
         limit: cap,
-        remaining: ((WINDOW_MS - used) / per_unit.max(1)).clamp(0, cap),
+        remaining: ((RATE_WINDOW_MS - used) / per_unit.max(1)).clamp(0, cap),
+        window: RATE_WINDOW_MS / 1000,
+        reset: Some((used + 999) / 1000),
     }
 }
 
@@ -72,7 +93,17 @@ fn ceil_seconds(ms: i64) -> i64 {
 
 /// When the window holding `now` ends (the expiry of its row).
 pub fn window_end(now: i64) -> i64 {
-    now - now.rem_euclid(WINDOW_MS) + WINDOW_MS
+    now - now.rem_euclid(RATE_WINDOW_MS) + RATE_WINDOW_MS
+}
+
+/// A tool's window holding `count` calls of its `limit`.
+pub fn window_quota(count: i64, limit: i64, now: i64) -> Quota {
+    Quota {
+        limit,
+        remaining: (limit - count).max(0),
+        window: RATE_WINDOW_MS / 1000,
+        reset: Some(ceil_seconds(window_end(now) - now)),
+    }
 }
 
 /// A tool's window after one more call: the new count, or the seconds until the window ends.
@@ -101,6 +132,21 @@ pub fn reserve(used: i64, period: Period, units: i64) -> Option<i64> {
     }
 }
 
+/// A limited allowance with `used` of its units taken; `resets_at` as the plan says.
+pub fn allowance_quota(
+    used: i64,
+    period: Period,
+    resets_at: Option<i64>,
+    now: i64,
+) -> Option<Quota> {
+    Some(Quota {
+        limit: period.allowance?,
+        remaining: (period.allowance? - used).max(0),
+        window: (period.end - period.start) / 1000,
+        reset: resets_at.map(|at| ceil_seconds(at - now)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,48 +162,43 @@ mod tests {
         let mut tat = 0;
         let mut admitted = 0;
         for _ in 0..500 {
-            let (next, admission) = take_units(tat, 1, 120, now);
+            let (next, take) = take_units(tat, 1, 120, now);
             tat = next;
-            admitted += usize::from(matches!(admission, Admission::Admitted(_)));
+            admitted += usize::from(matches!(take, Take::Admitted(_)));
         }
         assert_eq!(admitted, 120);
-        // Weighted: with the cap spent, a 5-unit call waits for 5 units (2.5 s → 3 s) and takes nothing.
-        let refused = Admission::Refused {
+        // Weighted: with the cap spent, a 5-unit call waits for 5 units (2.5 s → 3 s) and takes
+        // nothing; the whole cap is back in a minute.
+        let spent = Quota {
+            limit: 120,
+            remaining: 0,
+            window: 60,
+            reset: Some(60),
+        };
+        let refused = Take::Refused {
             retry_after: 3,
-            state: RateState {
-                limit: 120,
-                remaining: 0,
-            },
+            quota: spent,
         };
         assert_eq!(take_units(tat, 5, 120, now), (tat, refused));
         // Half a minute later 60 units are back, and no more.
-        let (tat, admission) = take_units(tat, 60, 120, now + 30_000);
-        assert!(matches!(
-            admission,
-            Admission::Admitted(RateState { remaining: 0, .. })
-        ));
+        let (tat, take) = take_units(tat, 60, 120, now + 30_000);
+        assert!(matches!(take, Take::Admitted(Quota { remaining: 0, .. })));
         assert!(matches!(
             take_units(tat, 1, 120, now + 30_000).1,
-            Admission::Refused { .. }
+            Take::Refused { .. }
         ));
         // A free call is never refused and takes nothing; it still reports the state.
         assert_eq!(
             take_units(tat, 0, 120, now + 30_000),
-            (
-                tat,
-                Admission::Admitted(RateState {
-                    limit: 120,
-                    remaining: 0
-                })
-            )
+            (tat, Take::Admitted(spent))
         );
-        assert_eq!(
-            take_units(0, 1, 120, now).1,
-            Admission::Admitted(RateState {
-                limit: 120,
-                remaining: 119
-            })
-        );
+        let first = take_units(0, 1, 120, now).1;
+        let one_taken = Quota {
+            remaining: 119,
+            reset: Some(1),
+            ..spent
+        };
+        assert_eq!(first, Take::Admitted(one_taken));
     }
 
     #[test]
@@ -175,7 +216,9 @@ mod tests {
             window_key(7, "t", start + 60_000),
             window_key(7, "t", start)
         );
-        assert_eq!(window_end(start + 1), start + WINDOW_MS);
+        assert_eq!(window_end(start + 1), start + RATE_WINDOW_MS);
+        let quota = window_quota(19, 20, start + 45_500);
+        assert_eq!((quota.remaining, quota.reset), (1, Some(15)));
     }
 
     #[test]
@@ -186,5 +229,17 @@ mod tests {
         assert_eq!(reserve(2_000, trial, 0), Some(2_000));
         let unlimited = Plan::Enterprise.period(at("2026-11-01"), at("2026-11-01"));
         assert_eq!(reserve(i64::MAX / 2, unlimited, 5), Some(i64::MAX / 2 + 5));
+        assert_eq!(allowance_quota(5, unlimited, None, 0), None);
+        // A trial's units never come back; a paid plan's come back at the period's end.
+        let now = at("2026-11-02");
+        let quota = allowance_quota(1_996, trial, None, now).unwrap();
+        assert_eq!(
+            (quota.limit, quota.remaining, quota.reset),
+            (2_000, 4, None)
+        );
+        assert_eq!(quota.window, 14 * 86_400);
+        let starter = Plan::Starter.period(at("2026-11-01"), now);
+        let quota = allowance_quota(10, starter, Plan::Starter.resets_at(starter), now).unwrap();
+        assert_eq!(quota.reset, Some(29 * 86_400));
     }
 }

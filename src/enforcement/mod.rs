@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use crate::config::Environment;
+use crate::metrics::{REFUSALS, TOOL_CALLS, TOOL_CALL_SECONDS};
 use crate::model::VerifiedToken;
 use crate::model::{Binding, RefusalKind, Role};
 use crate::services::audit;
@@ -44,11 +45,28 @@ impl Enforcer {
     }
 }
 
-/// An authenticated caller: the verified token and the client it says it is.
+/// An authenticated caller: the verified token, the client it says it is and the surface it
+/// came through.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub token: VerifiedToken,
     pub client: Option<String>,
+    pub surface: Surface,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    Mcp,
+    Http,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Mcp => "mcp",
+            Surface::Http => "http",
+        }
+    }
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235).
@@ -74,19 +92,31 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ToolError> {
 }
 
 /// Step 1: the bearer token, verified.
-pub async fn authenticate(enforcer: &Enforcer, headers: &HeaderMap) -> Result<Caller, ToolError> {
-    let token = bearer_token(headers)?;
+pub async fn authenticate(
+    enforcer: &Enforcer,
+    headers: &HeaderMap,
+    surface: Surface,
+) -> Result<Caller, ToolError> {
+    let refused = |e: ToolError| {
+        metrics::counter!(REFUSALS, "surface" => surface.as_str(), "code" => e.code()).increment(1);
+        e
+    };
+    let token = bearer_token(headers).map_err(refused)?;
     let token = tokens::verify(&enforcer.db, token, enforcer.environment, now_ms())
         .await
         .map_err(|e| match e {
             VerifyError::Database(e) => ToolError::from(e),
-            other => ToolError::InvalidToken(other.to_string()),
+            other => refused(ToolError::InvalidToken(other.to_string())),
         })?;
     let client = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(80).collect());
-    Ok(Caller { token, client })
+    Ok(Caller {
+        token,
+        client,
+        surface,
+    })
 }
 
 /// The per-token cap of weighted units per minute (spec §7).
@@ -107,6 +137,7 @@ pub async fn call(
     args: Value,
     idempotency_key: Option<String>,
 ) -> Outcome {
+    let started = std::time::Instant::now();
     let mut rate = None;
     let mut acted_on = None;
     let result = run(
@@ -119,7 +150,20 @@ pub async fn call(
         &mut acted_on,
     )
     .await;
+    // An unknown name is the client's words: it names no metric and no refusal.
+    let tool = tools::find(name).map_or("unknown_tool", |t| t.name);
+    let (surface, code) = (
+        caller.surface.as_str(),
+        result.as_ref().err().map_or("ok", |e| e.code()),
+    );
+    metrics::counter!(TOOL_CALLS, "surface" => surface, "tool" => tool, "code" => code)
+        .increment(1);
+    metrics::histogram!(TOOL_CALL_SECONDS, "surface" => surface, "tool" => tool)
+        .record(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
+        if RefusalKind::of_code(e.code()).is_some() {
+            metrics::counter!(REFUSALS, "surface" => surface, "code" => code).increment(1);
+        }
         // The writer counts the refusals it decides itself (rate limit, allowance).
         let counted_elsewhere = matches!(
             e,
@@ -129,7 +173,7 @@ pub async fn call(
             enforcer.writer.record_refusal(writer::Refusal {
                 org_id: acted_on.unwrap_or(caller.token.org_id),
                 token_id: caller.token.id,
-                tool: tools::find(name).map_or("unknown_tool", |t| t.name),
+                tool,
                 code: e.code(),
                 at: now_ms(),
             });

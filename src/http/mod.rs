@@ -2,6 +2,7 @@
 //! security headers and the same-origin guard for state-changing requests.
 
 pub mod guards;
+pub mod metrics;
 pub mod probes;
 
 use axum::error_handling::HandleErrorLayer;
@@ -72,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .with_secure(state.config.is_https())
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
 
-    Router::new()
+    let router = Router::new()
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -114,10 +115,24 @@ pub fn router(state: AppState) -> Router {
                 .layer(GlobalConcurrencyLimitLayer::new(state.config.max_in_flight))
                 .timeout(REQUEST_TIMEOUT),
         )
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+    // Latency is recorded only when someone can read it.
+    let router = match state.config.metrics_enabled() {
+        true => {
+            crate::metrics::recorder();
+            router.layer(middleware::from_fn(metrics::track_latency))
+        }
+        false => router,
+    };
+    let router = router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         // Probes answer even when the in-flight limit is reached, and stay out of the logs.
-        .merge(probes::router())
-        .with_state(state)
+        .merge(probes::router());
+    // Scrapes too; on the public address only when asked for.
+    let router = match state.config.metrics_on_public_addr {
+        true => router.merge(metrics::router()),
+        false => router,
+    };
+    router.with_state(state)
 }

@@ -339,3 +339,12 @@ async fn audience(db: &Db, workspace_id: i64, args: &Value) -> Result<Value, Str
     }
     Ok(json!({ "customers": rows.len(), "csv": csv, "generated_for": format!("{start} – {end}") }))
 }
+
+/// Jobs queued or running, for the operator's metrics.
+pub async fn backlog(db: &Db) -> ServiceResult<super::Backlog> {
+    super::read_backlog(
+        db,
+        "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE status IN ('queued', 'running')",
+    )
+    .await
+}

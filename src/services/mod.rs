@@ -59,3 +59,16 @@ impl From<ServiceError> for AppError {
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// Work waiting in a queue: how many items, and when the oldest was created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backlog {
+    pub waiting: i64,
+    pub oldest_at: Option<i64>,
+}
+
+/// The backlog a `SELECT COUNT(*), MIN(created_at) …` reads.
+async fn read_backlog(db: &crate::storage::Db, sql: &'static str) -> ServiceResult<Backlog> {
+    let (waiting, oldest_at): (i64, Option<i64>) = sqlx::query_as(sql).fetch_one(&db.pool).await?;
+    Ok(Backlog { waiting, oldest_at })
+}

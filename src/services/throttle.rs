@@ -22,6 +22,8 @@ const LONGEST_WINDOW_MS: i64 = 60 * MINUTE_MS;
 
 /// One limit: at most `max` attempts of `subject` within `window_ms`.
 pub struct Limit {
+    /// Which limit, for metrics: never the subject (an email, an address).
+    kind: &'static str,
     subject: String,
     max: i64,
     window_ms: i64,
@@ -33,6 +35,7 @@ const SIGN_IN_REFUSAL: &str = "Too many failed sign-in attempts.";
 
 pub fn sign_in_by_account(email: &str) -> Limit {
     Limit {
+        kind: "sign_in_account",
         subject: format!("account:{email}"),
         max: MAX_FAILURES_PER_ACCOUNT,
         window_ms: SIGN_IN_WINDOW_MS,
@@ -42,6 +45,7 @@ pub fn sign_in_by_account(email: &str) -> Limit {
 
 pub fn sign_in_by_ip(ip: &str) -> Limit {
     Limit {
+        kind: "sign_in_ip",
         subject: format!("ip:{ip}"),
         max: MAX_FAILURES_PER_IP,
         window_ms: SIGN_IN_WINDOW_MS,
@@ -52,6 +56,7 @@ pub fn sign_in_by_ip(ip: &str) -> Limit {
 /// `max` is the operator's (`TOLLGATE_SIGN_UPS_PER_IP`, an hour).
 pub fn sign_up_by_ip(ip: &str, max: i64) -> Limit {
     Limit {
+        kind: "sign_up_ip",
         subject: format!("sign-up:{ip}"),
         max,
         window_ms: SIGN_UP_WINDOW_MS,
@@ -61,6 +66,7 @@ pub fn sign_up_by_ip(ip: &str, max: i64) -> Limit {
 
 pub fn org_creation_by_user(user_id: i64) -> Limit {
     Limit {
+        kind: "org_creation",
         subject: format!("new-org:{user_id}"),
         max: MAX_ORG_CREATIONS_PER_USER,
         window_ms: ORG_CREATION_WINDOW_MS,
@@ -97,6 +103,7 @@ pub async fn reserve(db: &Db, limits: &[Limit], now: i64) -> ServiceResult<Reser
         .fetch_one(&db.pool)
         .await?;
         if count > limit.max {
+            metrics::counter!(crate::metrics::THROTTLED, "limit" => limit.kind).increment(1);
             release(db, reservation).await?;
             let wait_ms = oldest.unwrap_or(now) + limit.window_ms - now;
             let minutes = (wait_ms + MINUTE_MS - 1) / MINUTE_MS;

@@ -499,6 +499,15 @@ pub async fn outbox_status(
     ))
 }
 
+/// Events waiting for delivery, for the operator's metrics.
+pub async fn backlog(db: &Db) -> ServiceResult<super::Backlog> {
+    super::read_backlog(
+        db,
+        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'",
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

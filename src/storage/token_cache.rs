@@ -72,10 +72,13 @@ impl TokenCache {
             return None;
         }
         let entries = self.entries.read().ok()?;
-        entries
+        let found = entries
             .get(hash)
             .filter(|entry| now - entry.cached_at < MAX_AGE_MS)
-            .cloned()
+            .cloned();
+        let result = if found.is_some() { "hit" } else { "miss" };
+        metrics::counter!(crate::metrics::TOKEN_CACHE_LOOKUPS, "result" => result).increment(1);
+        found
     }
 
     /// Adds what a database lookup that started at `generation` found, unless something was

@@ -86,7 +86,7 @@ impl ServerHandler for BareMcp {
         };
         let result = match (tool.handler)(call).await {
             Ok(value) => super::mcp::success_result(value),
-            Err(err) => super::mcp::error_result(&err),
+            Err(err) => super::mcp::error_result(&err, None),
         };
         Ok(result.into())
     }

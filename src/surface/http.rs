@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
@@ -69,10 +69,8 @@ pub async fn call_tool(
         Ok(result) => Json(result).into_response(),
         Err(err) => error_response(&err, &request_id),
     };
-    if let Some(rate) = outcome.rate {
-        let headers = response.headers_mut();
-        headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
+    if let Some(rate) = &outcome.rate {
+        super::rate_limit::insert_headers(response.headers_mut(), rate);
     }
     response
 }

@@ -15,6 +15,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::enforcement::limits::RateState;
 use crate::enforcement::{self, Caller};
 use crate::state::AppState;
 use crate::tools::ToolError;
@@ -76,9 +77,14 @@ pub(super) fn success_result(value: Value) -> CallToolResult {
     result
 }
 
-/// Tool errors are results the model can read: `isError` with the error object.
-pub(super) fn error_result(err: &ToolError) -> CallToolResult {
-    let mut result = CallToolResult::structured_error(serde_json::json!({ "error": err.body() }));
+/// Tool errors are results the model can read: `isError` with the error object and, once the
+/// call met its limits, what they said (the facts of `/v1`'s rate-limit headers).
+pub(super) fn error_result(err: &ToolError, rate: Option<&RateState>) -> CallToolResult {
+    let mut error = err.body();
+    if let Some(rate) = rate {
+        error["rate_limit"] = serde_json::json!(rate);
+    }
+    let mut result = CallToolResult::structured_error(serde_json::json!({ "error": error }));
     result.content = vec![ContentBlock::text(err.to_string())];
     result
 }
@@ -154,14 +160,12 @@ impl ServerHandler for TollgateMcp {
             caller.client = Some(client);
         }
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let result =
-            match enforcement::call(&self.state.enforcer, &caller, &request.name, args, None)
-                .await
-                .result
-            {
-                Ok(value) => success_result(value),
-                Err(err) => error_result(&err),
-            };
+        let outcome =
+            enforcement::call(&self.state.enforcer, &caller, &request.name, args, None).await;
+        let result = match outcome.result {
+            Ok(value) => success_result(value),
+            Err(err) => error_result(&err, outcome.rate.as_ref()),
+        };
         Ok(result.into())
     }
 }

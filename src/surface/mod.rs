@@ -1,10 +1,13 @@
-//! The tool surfaces: MCP (`/mcp`) and plain HTTP (`/v1/tools`), both over the one registry
-//! and the one enforcement pipeline. Bearer-authenticated: no cookies, no sessions, no CSRF.
+//! The tool surfaces: MCP (`/mcp`) and plain HTTP (`/v1/tools`, described by
+//! `/v1/openapi.json`), both over the one registry and the one enforcement pipeline.
+//! Bearer-authenticated: no cookies, no sessions, no CSRF.
 
 #[cfg(feature = "bench")]
 mod bench;
 pub mod http;
 pub mod mcp;
+mod openapi;
+mod rate_limit;
 
 use std::sync::Arc;
 
@@ -16,6 +19,7 @@ use axum::{middleware, routing, Json, Router};
 
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::enforcement::Surface;
 use crate::state::AppState;
 use crate::tools::ToolError;
 
@@ -25,6 +29,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub fn router(state: AppState) -> Router<AppState> {
     let router = Router::new()
         .route("/v1/tools", routing::get(http::catalog))
+        .route("/v1/openapi.json", routing::get(openapi::document))
         .route("/v1/tools/{name}", routing::post(http::call_tool))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // rmcp reads the body itself and stops at the same limit.
@@ -64,10 +69,14 @@ async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next
             "code": "forbidden_origin", "message": why, "status": 403, "request_id": request_id } });
         return (StatusCode::FORBIDDEN, Json(body)).into_response();
     }
-    if request.uri().path() == "/v1/tools" {
-        return next.run(request).await; // the catalog is public
+    if matches!(request.uri().path(), "/v1/tools" | "/v1/openapi.json") {
+        return next.run(request).await; // the catalog and its description are public
     }
-    match crate::enforcement::authenticate(&state.enforcer, request.headers()).await {
+    let surface = match request.uri().path().starts_with("/mcp") {
+        true => Surface::Mcp,
+        false => Surface::Http,
+    };
+    match crate::enforcement::authenticate(&state.enforcer, request.headers(), surface).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             let declared_json = is_json(request.headers());

@@ -3,7 +3,7 @@
 use crate::support::{founder, issue_token, on_each_engine, org_token, token_id, ORIGIN, T0};
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
-use tollgate::enforcement::limits::{self, RateState};
+use tollgate::enforcement::limits::{self, Quota, RateState};
 use tollgate::enforcement::writer::{Admission, AdmitRequest, Writer};
 use tollgate::model::{Binding, Scope};
 use tollgate::services::tokens::{self};
@@ -75,8 +75,14 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
         let refused = Admission::RateLimited {
             retry_after: 3,
             rate: RateState {
-                limit: 120,
-                remaining: 0,
+                units: Quota {
+                    limit: 120,
+                    remaining: 0,
+                    window: 60,
+                    reset: Some(60),
+                },
+                tool: None,
+                allowance: None,
             },
         };
         assert_eq!(decisions, [refused]);
@@ -248,6 +254,16 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
             .parse()
             .unwrap();
         assert!((118..=119).contains(&remaining), "{remaining}");
+        // The IETF fields: the unit cap and the trial's 2,000 units over its 14 days.
+        assert_eq!(
+            headers["ratelimit-policy"],
+            r#""units";q=120;w=60, "allowance";q=2000;w=1209600"#
+        );
+        let state = headers["ratelimit"].to_str().unwrap();
+        assert_eq!(
+            state,
+            format!(r#""units";r={remaining};t=1, "allowance";r=1999"#)
+        );
 
         // A failed call is not metered and gives its units back to the allowance.
         let (status, _, _) = post(
@@ -290,6 +306,8 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
         assert_eq!(body["error"]["retry_after"], retry);
         assert!((1..=61).contains(&retry));
         assert_eq!(headers["x-ratelimit-remaining"], "0");
+        let state = headers["ratelimit"].to_str().unwrap();
+        assert!(state.starts_with(r#""units";r=0;t="#), "{state}");
         sqlx::query("UPDATE rate_limits SET tat = 0")
             .execute(&db.pool)
             .await
@@ -329,7 +347,19 @@ async fn refusals_carry_retry_after_and_the_rate_headers() {
         .unwrap();
         let (_, headers, body) = post(&app, &issued, "get_performance_summary", args).await;
         assert_eq!(body["error"]["resets_at"], period.end);
-        assert!(headers.get(header::RETRY_AFTER).is_some());
+        let retry = headers[header::RETRY_AFTER].to_str().unwrap();
+        // The month's allowance spent: nothing left, back when the period ends.
+        let state = headers["ratelimit"].to_str().unwrap();
+        assert!(
+            state.ends_with(&format!(r#""allowance";r=0;t={retry}"#)),
+            "{state}"
+        );
+        let policy = headers["ratelimit-policy"].to_str().unwrap();
+        let month = (period.end - period.start) / 1000;
+        assert!(
+            policy.ends_with(&format!(r#""allowance";q=20000;w={month}"#)),
+            "{policy}"
+        );
         let (refusals,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM refusals")
             .fetch_one(&db.pool)
             .await

@@ -266,3 +266,137 @@ async fn json_logs_carry_the_request_id_and_route_and_never_the_path() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("TOLLGATE_LOG_FORMAT"));
 }
+
+/// The value of the sample `series` (name and labels, as Prometheus prints them) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// `TOLLGATE_METRICS_ADDR`: the Prometheus text on a port of its own, never on the public one;
+/// calls by surface, tool and code, refusals by kind, latency by route, the writer's batches,
+/// the token cache and the queues; no token or email in any of it.
+#[tokio::test]
+async fn metrics_count_calls_and_refusals_on_their_own_port_only() {
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db().clone();
+    let owner = founder(&db, "metrics-owner@example.com").await;
+    let ws = crate::support::first_workspace(&db, &owner).await;
+    let token = issue_token(
+        &db,
+        &owner,
+        vec![Scope::AnalyticsRead],
+        Binding::Organization,
+        None,
+    )
+    .await;
+    let (port, metrics_port) = (free_port(), free_port());
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env("DATABASE_URL", test_db.url())
+        .env("TOLLGATE_ADDR", format!("127.0.0.1:{port}"))
+        .env("TOLLGATE_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .env("RUST_LOG", "error")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    wait_ready(&client, port).await;
+
+    let args = json!({ "workspace_id": ws });
+    for _ in 0..3 {
+        let ok = call_server(
+            &client,
+            port,
+            &token,
+            "get_performance_summary",
+            args.clone(),
+        )
+        .await;
+        assert_eq!(ok.unwrap().status(), 200);
+    }
+    let denied = call_server(&client, port, &token, "check_credits", args.clone()).await;
+    assert_eq!(denied.unwrap().status(), 403);
+    let anonymous = call_server(&client, port, "", "get_performance_summary", args.clone()).await;
+    assert_eq!(anonymous.unwrap().status(), 401);
+    // A stateless (2026-07-28) MCP call: no initialize needed.
+    let mcp = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "get_performance_summary", "arguments": args,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": { "name": "metrics-test", "version": "1" }
+        } } });
+    let answered = client
+        .post(format!("http://127.0.0.1:{port}/mcp"))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "get_performance_summary")
+        .header("content-type", "application/json")
+        .body(mcp.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+
+    let public = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        public.status(),
+        200,
+        "metrics are not on the public port unless asked"
+    );
+    let scrape = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    let calls = |labels: &str| sample(&text, &format!("tollgate_tool_calls_total{{{labels}}}"));
+    let ok = r#"surface="http",tool="get_performance_summary",code="ok""#;
+    assert_eq!(calls(ok), Some(3.0), "{text}");
+    let denied = r#"surface="http",tool="check_credits",code="missing_scope""#;
+    assert_eq!(calls(denied), Some(1.0));
+    let over_mcp = r#"surface="mcp",tool="get_performance_summary",code="ok""#;
+    assert_eq!(calls(over_mcp), Some(1.0));
+    let refusals = |code: &str| {
+        sample(
+            &text,
+            &format!(r#"tollgate_refusals_total{{surface="http",code="{code}"}}"#),
+        )
+    };
+    assert_eq!(refusals("missing_scope"), Some(1.0));
+    assert_eq!(refusals("missing_token"), Some(1.0));
+    let route = r#"tollgate_http_request_duration_seconds_count{method="POST",route="/v1/tools/{name}",status="200"}"#;
+    assert_eq!(sample(&text, route), Some(3.0));
+    // Every admission was written in some batch: the batch sizes add up to at least them.
+    let batched = sample(&text, "tollgate_writer_batch_size_sum").unwrap();
+    assert!(batched >= 4.0, "{batched}");
+    assert!(sample(&text, "tollgate_writer_commit_duration_seconds_count").unwrap() >= 1.0);
+    let lookups = sample(&text, r#"tollgate_token_cache_lookups_total{result="hit"}"#)
+        .unwrap_or(0.0)
+        + sample(
+            &text,
+            r#"tollgate_token_cache_lookups_total{result="miss"}"#,
+        )
+        .unwrap_or(0.0);
+    assert!(lookups >= 5.0, "{lookups}");
+    assert_eq!(
+        sample(&text, r#"tollgate_queue_depth{queue="jobs"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, r#"tollgate_queue_depth{queue="outbox"}"#),
+        Some(0.0)
+    );
+    assert!(
+        !text.contains(&token) && !text.contains("metrics-owner"),
+        "{text}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

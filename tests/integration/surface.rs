@@ -319,6 +319,22 @@ async fn mcp_tool_errors_are_results_with_is_error_and_the_error_object() {
         let (_, _, body) = post(&app, "/mcp", Some(&token), call).await;
         assert_ne!(body["result"]["isError"], true, "{body}");
         assert_eq!(body["result"]["structuredContent"]["workspaces"][0]["id"], ws);
+
+        // The unit cap spent: the refusal carries what `/v1` tells in its rate-limit headers.
+        let args = json!({ "name": "get_performance_summary", "arguments": { "workspace_id": ws } });
+        let (_, _, body) = post(&app, "/mcp", Some(&token), rpc(5, "tools/call", args.clone())).await;
+        assert_eq!(body["result"]["isError"], false, "{body}");
+        sqlx::query("UPDATE rate_limits SET tat = $1")
+            .bind(tollgate::storage::now_ms() + 60_000)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let (_, _, body) = post(&app, "/mcp", Some(&token), rpc(6, "tools/call", args)).await;
+        let error = &body["result"]["structuredContent"]["error"];
+        assert_eq!(error["code"], "rate_limited", "{body}");
+        let units = &error["rate_limit"]["units"];
+        assert_eq!((&units["limit"], &units["remaining"], &units["window"]), (&json!(120), &json!(0), &json!(60)));
+        assert_eq!(units["reset"], 60);
     })
     .await;
 }

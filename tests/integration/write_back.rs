@@ -342,7 +342,7 @@ async fn idempotent_retries_run_once_and_conflicting_reuse_is_refused() {
                 .fetch_one(&db.pool)
                 .await
                 .unwrap();
-        let later = created + idempotency::WINDOW_MS;
+        let later = created + idempotency::KEY_LIFETIME_MS;
         let claim = idempotency::claim(
             &db,
             token_id,

@@ -116,14 +116,15 @@ pub(super) async fn decide(
     let mut rates = vec![RateState::default(); admits.len()];
     for &i in &pending {
         let (a, key) = (admits[i], &cap_keys[i]);
-        let (tat, admission) = limits::take_units(caps.get(key), a.units, a.cap, a.at);
+        let (tat, take) = limits::take_units(caps.get(key), a.units, a.cap, a.at);
         caps.set(key, tat);
-        match admission {
-            limits::Admission::Admitted(rate) => rates[i] = rate,
-            limits::Admission::Refused { retry_after, state } => {
+        match take {
+            limits::Take::Admitted(units) => rates[i].units = units,
+            limits::Take::Refused { retry_after, quota } => {
+                rates[i].units = quota;
                 decided[i] = Some(Ok(Admission::RateLimited {
                     retry_after,
-                    rate: state,
+                    rate: rates[i],
                 }))
             }
         }
@@ -135,9 +136,14 @@ pub(super) async fn decide(
         if decided[*i].is_some() {
             continue;
         }
-        match limits::take_call(windows.get(key), *limit, admits[*i].at) {
-            Ok(count) => windows.set(key, count),
+        let (count, at) = (windows.get(key), admits[*i].at);
+        match limits::take_call(count, *limit, at) {
+            Ok(count) => {
+                windows.set(key, count);
+                rates[*i].tool = Some(limits::window_quota(count, *limit, at));
+            }
             Err(retry_after) => {
+                rates[*i].tool = Some(limits::window_quota(count, *limit, at));
                 decided[*i] = Some(Ok(Admission::RateLimited {
                     retry_after,
                     rate: rates[*i],
@@ -158,13 +164,18 @@ pub(super) async fn decide(
         }
         let (a, period) = (admits[i], period_of(i));
         let key = period_key(a.org_id, period);
-        match limits::reserve(allowances.get(&key), period, a.units) {
-            Some(used) => allowances.set(&key, used),
+        let resets_at = plans[&a.org_id].0.resets_at(period);
+        let used = allowances.get(&key);
+        match limits::reserve(used, period, a.units) {
+            Some(used) => {
+                allowances.set(&key, used);
+                rates[i].allowance = limits::allowance_quota(used, period, resets_at, a.at);
+            }
             None => {
-                let (plan, _) = &plans[&a.org_id];
+                rates[i].allowance = limits::allowance_quota(used, period, resets_at, a.at);
                 decided[i] = Some(Ok(Admission::QuotaExceeded {
                     rate: rates[i],
-                    resets_at: plan.resets_at(period),
+                    resets_at,
                 }))
             }
         }

@@ -194,17 +194,22 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
             }
             continue;
         }
-        let mut reading = match Instant::now() < locked_until {
+        let started = Instant::now();
+        let mut reading = match started < locked_until {
             true => Reading::Locked,
             false => Reading::Optimistic,
         };
         let mut result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         if reading == Reading::Optimistic && result.as_ref().is_err_and(is_conflict) {
+            metrics::counter!(crate::metrics::WRITER_CONFLICTS).increment(1);
             rollback(&mut conn).await;
             reading = Reading::Locked;
             locked_until = Instant::now() + LOCKED_AFTER_CONFLICT;
             result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         }
+        metrics::histogram!(crate::metrics::WRITER_COMMIT_SECONDS)
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(crate::metrics::WRITER_BATCH_SIZE).record(batch.len() as f64);
         let result = result.map_err(|e| {
             tracing::error!(error = %e, "writing a batch of admissions and usage");
             conn = None;
