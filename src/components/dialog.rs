@@ -2,11 +2,11 @@
 //! so without JavaScript it is a plain page: the dialog drawn open above the page, its form a
 //! plain post, Cancel a link back. With JavaScript it is a modal `<dialog>`: the browser keeps
 //! focus inside it and gives focus back to what opened it when it closes; Esc, Cancel, a click
-//! outside and the success of its action close it.
+//! outside and the success of its action close it (the page leaves its URL: `leave_on_success`).
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
 /// The dialog on screen, for the Cancel inside it.
@@ -42,16 +42,9 @@ pub fn UrlDialog(
     if let Some(done) = done {
         Effect::watch(move || done.get(), move |_, _, _| close(node), false);
     }
-    let navigate = use_navigate();
     let leave = {
-        let href = close_href.clone();
-        move |_| {
-            let options = NavigateOptions {
-                scroll: false,
-                ..Default::default()
-            };
-            navigate(&href, options)
-        }
+        let (leave, href) = (leave_for(), close_href.clone());
+        move |_| leave(&href)
     };
     // The dialog element itself is the target only of a click beside its content (its backdrop).
     let on_click = move |ev: leptos::ev::MouseEvent| {
@@ -78,6 +71,38 @@ pub fn UrlDialog(
                 {children()}
             </div>
         </dialog>
+    }
+}
+
+/// Leaves the page's dialog for `href` each time `done` moves. The page calls it beside its
+/// data, not inside: the data reloads on the same success and may draw the dialog anew (the
+/// URL still names it), disposing the one that was about to close itself.
+pub fn leave_on_success(done: Signal<usize>, href: impl Fn() -> &'static str + 'static) {
+    let leave = leave_for();
+    Effect::watch(move || done.get(), move |_, _, _| leave(href()), false);
+}
+
+/// Goes to `href` unless the page is there already: a dialog closed by its success is left
+/// by the page first, then closes itself.
+fn leave_for() -> impl Fn(&str) + Clone + 'static {
+    let navigate = use_navigate();
+    let location = use_location();
+    move |href: &str| {
+        let (path, search) = (
+            location.pathname.get_untracked(),
+            location.search.get_untracked(),
+        );
+        let here = match search.is_empty() {
+            true => path,
+            false => format!("{path}?{search}"),
+        };
+        if here != href {
+            let options = NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            };
+            navigate(href, options);
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::billing::{ChangePlan, GrantCredits};
 use crate::api::usage::get_usage;
-use crate::components::dialog::{DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
 use crate::components::{
     action_error, announce, grouping, page_error, successes, FormError, PageHeader, Renewed,
     StatusLine,
@@ -36,6 +36,9 @@ pub fn BillingSettings() -> impl IntoView {
         )
     });
     let (changed, granted) = (successes(change), successes(grant));
+    for done in [changed, granted] {
+        leave_on_success(done, || HERE);
+    }
     let usage = Resource::new_blocking(move || (changed.get(), granted.get()), |_| get_usage());
     let query = use_query_map();
     view! {

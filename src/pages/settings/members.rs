@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::organizations::{
     get_members, ChangeMemberRole, InviteMember, RemoveMember, RevokeInvite,
 };
-use crate::components::dialog::{DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
 use crate::components::{
     action_error, announce, page_error, successes, CopyButton, FormError, PageHeader, Renewed,
     StatusLine,
@@ -36,6 +36,9 @@ pub fn MembersSettings() -> impl IntoView {
     });
     let (invited, changed) = (successes(invite), successes(change));
     let (removed, withdrawn) = (successes(remove), successes(withdraw));
+    for done in [removed, withdrawn] {
+        leave_on_success(done, || HERE);
+    }
     // Reloaded after a success only: a refusal leaves every field as it was chosen.
     let page = Resource::new_blocking(
         move || (invited.get(), changed.get(), removed.get(), withdrawn.get()),

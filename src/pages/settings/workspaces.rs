@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::organizations::{
     get_workspaces, ConfigureWriteBack, CreateWorkspace, RedeliverWriteBack, RenameWorkspace,
 };
-use crate::components::dialog::{DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
 use crate::components::{
     action_error, announce, page_error, successes, FormError, PageHeader, Renewed, StatusLine,
 };
@@ -37,6 +37,7 @@ pub fn WorkspacesSettings() -> impl IntoView {
     });
     let (created, renamed) = (successes(create), successes(rename));
     let (configured, redelivered) = (successes(configure), successes(redeliver));
+    leave_on_success(configured, || HERE);
     // Reloaded after a success only: a refusal leaves every field as it was typed.
     let page = Resource::new_blocking(
         move || {

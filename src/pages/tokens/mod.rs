@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::tokens::{get_tokens, CreateToken, RevokeToken, RotateToken};
-use crate::components::dialog::{DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
 use crate::components::{
     action_error, announce, page_error, successes, FormError, PageHeader, StatusLine,
 };
@@ -64,6 +64,9 @@ pub fn TokensPage() -> impl IntoView {
     // A memo: opening and closing a dialog changes the query but must not redraw the list
     // (the browser gives focus back to the link that opened the dialog).
     let show_all = Memo::new(move |_| query.read().get("show").as_deref() == Some("all"));
+    for done in [rotated, revoked] {
+        leave_on_success(done, move || list_href(show_all.get_untracked()));
+    }
     view! {
         <PageHeader title="Tokens" lead="Scoped access tokens for MCP clients and scripts. A token is shown once, when it is created."/>
         <StatusLine status/>
