@@ -72,8 +72,8 @@ pub struct Config {
     /// `TOLLGATE_METRICS=1`: Prometheus metrics at `/metrics` on the public address (keep it
     /// from the internet at the proxy). Off by default.
     pub metrics_on_public_addr: bool,
-    /// `TOLLGATE_METRICS_ADDR`: serve `/metrics` on this address instead, apart from the
-    /// public port (a private interface, or 127.0.0.1 for a local agent).
+    /// `TOLLGATE_METRICS_ADDR`: serve `/metrics` on this address, apart from the public port
+    /// (a private interface, or 127.0.0.1 for a local agent).
     pub metrics_addr: Option<SocketAddr>,
 }
 

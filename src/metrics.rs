@@ -1,9 +1,11 @@
 //! Prometheus metrics: each metric named and described once here, recorded where it happens
 //! with the `metrics` macros, rendered by `http::metrics`. Off unless the operator asks
-//! (`TOLLGATE_METRICS`, `TOLLGATE_METRICS_ADDR`): with no recorder installed the macros do
-//! nothing. Labels are tool names, surfaces, codes, routes and limit kinds, never a token, an
-//! email or a path.
+//! (`TOLLGATE_METRICS`, `TOLLGATE_METRICS_ADDR`); the hot path checks [`enabled`] first, since
+//! the macros build their labels (allocations) even when no recorder takes them. Labels are
+//! tool names, surfaces, codes, routes, methods and limit kinds from fixed sets, never a token,
+//! an email, a path or anything else a client writes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -13,14 +15,15 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const TOOL_CALLS: &str = "tollgate_tool_calls_total";
 /// A tool call's time in the pipeline, by `surface` and `tool`.
 pub const TOOL_CALL_SECONDS: &str = "tollgate_tool_call_duration_seconds";
-/// Calls refused by the pipeline, by `surface` and `code` (missing_token, invalid_token,
-/// missing_scope, rate_limited, quota_exceeded, …).
+/// Refusals by `surface` and `code`: a missing or invalid token once per request (MCP's
+/// `initialize` and `tools/list` included), the pipeline's (missing_scope, rate_limited,
+/// quota_exceeded, …) once per tool call.
 pub const REFUSALS: &str = "tollgate_refusals_total";
 /// Every HTTP answer's latency, by `method`, matched `route` and `status`.
 pub const HTTP_REQUEST_SECONDS: &str = "tollgate_http_request_duration_seconds";
-/// Jobs (admissions, cancellations, refusals) per writer transaction.
+/// Admissions, cancellations and refusals per writer transaction.
 pub const WRITER_BATCH_SIZE: &str = "tollgate_writer_batch_size";
-/// A writer transaction's time, from its first statement to its commit.
+/// A writer batch's time to write, its retry after a conflict included.
 pub const WRITER_COMMIT_SECONDS: &str = "tollgate_writer_commit_duration_seconds";
 /// Writer batches written again, locked, after another writer changed a row they had read.
 pub const WRITER_CONFLICTS: &str = "tollgate_writer_conflicts_total";
@@ -38,6 +41,13 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether anything records metrics in this process.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// The process's recorder, installed on first use (tests run several servers in one process;
 /// a process has one global recorder).
 pub fn recorder() -> PrometheusHandle {
@@ -54,8 +64,11 @@ fn install() -> PrometheusHandle {
         .expect("bucket lists are not empty");
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
-    if let Err(e) = metrics::set_global_recorder(recorder) {
-        tracing::error!(error = %e, "another metrics recorder is installed: /metrics stays empty");
+    match metrics::set_global_recorder(recorder) {
+        Ok(()) => ENABLED.store(true, Ordering::Relaxed),
+        Err(e) => {
+            tracing::error!(error = %e, "another metrics recorder is installed: /metrics stays empty")
+        }
     }
     describe();
     handle
@@ -68,7 +81,10 @@ fn describe() {
         Unit::Seconds,
         "Time of a tool call in the enforcement pipeline."
     );
-    describe_counter!(REFUSALS, "Calls refused, by surface and code.");
+    describe_counter!(
+        REFUSALS,
+        "Refusals by surface and code: of a token once per request, of the pipeline once per call."
+    );
     describe_histogram!(
         HTTP_REQUEST_SECONDS,
         Unit::Seconds,
@@ -81,7 +97,7 @@ fn describe() {
     describe_histogram!(
         WRITER_COMMIT_SECONDS,
         Unit::Seconds,
-        "A writer transaction from first statement to commit."
+        "A writer batch's time to write, a retry after a conflict included."
     );
     describe_counter!(
         WRITER_CONFLICTS,

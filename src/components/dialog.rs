@@ -24,9 +24,9 @@ pub fn UrlDialog(
     /// Where closing leads: the page without the dialog's query.
     #[prop(into)]
     close_href: String,
-    /// Moves each time the dialog's action succeeds: the dialog then closes.
-    #[prop(optional, into)]
-    done: Option<Signal<usize>>,
+    /// Moves each time the dialog's action succeeds: the dialog then closes (and the page
+    /// leaves its URL).
+    done: Leaving,
     children: Children,
 ) -> impl IntoView {
     let node = NodeRef::<html::Dialog>::new();
@@ -39,9 +39,7 @@ pub fn UrlDialog(
             }
         }
     });
-    if let Some(done) = done {
-        Effect::watch(move || done.get(), move |_, _, _| close(node), false);
-    }
+    Effect::watch(move || done.0.get(), move |_, _, _| close(node), false);
     let leave = {
         let (leave, href) = (leave_for(), close_href.clone());
         move |_| leave(&href)
@@ -74,12 +72,18 @@ pub fn UrlDialog(
     }
 }
 
+/// The successes of a dialog's action, as [`leave_on_success`] hands them to the dialog: a
+/// dialog closes on its success only where the page leaves its URL too.
+#[derive(Clone, Copy)]
+pub struct Leaving(Signal<usize>);
+
 /// Leaves the page's dialog for `href` each time `done` moves. The page calls it beside its
 /// data, not inside: the data reloads on the same success and may draw the dialog anew (the
 /// URL still names it), disposing the one that was about to close itself.
-pub fn leave_on_success(done: Signal<usize>, href: impl Fn() -> &'static str + 'static) {
+pub fn leave_on_success(done: Signal<usize>, href: impl Fn() -> &'static str + 'static) -> Leaving {
     let leave = leave_for();
     Effect::watch(move || done.get(), move |_, _, _| leave(href()), false);
+    Leaving(done)
 }
 
 /// Goes to `href` unless the page is there already: a dialog closed by its success is left

@@ -135,6 +135,28 @@ pub fn page_error(err: AppError) -> AnyView {
     .into_any()
 }
 
+/// A page's data: "Loading…" while it comes, then the page `view` draws from it, or what went
+/// wrong (with a way to sign in when that is what is missing).
+#[component]
+pub fn Loaded<T>(
+    data: Resource<Result<T, AppError>>,
+    #[prop(into)] view: Callback<T, AnyView>,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => page_error(e),
+                    Ok(data) => view.run(data),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 /// A button that copies `text`; its `label` becomes "Copied" once it is on the clipboard.
 #[component]
 pub fn CopyButton(text: String, label: &'static str) -> impl IntoView {

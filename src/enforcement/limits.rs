@@ -20,8 +20,9 @@ pub const RATE_WINDOW_MS: i64 = 60_000;
 pub struct Quota {
     pub limit: i64,
     pub remaining: i64,
-    /// The limit's window in seconds: a minute, or the allowance's period.
-    pub window: i64,
+    /// The limit's window in seconds: a minute, or the allowance's period (None for the
+    /// period after a trial, which has no end).
+    pub window: Option<i64>,
     /// Seconds until what is used comes back (None: it does not, as a trial's units).
     pub reset: Option<i64>,
 }
@@ -82,7 +83,7 @@ fn cap_quota(cap: i64, per_unit: i64, tat: i64, now: i64) -> Quota {
     Quota {
         limit: cap,
         remaining: ((RATE_WINDOW_MS - used) / per_unit.max(1)).clamp(0, cap),
-        window: RATE_WINDOW_MS / 1000,
+        window: Some(RATE_WINDOW_MS / 1000),
         reset: Some((used + 999) / 1000),
     }
 }
@@ -101,7 +102,7 @@ pub fn window_quota(count: i64, limit: i64, now: i64) -> Quota {
     Quota {
         limit,
         remaining: (limit - count).max(0),
-        window: RATE_WINDOW_MS / 1000,
+        window: Some(RATE_WINDOW_MS / 1000),
         reset: Some(ceil_seconds(window_end(now) - now)),
     }
 }
@@ -142,7 +143,7 @@ pub fn allowance_quota(
     Some(Quota {
         limit: period.allowance?,
         remaining: (period.allowance? - used).max(0),
-        window: (period.end - period.start) / 1000,
+        window: (period.end != i64::MAX).then(|| (period.end - period.start) / 1000),
         reset: resets_at.map(|at| ceil_seconds(at - now)),
     })
 }
@@ -172,7 +173,7 @@ mod tests {
         let spent = Quota {
             limit: 120,
             remaining: 0,
-            window: 60,
+            window: Some(60),
             reset: Some(60),
         };
         let refused = Take::Refused {
@@ -237,7 +238,14 @@ mod tests {
             (quota.limit, quota.remaining, quota.reset),
             (2_000, 4, None)
         );
-        assert_eq!(quota.window, 14 * 86_400);
+        assert_eq!(quota.window, Some(14 * 86_400));
+        // After the trial: nothing left, no end to the period, nothing coming back.
+        let ended = Plan::Trial.period(at("2026-11-01"), at("2026-12-01"));
+        let quota = allowance_quota(0, ended, None, at("2026-12-01")).unwrap();
+        assert_eq!(
+            (quota.limit, quota.remaining, quota.window, quota.reset),
+            (0, 0, None, None)
+        );
         let starter = Plan::Starter.period(at("2026-11-01"), now);
         let quota = allowance_quota(10, starter, Plan::Starter.resets_at(starter), now).unwrap();
         assert_eq!(quota.reset, Some(29 * 86_400));

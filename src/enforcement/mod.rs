@@ -98,7 +98,10 @@ pub async fn authenticate(
     surface: Surface,
 ) -> Result<Caller, ToolError> {
     let refused = |e: ToolError| {
-        metrics::counter!(REFUSALS, "surface" => surface.as_str(), "code" => e.code()).increment(1);
+        if crate::metrics::enabled() {
+            let (surface, code) = (surface.as_str(), e.code());
+            metrics::counter!(REFUSALS, "surface" => surface, "code" => code).increment(1);
+        }
         e
     };
     let token = bearer_token(headers).map_err(refused)?;
@@ -151,35 +154,50 @@ pub async fn call(
     )
     .await;
     // An unknown name is the client's words: it names no metric and no refusal.
-    let tool = tools::find(name).map_or("unknown_tool", |t| t.name);
+    let tool = || tools::find(name).map_or("unknown_tool", |t| t.name);
+    let refused = result
+        .as_ref()
+        .err()
+        .filter(|e| RefusalKind::of_code(e.code()).is_some());
+    if crate::metrics::enabled() {
+        record_call(caller.surface, tool(), &result, refused.is_some(), started);
+    }
+    // The writer counts the refusals it decides itself (rate limit, allowance).
+    if let Some(e) = refused.filter(|e| {
+        !matches!(
+            e,
+            ToolError::RateLimited { .. } | ToolError::QuotaExceeded { .. }
+        )
+    }) {
+        enforcer.writer.record_refusal(writer::Refusal {
+            org_id: acted_on.unwrap_or(caller.token.org_id),
+            token_id: caller.token.id,
+            tool: tool(),
+            code: e.code(),
+            at: now_ms(),
+        });
+    }
+    Outcome { result, rate }
+}
+
+fn record_call(
+    surface: Surface,
+    tool: &'static str,
+    result: &Result<Value, ToolError>,
+    refused: bool,
+    started: std::time::Instant,
+) {
     let (surface, code) = (
-        caller.surface.as_str(),
+        surface.as_str(),
         result.as_ref().err().map_or("ok", |e| e.code()),
     );
     metrics::counter!(TOOL_CALLS, "surface" => surface, "tool" => tool, "code" => code)
         .increment(1);
     metrics::histogram!(TOOL_CALL_SECONDS, "surface" => surface, "tool" => tool)
         .record(started.elapsed().as_secs_f64());
-    if let Err(e) = &result {
-        if RefusalKind::of_code(e.code()).is_some() {
-            metrics::counter!(REFUSALS, "surface" => surface, "code" => code).increment(1);
-        }
-        // The writer counts the refusals it decides itself (rate limit, allowance).
-        let counted_elsewhere = matches!(
-            e,
-            ToolError::RateLimited { .. } | ToolError::QuotaExceeded { .. }
-        );
-        if RefusalKind::of_code(e.code()).is_some() && !counted_elsewhere {
-            enforcer.writer.record_refusal(writer::Refusal {
-                org_id: acted_on.unwrap_or(caller.token.org_id),
-                token_id: caller.token.id,
-                tool,
-                code: e.code(),
-                at: now_ms(),
-            });
-        }
+    if refused {
+        metrics::counter!(REFUSALS, "surface" => surface, "code" => code).increment(1);
     }
-    Outcome { result, rate }
 }
 
 async fn run(

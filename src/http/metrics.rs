@@ -1,15 +1,16 @@
 //! `GET /metrics` in the Prometheus text format, on the public router (`TOLLGATE_METRICS=1`)
 //! or on a listener of its own (`TOLLGATE_METRICS_ADDR`); and the latency of every answer.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use metrics::gauge;
+use tokio::sync::Mutex;
 
 use crate::metrics::{recorder, HTTP_REQUEST_SECONDS, QUEUE_DEPTH, QUEUE_OLDEST_SECONDS};
 use crate::services::{jobs, write_back, Backlog, ServiceResult};
@@ -21,6 +22,22 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn scrape(State(state): State<AppState>) -> Response {
+    read_queues(&state).await;
+    let handle = recorder();
+    handle.run_upkeep();
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], handle.render()).into_response()
+}
+
+/// Sets the queue gauges from the database, at most once every few seconds however often
+/// someone scrapes.
+async fn read_queues(state: &AppState) {
+    static LAST_READ: Mutex<Option<Instant>> = Mutex::const_new(None);
+    let mut last_read = LAST_READ.lock().await;
+    if last_read.is_some_and(|at| at.elapsed() < QUEUES_READ_EVERY) {
+        return;
+    }
+    *last_read = Some(Instant::now());
     let now = now_ms();
     let queues: [(&str, ServiceResult<Backlog>); 2] = [
         ("jobs", jobs::backlog(&state.db).await),
@@ -36,17 +53,24 @@ async fn scrape(State(state): State<AppState>) -> Response {
             Err(e) => tracing::warn!(error = %e, queue, "reading a queue's backlog for /metrics"),
         }
     }
-    let handle = recorder();
-    handle.run_upkeep();
-    let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], handle.render()).into_response()
 }
 
+const QUEUES_READ_EVERY: Duration = Duration::from_secs(5);
+
 /// Records each answer's latency by method, matched route (never the path: invite links are
-/// secrets) and status.
+/// secrets) and status. Methods outside the standard ones are "other": a client may send any.
 pub async fn track_latency(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -92,6 +92,11 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(state.clone()))
         // The tool surfaces authenticate by bearer token: outside the cookie session and CSRF guard.
         .merge(crate::surface::router(state.clone()))
+        // On the public address only when asked for, and there behind the in-flight limit.
+        .merge(match state.config.metrics_on_public_addr {
+            true => metrics::router(),
+            false => Router::new(),
+        })
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -129,10 +134,5 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         // Probes answer even when the in-flight limit is reached, and stay out of the logs.
         .merge(probes::router());
-    // Scrapes too; on the public address only when asked for.
-    let router = match state.config.metrics_on_public_addr {
-        true => router.merge(metrics::router()),
-        false => router,
-    };
     router.with_state(state)
 }

@@ -6,7 +6,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::get_audit_log;
-use crate::components::{page_error, PageHeader};
+use crate::components::{Loaded, PageHeader};
 use crate::model::{format_time, iso_time, AuditAction, AuditFilter, AuditPage, AuditRow};
 
 #[component]
@@ -57,28 +57,23 @@ pub fn AuditPage() -> impl IntoView {
                 </p>
             })}
         </section>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(e) => page_error(e),
-                    Ok(page) if page.rows.is_empty() => view! { <section class="card empty-state"><p>"No events match."</p></section> }.into_any(),
-                    Ok(AuditPage { rows, older }) => view! {
-                        <section class="card">
-                            <AuditTable rows/>
-                            {older.map(|before| {
-                                let query = filter().query();
-                                let href = match query.is_empty() {
-                                    true => format!("/audit?before={before}"),
-                                    false => format!("/audit?{query}&before={before}"),
-                                };
-                                view! { <p class="pager"><a href=href>"Older events →"</a></p> }
-                            })}
-                        </section>
-                    }
-                    .into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded data=page view=move |data| match data {
+            page if page.rows.is_empty() => view! { <section class="card empty-state"><p>"No events match."</p></section> }.into_any(),
+            AuditPage { rows, older } => view! {
+                <section class="card">
+                    <AuditTable rows/>
+                    {older.map(|before| {
+                        let query = filter().query();
+                        let href = match query.is_empty() {
+                            true => format!("/audit?before={before}"),
+                            false => format!("/audit?{query}&before={before}"),
+                        };
+                        view! { <p class="pager"><a href=href>"Older events →"</a></p> }
+                    })}
+                </section>
+            }
+            .into_any(),
+            }/>
     }
 }
 

@@ -8,12 +8,11 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::billing::{ChangePlan, GrantCredits};
 use crate::api::usage::get_usage;
-use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, Leaving, UrlDialog};
 use crate::components::{
-    action_error, announce, grouping, page_error, successes, FormError, PageHeader, Renewed,
-    StatusLine,
+    action_error, announce, grouping, successes, FormError, Loaded, PageHeader, Renewed, StatusLine,
 };
-use crate::model::{OrgSummary, Plan, MAX_CREDIT_GRANT};
+use crate::model::{OrgSummary, Plan, UsagePage, MAX_CREDIT_GRANT};
 use crate::pages::usage::used_of_allowance;
 
 const HERE: &str = "/settings/billing";
@@ -36,41 +35,35 @@ pub fn BillingSettings() -> impl IntoView {
         )
     });
     let (changed, granted) = (successes(change), successes(grant));
-    for done in [changed, granted] {
-        leave_on_success(done, || HERE);
-    }
+    let (plan_done, grant_done) = (
+        leave_on_success(changed, || HERE),
+        leave_on_success(granted, || HERE),
+    );
     let usage = Resource::new_blocking(move || (changed.get(), granted.get()), |_| get_usage());
     let query = use_query_map();
     view! {
         <PageHeader title="Billing" lead="Your plan and credits. There is no payment provider: owners change them here."/>
         <StatusLine status/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match usage.await {
-                    Err(e) => page_error(e),
-                    Ok(u) => view! {
-                        <section class="card">
-                            <dl class="facts">
-                                <div><dt>"Plan"</dt><dd data-testid="current-plan">{u.plan.label()}</dd></div>
-                                <div><dt>"Units this period"</dt><dd>{used_of_allowance(g, u.used, u.allowance)}</dd></div>
-                                <div><dt>"Credits"</dt><dd data-testid="billing-credits">{g.count(u.credit_balance)}</dd></div>
-                            </dl>
-                        </section>
-                        {move || {
-                            let q = query.get();
-                            if let Some(plan) = q.get("plan") {
-                                return Some(view! { <PlanDialog plan used=u.used change done=changed/> }.into_any());
-                            }
-                            q.get("grant").map(|amount| {
-                                let note = q.get("note").unwrap_or_default();
-                                view! { <GrantDialog amount note grant done=granted/> }.into_any()
-                            })
-                        }}
+        <Loaded data=usage view=move |u: UsagePage| view! {
+                <section class="card">
+                    <dl class="facts">
+                        <div><dt>"Plan"</dt><dd data-testid="current-plan">{u.plan.label()}</dd></div>
+                        <div><dt>"Units this period"</dt><dd>{used_of_allowance(g, u.used, u.allowance)}</dd></div>
+                        <div><dt>"Credits"</dt><dd data-testid="billing-credits">{g.count(u.credit_balance)}</dd></div>
+                    </dl>
+                </section>
+                {move || {
+                    let q = query.get();
+                    if let Some(plan) = q.get("plan") {
+                        return Some(view! { <PlanDialog plan used=u.used change done=plan_done/> }.into_any());
                     }
-                    .into_any(),
-                }
-            })}
-        </Suspense>
+                    q.get("grant").map(|amount| {
+                        let note = q.get("note").unwrap_or_default();
+                        view! { <GrantDialog amount note grant done=grant_done/> }.into_any()
+                    })
+                }}
+            }
+            .into_any()/>
         <section class="card">
             <h2>"Change plan"</h2>
             <Renewed done=changed>
@@ -107,7 +100,7 @@ fn PlanDialog(
     plan: String,
     used: i64,
     change: ServerAction<ChangePlan>,
-    done: Signal<usize>,
+    done: Leaving,
 ) -> impl IntoView {
     let g = grouping();
     let chosen = Plan::parse(&plan).filter(|p| *p != Plan::Trial);
@@ -149,7 +142,7 @@ fn GrantDialog(
     amount: String,
     note: String,
     grant: ServerAction<GrantCredits>,
-    done: Signal<usize>,
+    done: Leaving,
 ) -> impl IntoView {
     let g = grouping();
     let org = use_context::<OrgSummary>()

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::usage::get_usage;
-use crate::components::{grouping, page_error, PageHeader};
+use crate::components::{grouping, Loaded, PageHeader};
 use crate::model::{format_time, short_date, DayUsage, Grouping, UsagePage, UsageRow};
 
 #[component]
@@ -13,14 +13,7 @@ pub fn UsagePage() -> impl IntoView {
     let usage = Resource::new_blocking(|| (), |_| get_usage());
     view! {
         <PageHeader title="Usage" lead="Units used against your plan's allowance in the current period."/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match usage.await {
-                    Err(e) => page_error(e),
-                    Ok(u) => view! { <Usage u/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded data=usage view=move |u| view! { <Usage u/> }.into_any()/>
     }
 }
 

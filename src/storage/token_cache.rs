@@ -76,8 +76,10 @@ impl TokenCache {
             .get(hash)
             .filter(|entry| now - entry.cached_at < MAX_AGE_MS)
             .cloned();
-        let result = if found.is_some() { "hit" } else { "miss" };
-        metrics::counter!(crate::metrics::TOKEN_CACHE_LOOKUPS, "result" => result).increment(1);
+        if crate::metrics::enabled() {
+            let result = if found.is_some() { "hit" } else { "miss" };
+            metrics::counter!(crate::metrics::TOKEN_CACHE_LOOKUPS, "result" => result).increment(1);
+        }
         found
     }
 

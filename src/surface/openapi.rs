@@ -4,6 +4,8 @@
 //! the document around them is built here as JSON (a typed OpenAPI model would re-model those
 //! schemas, and lose what it does not know).
 
+use std::sync::LazyLock;
+
 use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -13,11 +15,14 @@ use crate::state::AppState;
 use crate::tools::{ToolSpec, TOOLS};
 
 pub async fn document(State(state): State<AppState>) -> Json<Value> {
-    Json(build(state.config.public_url.trim_end_matches('/')))
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
+    let mut document = DOCUMENT.clone();
+    document["servers"] = json!([{ "url": state.config.public_url.trim_end_matches('/') }]);
+    Json(document)
 }
 
-/// The whole document, for a server reached at `server_url`.
-pub fn build(server_url: &str) -> Value {
+/// The whole document but its `servers`, which name where this server is reached.
+pub fn build() -> Value {
     let mut schemas = Map::new();
     schemas.insert("Error".into(), error_schema());
     let mut paths = Map::new();
@@ -42,10 +47,10 @@ pub fn build(server_url: &str) -> Value {
                  minute and the organization's plan allowance; tools with their own limit \
                  (`x-tollgate-limit-per-minute`) also count calls a minute. Responses carry \
                  `X-RateLimit-*` and the IETF `RateLimit-Policy`/`RateLimit` fields with the \
-                 policies \"units\", \"tool\" and \"allowance\"."
+                 policies \"units\", \"tool\" and \"allowance\" (the first and the last count \
+                 weighted units, not requests)."
             ),
         },
-        "servers": [{ "url": server_url }],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -142,7 +147,7 @@ fn operation(tool: &ToolSpec, input: Value) -> Value {
             "schema": { "type": "string", "maxLength": 200 },
         }));
     }
-    json!({
+    let mut operation = json!({
         "operationId": tool.name,
         "summary": tool.title,
         "description": description,
@@ -155,11 +160,16 @@ fn operation(tool: &ToolSpec, input: Value) -> Value {
         },
         "responses": responses,
         "x-tollgate-units": tool.units,
-        "x-tollgate-limit-per-minute": tool.limit_per_minute,
-        "x-tollgate-credits": tool.credits,
         "x-tollgate-read-only": tool.read_only,
         "x-tollgate-destructive": tool.destructive,
-    })
+    });
+    if let Some(limit) = tool.limit_per_minute {
+        operation["x-tollgate-limit-per-minute"] = json!(limit);
+    }
+    if let Some(credits) = tool.credits {
+        operation["x-tollgate-credits"] = json!(credits);
+    }
+    operation
 }
 
 fn catalog_path() -> Value {
@@ -204,19 +214,19 @@ fn error_schema() -> Value {
     })
 }
 
-fn header(description: &str) -> Value {
-    json!({ "description": description, "schema": { "type": "string" } })
+fn header(description: &str, kind: &str) -> Value {
+    json!({ "description": description, "schema": { "type": kind } })
 }
 
 fn headers() -> Value {
     json!({
-        "X-RateLimit-Limit": header("The token's cap of units a minute."),
-        "X-RateLimit-Remaining": header("Units left of the cap now."),
-        "RateLimit-Policy": header("The limits this call counts against (draft-ietf-httpapi-ratelimit-headers): \"units\" a minute, the tool's own \"tool\" calls a minute, the plan's \"allowance\" a period."),
-        "RateLimit": header("What is left of each policy (r) and in how many seconds it is back (t)."),
-        "Retry-After": header("Seconds to wait before retrying."),
-        "X-Request-Id": header("The request's id, also in error bodies and the server's logs."),
-        "WWW-Authenticate": header("The bearer challenge (RFC 6750)."),
+        "X-RateLimit-Limit": header("The token's cap of units a minute.", "integer"),
+        "X-RateLimit-Remaining": header("Units left of the cap now.", "integer"),
+        "RateLimit-Policy": header("The limits this call counts against (draft-ietf-httpapi-ratelimit-headers): \"units\" a minute, the tool's own \"tool\" calls a minute, the plan's \"allowance\" a period.", "string"),
+        "RateLimit": header("What is left of each policy (r) and in how many seconds it is back (t).", "string"),
+        "Retry-After": header("Seconds to wait before retrying.", "integer"),
+        "X-Request-Id": header("The request's id, also in error bodies and the server's logs.", "string"),
+        "WWW-Authenticate": header("The bearer challenge (RFC 6750).", "string"),
     })
 }
 
@@ -274,7 +284,7 @@ mod tests {
 
     #[test]
     fn every_tool_is_an_operation_with_its_scope_and_no_dangling_schema_ref() {
-        let doc = build("https://tollgate.example");
+        let doc = build();
         for tool in TOOLS {
             let op = &doc["paths"][format!("/v1/tools/{}", tool.name)]["post"];
             assert_eq!(op["operationId"], tool.name);
@@ -285,6 +295,11 @@ mod tests {
         assert!(
             !text.contains("#/$defs/"),
             "every $defs reference is rewritten"
+        );
+        let refs = text.split("\"$ref\":\"").skip(1);
+        assert!(
+            refs.clone().all(|r| r.starts_with("#/components/")),
+            "{text}"
         );
         for target in text.split("\"$ref\":\"#/components/").skip(1) {
             let path = &target[..target.find('"').unwrap()];

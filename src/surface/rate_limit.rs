@@ -18,16 +18,13 @@ fn policies(rate: &RateState) -> impl Iterator<Item = (&'static str, &Quota)> {
     .filter_map(|(name, quota)| Some((name, quota?)))
 }
 
-/// The largest integer a structured field carries (RFC 9651 §3.3.1): an ended trial's period
-/// never ends.
-const MAX_SF_INTEGER: i64 = 999_999_999_999_999;
-
-/// `"units";q=120;w=60, …`: what each limit allows.
+/// `"units";q=120;w=60, …`: what each limit allows (no `w` for the period after a trial,
+/// which has no end).
 pub fn policy_field(rate: &RateState) -> String {
     policies(rate)
-        .map(|(name, q)| {
-            let window = q.window.clamp(1, MAX_SF_INTEGER);
-            format!("\"{name}\";q={};w={window}", q.limit)
+        .map(|(name, q)| match q.window {
+            Some(w) => format!("\"{name}\";q={};w={w}", q.limit),
+            None => format!("\"{name}\";q={}", q.limit),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -66,29 +63,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_limit_is_one_policy_and_a_trials_units_have_no_reset() {
+    fn each_limit_is_one_policy_and_an_ended_trial_has_no_window_and_no_reset() {
         let rate = RateState {
             units: Quota {
                 limit: 120,
                 remaining: 115,
-                window: 60,
+                window: Some(60),
                 reset: Some(3),
             },
             tool: None,
             allowance: Some(Quota {
-                limit: 2_000,
-                remaining: 1_995,
-                window: 1_209_600,
+                limit: 0,
+                remaining: 0,
+                window: None,
                 reset: None,
             }),
         };
         assert_eq!(
             policy_field(&rate),
-            r#""units";q=120;w=60, "allowance";q=2000;w=1209600"#
+            r#""units";q=120;w=60, "allowance";q=0"#
         );
-        assert_eq!(
-            state_field(&rate),
-            r#""units";r=115;t=3, "allowance";r=1995"#
-        );
+        assert_eq!(state_field(&rate), r#""units";r=115;t=3, "allowance";r=0"#);
     }
 }

@@ -78,7 +78,7 @@ async fn five_hundred_parallel_calls_never_pass_the_unit_cap() {
                 units: Quota {
                     limit: 120,
                     remaining: 0,
-                    window: 60,
+                    window: Some(60),
                     reset: Some(60),
                 },
                 tool: None,

@@ -207,9 +207,12 @@ async fn write_batches(db: Db, mut jobs: mpsc::UnboundedReceiver<Job>) {
             locked_until = Instant::now() + LOCKED_AFTER_CONFLICT;
             result = write(&db, &mut conn, reading, &admits, &cancellations, &refusals).await;
         }
-        metrics::histogram!(crate::metrics::WRITER_COMMIT_SECONDS)
-            .record(started.elapsed().as_secs_f64());
-        metrics::histogram!(crate::metrics::WRITER_BATCH_SIZE).record(batch.len() as f64);
+        if crate::metrics::enabled() {
+            let size = admits.len() + cancellations.len() + refusals.len();
+            metrics::histogram!(crate::metrics::WRITER_BATCH_SIZE).record(size as f64);
+            metrics::histogram!(crate::metrics::WRITER_COMMIT_SECONDS)
+                .record(started.elapsed().as_secs_f64());
+        }
         let result = result.map_err(|e| {
             tracing::error!(error = %e, "writing a batch of admissions and usage");
             conn = None;

@@ -8,9 +8,9 @@ use leptos_router::hooks::use_query_map;
 use crate::api::organizations::{
     get_members, ChangeMemberRole, InviteMember, RemoveMember, RevokeInvite,
 };
-use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, Leaving, UrlDialog};
 use crate::components::{
-    action_error, announce, page_error, successes, CopyButton, FormError, PageHeader, Renewed,
+    action_error, announce, successes, CopyButton, FormError, Loaded, PageHeader, Renewed,
     StatusLine,
 };
 use crate::model::{format_time, MemberView, MembersPage, Role};
@@ -36,9 +36,10 @@ pub fn MembersSettings() -> impl IntoView {
     });
     let (invited, changed) = (successes(invite), successes(change));
     let (removed, withdrawn) = (successes(remove), successes(withdraw));
-    for done in [removed, withdrawn] {
-        leave_on_success(done, || HERE);
-    }
+    let (remove_done, withdraw_done) = (
+        leave_on_success(removed, || HERE),
+        leave_on_success(withdrawn, || HERE),
+    );
     // Reloaded after a success only: a refusal leaves every field as it was chosen.
     let page = Resource::new_blocking(
         move || (invited.get(), changed.get(), removed.get(), withdrawn.get()),
@@ -49,90 +50,83 @@ pub fn MembersSettings() -> impl IntoView {
     view! {
         <PageHeader title="Members" lead="Who belongs to this organization, and what they may do."/>
         <StatusLine status/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(e) => page_error(e),
-                    Ok(p) => {
-                        let admin = p.my_role.is_admin();
-                        let my_role = p.my_role;
-                        let public_url = p.public_url.clone();
-                        let listed = p.clone();
+        <Loaded data=page view=move |p: MembersPage| {
+                let admin = p.my_role.is_admin();
+                let my_role = p.my_role;
+                let public_url = p.public_url.clone();
+                let listed = p.clone();
+                view! {
+                    {move || dialog(&listed, query.read().get("remove"), query.read().get("withdraw"), remove, withdraw, remove_done, withdraw_done)}
+                    {new_invite().map(|code| {
+                        let link = format!("{public_url}/invite/{code}");
                         view! {
-                            {move || dialog(&listed, query.read().get("remove"), query.read().get("withdraw"), remove, withdraw, removed, withdrawn)}
-                            {new_invite().map(|code| {
-                                let link = format!("{public_url}/invite/{code}");
-                                view! {
-                                    <section class="card notice-ok invite-created" role="status">
-                                        <h2>"Invite link created"</h2>
-                                        <p>"No email is sent: pass this link on. It works once, for the invited address, for 7 days."</p>
-                                        <div class="copy-row">
-                                            <input class="copy-field" readonly value=link.clone() aria-label="Invite link" data-testid="invite-link"/>
-                                            <CopyButton text=link label="Copy link"/>
-                                        </div>
-                                    </section>
-                                }
-                            })}
-                            <section class="card">
-                                <table class="table stack-on-phone">
-                                    <thead><tr><th>"Member"</th><th>"Role"</th><th>"Joined"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                                    <tbody>
-                                        {p.members
-                                            .into_iter()
-                                            .map(|m| view! { <MemberRow member=m admin my_role change/> })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                                <FormError message=action_error(change)/>
+                            <section class="card notice-ok invite-created" role="status">
+                                <h2>"Invite link created"</h2>
+                                <p>"No email is sent: pass this link on. It works once, for the invited address, for 7 days."</p>
+                                <div class="copy-row">
+                                    <input class="copy-field" readonly value=link.clone() aria-label="Invite link" data-testid="invite-link"/>
+                                    <CopyButton text=link label="Copy link"/>
+                                </div>
                             </section>
-                            {admin.then(|| view! {
-                                <section class="card">
-                                    <h2>"Invite someone"</h2>
-                                    <Renewed done=invited>
-                                    <ActionForm action=invite attr:class="inline-form" attr:aria-label="Invite">
-                                        <label class="grow">"Email" <input type="email" name="email" required/></label>
-                                        <label>
-                                            "Role"
-                                            <select name="role">
-                                                {role_options(my_role, Role::Member)}
-                                            </select>
-                                        </label>
-                                        <button type="submit" class="button-primary">"Create invite link"</button>
-                                    </ActionForm>
-                                    </Renewed>
-                                    <FormError message=action_error(invite)/>
-                                </section>
-                            })}
-                            {(admin && !p.invites.is_empty()).then(|| view! {
-                                <section class="card">
-                                    <h2>"Open invitations"</h2>
-                                    <table class="table stack-on-phone">
-                                        <thead><tr><th>"Email"</th><th>"Role"</th><th>"Invited by"</th><th>"Expires"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                                        <tbody>
-                                            {p.invites
-                                                .into_iter()
-                                                .map(|i| view! {
-                                                    <tr data-email=i.email.clone()>
-                                                        <td data-label="Email">{i.email.clone()}</td>
-                                                        <td data-label="Role">{i.role.label()}</td>
-                                                        <td data-label="Invited by">{i.invited_by}</td>
-                                                        <td data-label="Expires">{format_time(i.expires_at)}</td>
-                                                        <td class="actions">
-                                                            <a class="button-quiet danger" href=format!("{HERE}?withdraw={}", i.id) data-noscroll="true">"Withdraw"</a>
-                                                        </td>
-                                                    </tr>
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
-                                </section>
-                            })}
                         }
-                        .into_any()
-                    }
+                    })}
+                    <section class="card">
+                        <table class="table stack-on-phone">
+                            <thead><tr><th>"Member"</th><th>"Role"</th><th>"Joined"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <tbody>
+                                {p.members
+                                    .into_iter()
+                                    .map(|m| view! { <MemberRow member=m admin my_role change/> })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                        <FormError message=action_error(change)/>
+                    </section>
+                    {admin.then(|| view! {
+                        <section class="card">
+                            <h2>"Invite someone"</h2>
+                            <Renewed done=invited>
+                            <ActionForm action=invite attr:class="inline-form" attr:aria-label="Invite">
+                                <label class="grow">"Email" <input type="email" name="email" required/></label>
+                                <label>
+                                    "Role"
+                                    <select name="role">
+                                        {role_options(my_role, Role::Member)}
+                                    </select>
+                                </label>
+                                <button type="submit" class="button-primary">"Create invite link"</button>
+                            </ActionForm>
+                            </Renewed>
+                            <FormError message=action_error(invite)/>
+                        </section>
+                    })}
+                    {(admin && !p.invites.is_empty()).then(|| view! {
+                        <section class="card">
+                            <h2>"Open invitations"</h2>
+                            <table class="table stack-on-phone">
+                                <thead><tr><th>"Email"</th><th>"Role"</th><th>"Invited by"</th><th>"Expires"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                                <tbody>
+                                    {p.invites
+                                        .into_iter()
+                                        .map(|i| view! {
+                                            <tr data-email=i.email.clone()>
+                                                <td data-label="Email">{i.email.clone()}</td>
+                                                <td data-label="Role">{i.role.label()}</td>
+                                                <td data-label="Invited by">{i.invited_by}</td>
+                                                <td data-label="Expires">{format_time(i.expires_at)}</td>
+                                                <td class="actions">
+                                                    <a class="button-quiet danger" href=format!("{HERE}?withdraw={}", i.id) data-noscroll="true">"Withdraw"</a>
+                                                </td>
+                                            </tr>
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    })}
                 }
-            })}
-        </Suspense>
+                .into_any()
+            }/>
     }
 }
 
@@ -143,8 +137,8 @@ fn dialog(
     withdraw_id: Option<String>,
     remove: ServerAction<RemoveMember>,
     withdraw: ServerAction<RevokeInvite>,
-    removed: Signal<usize>,
-    withdrawn: Signal<usize>,
+    removed: Leaving,
+    withdrawn: Leaving,
 ) -> Option<AnyView> {
     let id = |v: Option<String>| v.and_then(|v| v.parse::<i64>().ok());
     let member =

@@ -7,11 +7,11 @@ use leptos_router::hooks::use_query_map;
 use crate::api::organizations::{
     get_workspaces, ConfigureWriteBack, CreateWorkspace, RedeliverWriteBack, RenameWorkspace,
 };
-use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, Leaving, UrlDialog};
 use crate::components::{
-    action_error, announce, page_error, successes, FormError, PageHeader, Renewed, StatusLine,
+    action_error, announce, successes, FormError, Loaded, PageHeader, Renewed, StatusLine,
 };
-use crate::model::{format_time, WorkspaceView, WriteBackView};
+use crate::model::{format_time, WorkspaceView, WorkspacesPage, WriteBackView};
 
 const HERE: &str = "/settings/workspaces";
 
@@ -37,7 +37,7 @@ pub fn WorkspacesSettings() -> impl IntoView {
     });
     let (created, renamed) = (successes(create), successes(rename));
     let (configured, redelivered) = (successes(configure), successes(redeliver));
-    leave_on_success(configured, || HERE);
+    let configure_done = leave_on_success(configured, || HERE);
     // Reloaded after a success only: a refusal leaves every field as it was typed.
     let page = Resource::new_blocking(
         move || {
@@ -54,69 +54,62 @@ pub fn WorkspacesSettings() -> impl IntoView {
     view! {
         <PageHeader title="Workspaces" lead="Data tenants inside your organization: each has its own profiles and data."/>
         <StatusLine status/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(e) => page_error(e),
-                    Ok(p) => {
-                        let can_manage = p.can_manage;
-                        let workspaces = p.workspaces.clone();
-                        view! {
-                            {move || {
-                                let id = query.read().get("write_back")?.parse::<i64>().ok()?;
-                                let w = workspaces.iter().find(|w| w.id == id).cloned()?;
-                                can_manage.then(|| view! { <WriteBackDialog w configure done=configured/> })
-                            }}
-                            <section class="card">
-                                <table class="table stack-on-phone">
-                                    <thead><tr><th>"Name"</th><th>"Created"</th><th>"Write-back"</th></tr></thead>
-                                    <tbody>
-                                        {p.workspaces
-                                            .into_iter()
-                                            .map(|w| view! {
-                                                <tr>
-                                                    <td data-label="Name">
-                                                        {if can_manage {
-                                                            view! {
-                                                                <ActionForm action=rename attr:class="inline-form">
-                                                                    <input type="hidden" name="workspace_id" value=w.id.to_string()/>
-                                                                    <input name="name" value=w.name.clone() required maxlength="60" aria-label=format!("Name of {}", w.name)/>
-                                                                    <button type="submit" class="button-quiet">"Rename"</button>
-                                                                </ActionForm>
-                                                            }
-                                                            .into_any()
-                                                        } else {
-                                                            view! { <span>{w.name.clone()}</span> }.into_any()
-                                                        }}
-                                                    </td>
-                                                    <td data-label="Created">{format_time(w.created_at)}</td>
-                                                    <td data-label="Write-back"><WriteBackCell workspace_id=w.id write_back=w.write_back.clone() can_manage redeliver/></td>
-                                                </tr>
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                                <FormError message=action_error(rename)/>
-                                <FormError message=action_error(redeliver)/>
-                            </section>
-                            {can_manage.then(|| view! {
-                                <section class="card">
-                                    <h2>"New workspace"</h2>
-                                    <Renewed done=created>
-                                    <ActionForm action=create attr:class="inline-form" attr:aria-label="New workspace">
-                                        <label class="grow">"Name" <input name="name" required maxlength="60"/></label>
-                                        <button type="submit" class="button-primary">"Create workspace"</button>
-                                    </ActionForm>
-                                    </Renewed>
-                                    <FormError message=action_error(create)/>
-                                </section>
-                            })}
-                        }
-                        .into_any()
-                    }
+        <Loaded data=page view=move |p: WorkspacesPage| {
+                let can_manage = p.can_manage;
+                let workspaces = p.workspaces.clone();
+                view! {
+                    {move || {
+                        let id = query.read().get("write_back")?.parse::<i64>().ok()?;
+                        let w = workspaces.iter().find(|w| w.id == id).cloned()?;
+                        can_manage.then(|| view! { <WriteBackDialog w configure done=configure_done/> })
+                    }}
+                    <section class="card">
+                        <table class="table stack-on-phone">
+                            <thead><tr><th>"Name"</th><th>"Created"</th><th>"Write-back"</th></tr></thead>
+                            <tbody>
+                                {p.workspaces
+                                    .into_iter()
+                                    .map(|w| view! {
+                                        <tr>
+                                            <td data-label="Name">
+                                                {if can_manage {
+                                                    view! {
+                                                        <ActionForm action=rename attr:class="inline-form">
+                                                            <input type="hidden" name="workspace_id" value=w.id.to_string()/>
+                                                            <input name="name" value=w.name.clone() required maxlength="60" aria-label=format!("Name of {}", w.name)/>
+                                                            <button type="submit" class="button-quiet">"Rename"</button>
+                                                        </ActionForm>
+                                                    }
+                                                    .into_any()
+                                                } else {
+                                                    view! { <span>{w.name.clone()}</span> }.into_any()
+                                                }}
+                                            </td>
+                                            <td data-label="Created">{format_time(w.created_at)}</td>
+                                            <td data-label="Write-back"><WriteBackCell workspace_id=w.id write_back=w.write_back.clone() can_manage redeliver/></td>
+                                        </tr>
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                        <FormError message=action_error(rename)/>
+                        <FormError message=action_error(redeliver)/>
+                    </section>
+                    {can_manage.then(|| view! {
+                        <section class="card">
+                            <h2>"New workspace"</h2>
+                            <Renewed done=created>
+                            <ActionForm action=create attr:class="inline-form" attr:aria-label="New workspace">
+                                <label class="grow">"Name" <input name="name" required maxlength="60"/></label>
+                                <button type="submit" class="button-primary">"Create workspace"</button>
+                            </ActionForm>
+                            </Renewed>
+                            <FormError message=action_error(create)/>
+                        </section>
+                    })}
                 }
-            })}
-        </Suspense>
+                .into_any()
+            }/>
     }
 }
 
@@ -153,7 +146,7 @@ fn WriteBackCell(
 fn WriteBackDialog(
     w: WorkspaceView,
     configure: ServerAction<ConfigureWriteBack>,
-    done: Signal<usize>,
+    done: Leaving,
 ) -> impl IntoView {
     let write_back = w.write_back;
     view! {

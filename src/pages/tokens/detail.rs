@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::tokens::get_token;
-use crate::components::{grouping, page_error, PageHeader};
+use crate::components::{grouping, Loaded, PageHeader};
 use crate::model::{format_time, short_date, TokenDetail, TokenStatus};
 use crate::pages::audit::AuditTable;
 
@@ -29,14 +29,7 @@ pub fn TokenPage() -> impl IntoView {
     view! {
         <PageHeader title="Token" lead="What this token is, what it may do and what it did."/>
         <p><a href="/tokens">"← All tokens"</a></p>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Err(e) => page_error(e),
-                    Ok(d) => view! { <Detail d/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded data=detail view=move |d| view! { <Detail d/> }.into_any()/>
     }
 }
 

@@ -10,9 +10,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::tokens::{get_tokens, CreateToken, RevokeToken, RotateToken};
-use crate::components::dialog::{leave_on_success, DialogCancel, UrlDialog};
+use crate::components::dialog::{leave_on_success, DialogCancel, Leaving, UrlDialog};
 use crate::components::{
-    action_error, announce, page_error, successes, FormError, PageHeader, StatusLine,
+    action_error, announce, successes, FormError, Loaded, PageHeader, StatusLine,
 };
 use crate::model::{
     ago, format_time, from_now, iso_time, RevealedToken, RotationGrace, TokenStatus, TokenView,
@@ -64,29 +64,24 @@ pub fn TokensPage() -> impl IntoView {
     // A memo: opening and closing a dialog changes the query but must not redraw the list
     // (the browser gives focus back to the link that opened the dialog).
     let show_all = Memo::new(move |_| query.read().get("show").as_deref() == Some("all"));
-    for done in [rotated, revoked] {
-        leave_on_success(done, move || list_href(show_all.get_untracked()));
-    }
+    let back = move || list_href(show_all.get_untracked());
+    let (rotate_done, revoke_done) = (
+        leave_on_success(rotated, back),
+        leave_on_success(revoked, back),
+    );
     view! {
         <PageHeader title="Tokens" lead="Scoped access tokens for MCP clients and scripts. A token is shown once, when it is created."/>
         <StatusLine status/>
         {move || shown.get().map(|t| view! { <Reveal token=t on_close=close/> })}
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(e) => page_error(e),
-                    Ok(p) => {
-                        let listed = p.clone();
-                        view! {
-                            <TokenDialogs page=p.clone() rotate revoke rotated revoked/>
-                            {move || view! { <TokenList page=listed.clone() show_all=show_all.get()/> }}
-                            <CreateForm page=p create/>
-                        }
-                        .into_any()
-                    }
+        <Loaded data=page view=move |p: TokensPage| {
+                let listed = p.clone();
+                view! {
+                    <TokenDialogs page=p.clone() rotate revoke rotated=rotate_done revoked=revoke_done/>
+                    {move || view! { <TokenList page=listed.clone() show_all=show_all.get()/> }}
+                    <CreateForm page=p create/>
                 }
-            })}
-        </Suspense>
+                .into_any()
+            }/>
     }
 }
 
@@ -106,8 +101,8 @@ fn TokenDialogs(
     rotate: ServerAction<RotateToken>,
     revoke: ServerAction<RevokeToken>,
     /// The page's counts of successes: each closes its dialog.
-    rotated: Signal<usize>,
-    revoked: Signal<usize>,
+    rotated: Leaving,
+    revoked: Leaving,
 ) -> impl IntoView {
     let query = use_query_map();
     move || {
