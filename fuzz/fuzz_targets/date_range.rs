@@ -3,9 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tollgate::model::{day_string, parse_day, DateRange};
 use tollgate::tools::ToolError;
-use tollgate::model::{day_string, parse_day};
-use tollgate::tools::DateRange;
 
 fuzz_target!(|input: (Option<&str>, Option<&str>, u16)| {
     let (start, end, offset) = input;
@@ -18,7 +17,7 @@ fuzz_target!(|input: (Option<&str>, Option<&str>, u16)| {
                 assert_eq!(range.end, today - 1);
             }
         }
-        Err(err) => assert!(matches!(err, ToolError::InvalidDateRange(_)), "{err:?}"),
+        Err(err) => assert_eq!(ToolError::from(err).code(), "invalid_date_range"),
     }
     for text in [start, end].into_iter().flatten() {
         if let Some(day) = parse_day(text) {

@@ -181,6 +181,12 @@ impl From<sqlx::Error> for ToolError {
     }
 }
 
+impl From<crate::model::DateRangeError> for ToolError {
+    fn from(err: crate::model::DateRangeError) -> Self {
+        ToolError::InvalidDateRange(err.0)
+    }
+}
+
 /// A service's refusal of the call's input reaches the client as `invalid_parameter` with the
 /// service's sentence; anything else is the server's fault.
 impl From<crate::services::ServiceError> for ToolError {

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use analytics::{DateRange, RangeArgs};
+pub use analytics::RangeArgs;
 pub use error::ToolError;
 pub use scopes::ScopesInForce;
 
@@ -321,6 +321,11 @@ impl ToolSpec {
         }
         schema
     }
+}
+
+/// Today's day number, for ranges that default to the days before it.
+fn today() -> i64 {
+    crate::model::day_of(crate::storage::now_ms())
 }
 
 pub fn find(name: &str) -> Option<&'static ToolSpec> {

@@ -4,10 +4,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::analytics::DateRange;
 use super::ToolError;
 use super::{parse_args, ToolCall, ToolFuture};
-use crate::model::day_string;
+use crate::model::{day_string, DateRange};
 use crate::services::jobs::{self, Kind};
 
 #[derive(Deserialize, JsonSchema)]
@@ -58,7 +57,7 @@ fn dispatch(
     end: Option<String>,
 ) -> ToolFuture {
     Box::pin(async move {
-        let today = crate::model::day_of(crate::storage::now_ms());
+        let today = super::today();
         let range = DateRange::parse(start.as_deref(), end.as_deref(), today)?;
         args["start_date"] = json!(day_string(range.start));
         args["end_date"] = json!(day_string(range.end));

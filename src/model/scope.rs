@@ -1,0 +1,131 @@
+//! The scopes of spec §4: what each lets a token do, how risky it is, who may grant it.
+
+use serde::{Deserialize, Serialize};
+
+use super::Role;
+
+/// The scopes of spec §4, each described once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    AnalyticsRead,
+    CampaignsRead,
+    ConversionsRead,
+    CustomersRead,
+    PiiRead,
+    CreditsRead,
+    ReportsRead,
+    ReportsWrite,
+    ConversionsWrite,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScopeGroup {
+    Read,
+    Sensitive,
+    Write,
+}
+
+impl ScopeGroup {
+    pub fn label(self) -> &'static str {
+        match self {
+            ScopeGroup::Read => "Read",
+            ScopeGroup::Sensitive => "Sensitive",
+            ScopeGroup::Write => "Write",
+        }
+    }
+}
+
+impl Scope {
+    pub const ALL: [Scope; 9] = [
+        Scope::AnalyticsRead,
+        Scope::CampaignsRead,
+        Scope::ConversionsRead,
+        Scope::CustomersRead,
+        Scope::PiiRead,
+        Scope::CreditsRead,
+        Scope::ReportsRead,
+        Scope::ReportsWrite,
+        Scope::ConversionsWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::AnalyticsRead => "analytics:read",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::ConversionsRead => "conversions:read",
+            Scope::CustomersRead => "customers:read",
+            Scope::PiiRead => "pii:read",
+            Scope::CreditsRead => "credits:read",
+            Scope::ReportsRead => "reports:read",
+            Scope::ReportsWrite => "reports:write",
+            Scope::ConversionsWrite => "conversions:write",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn grants(self) -> &'static str {
+        match self {
+            Scope::AnalyticsRead => "Performance summaries, period comparisons, anomalies",
+            Scope::CampaignsRead => "Campaigns, creatives, fatigue, attribution models",
+            Scope::ConversionsRead => "Conversions, WhatsApp attribution",
+            Scope::CustomersRead => "Customer journeys, PII masked",
+            Scope::PiiRead => {
+                "Unmask email, phone and full name when a call passes include_sensitive=true"
+            }
+            Scope::CreditsRead => "Credit balance and ledger",
+            Scope::ReportsRead => "Report and export status, results",
+            Scope::ReportsWrite => "Start reports and audience exports",
+            Scope::ConversionsWrite => {
+                "Send conversions to the workspace's external endpoint (write-back)"
+            }
+        }
+    }
+
+    pub fn group(self) -> ScopeGroup {
+        match self {
+            Scope::PiiRead => ScopeGroup::Sensitive,
+            Scope::ReportsWrite | Scope::ConversionsWrite => ScopeGroup::Write,
+            _ => ScopeGroup::Read,
+        }
+    }
+
+    /// What a token with this scope does, in the create form's one-line summary.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Scope::AnalyticsRead => "reads analytics",
+            Scope::CampaignsRead => "reads campaigns",
+            Scope::ConversionsRead => "reads conversions",
+            Scope::CustomersRead => "reads customer journeys (PII masked)",
+            Scope::PiiRead => "may unmask PII",
+            Scope::CreditsRead => "reads credits",
+            Scope::ReportsRead => "reads reports",
+            Scope::ReportsWrite => "starts reports (spends credits)",
+            Scope::ConversionsWrite => "sends conversions out",
+        }
+    }
+
+    /// The mark spec §4 puts beside the scope.
+    pub fn mark(self) -> Option<&'static str> {
+        match self {
+            Scope::CustomersRead => Some("PII (masked)"),
+            Scope::PiiRead => Some("sensitive"),
+            Scope::ReportsWrite => Some("spends credits"),
+            Scope::ConversionsWrite => Some("external effect"),
+            _ => None,
+        }
+    }
+
+    /// New tokens start with the read scopes that hold no customer data (least privilege:
+    /// `customers:read` is a click away, `pii:read` is not a read scope at all).
+    pub fn is_default(self) -> bool {
+        self.group() == ScopeGroup::Read && self != Scope::CustomersRead
+    }
+
+    /// Members may grant read scopes only; `pii:read` and write scopes need an admin or owner.
+    pub fn grantable_by(self, role: Role) -> bool {
+        role.is_admin() || self.group() == ScopeGroup::Read
+    }
+}

@@ -1,0 +1,130 @@
+//! One customer's record, and the masks that hide who they are.
+
+use serde::Serialize;
+
+use crate::services::ServiceResult;
+use crate::storage::Db;
+
+use super::Touch;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub full_name: String,
+    pub email: String,
+    pub phone: String,
+    pub first_seen: String,
+}
+
+pub async fn customer(
+    db: &Db,
+    workspace_id: i64,
+    customer_id: i64,
+) -> ServiceResult<Option<(Customer, Vec<Touch>, Vec<(String, i64, String)>)>> {
+    let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT c.id, c.full_name, c.email, c.phone, c.first_seen FROM customers c JOIN profiles p ON p.id = c.profile_id \
+         WHERE c.id = $1 AND p.workspace_id = $2",
+    )
+    .bind(customer_id)
+    .bind(workspace_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((id, full_name, email, phone, first_seen)) = row else {
+        return Ok(None);
+    };
+    let touches: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT t.day, t.channel, c.name FROM touchpoints t LEFT JOIN campaigns c ON c.id = t.campaign_id \
+         WHERE t.customer_id = $1 ORDER BY t.day, t.id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    let conversions: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT day, value_cents, source FROM conversions WHERE customer_id = $1 ORDER BY day, id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(Some((
+        Customer {
+            id,
+            full_name,
+            email,
+            phone,
+            first_seen,
+        },
+        touches
+            .into_iter()
+            .map(|(day, channel, campaign)| Touch {
+                day,
+                channel,
+                campaign,
+            })
+            .collect(),
+        conversions,
+    )))
+}
+
+pub async fn customer_id_by_email(
+    db: &Db,
+    workspace_id: i64,
+    email: &str,
+) -> ServiceResult<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT c.id FROM customers c JOIN profiles p ON p.id = c.profile_id WHERE p.workspace_id = $1 AND c.email = $2",
+    )
+    .bind(workspace_id)
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// `jane@example.com` → `j***@example.com`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+/// Every digit but the last two hidden: `+1 555 0123 4567` → `+* *** **** **67`.
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen > digits.saturating_sub(2) {
+                    c
+                } else {
+                    '*'
+                }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `Ana Silva` → `A. S.`
+pub fn mask_name(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|part| part.chars().next())
+        .map(|c| format!("{c}."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn pii_masks() {
+        assert_eq!(mask_email("jane.doe@example.com"), "j***@example.com");
+        assert_eq!(mask_phone("+1 555 0123 4567"), "+* *** **** **67");
+        assert_eq!(mask_name("Ana Silva"), "A. S.");
+    }
+}
