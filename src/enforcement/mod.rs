@@ -383,11 +383,7 @@ async fn charge_and_run(
     // Step 6: credits pre-flight, so a call that cannot pay fails fast (the tool charges
     // atomically itself: at dispatch or on completion).
     if let Some(required) = tool.credits {
-        let (available,): (i64,) =
-            sqlx::query_as("SELECT credit_balance FROM organizations WHERE id = $1")
-                .bind(billed_org)
-                .fetch_one(&db.pool)
-                .await?;
+        let available = crate::services::credits::current_balance(db, billed_org).await?;
         if available < required {
             enforcer.writer.cancel(request, period).await?;
             return Err(ToolError::InsufficientCredits {
@@ -454,11 +450,8 @@ async fn resolve_target(
     if token.binding == Binding::Workspace && token.workspace_id == Some(workspace_id) {
         return Ok(reach(token.org_id, Some(workspace_id), None));
     }
-    let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM workspaces WHERE id = $1")
-        .bind(workspace_id)
-        .fetch_optional(&enforcer.db.pool)
-        .await?;
-    let Some((org_id,)) = row else {
+    let Some(org_id) = crate::services::workspaces::org_of(&enforcer.db, workspace_id).await?
+    else {
         return Err(ToolError::WorkspaceNotAccessible(workspace_id));
     };
     let (reachable, role) = match token.binding {

@@ -1,7 +1,13 @@
 //! The credit balance and its append-only ledger. A charge is one conditional update, so the
 //! balance never goes negative, also under concurrency and across instances.
 
+use crate::model::LedgerRow;
+use crate::storage::Db;
+
 use super::ServiceResult;
+
+/// How many ledger entries the usage page and `check_credits` show.
+const LATEST_ENTRIES: i64 = 20;
 
 /// Not enough credits: (required, available).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,4 +93,32 @@ pub async fn balance(conn: &mut sqlx::AnyConnection, org_id: i64) -> ServiceResu
             .fetch_one(conn)
             .await?;
     Ok(balance)
+}
+
+/// The organization's balance now (outside any transaction).
+pub async fn current_balance(db: &Db, org_id: i64) -> ServiceResult<i64> {
+    balance(&mut *db.pool.acquire().await?, org_id).await
+}
+
+/// The organization's latest ledger entries, newest first. A plain sqlx error, so that it
+/// joins the usage page's other reads.
+pub async fn latest_entries(db: &Db, org_id: i64) -> Result<Vec<LedgerRow>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT created_at, kind, amount, balance_after, note FROM credit_ledger \
+         WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(org_id)
+    .bind(LATEST_ENTRIES)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, kind, amount, balance_after, note)| LedgerRow {
+            at,
+            kind,
+            amount,
+            balance_after,
+            note,
+        })
+        .collect())
 }

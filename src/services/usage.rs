@@ -1,9 +1,7 @@
 //! The Usage page's figures, from the rollups the pipeline keeps (`period_usage`,
 //! `usage_daily`), so the page stays fast however many events there are.
 
-use crate::model::{
-    day_of, day_string, DayUsage, LedgerRow, Period, Plan, RefusalKind, UsagePage, UsageRow,
-};
+use crate::model::{day_of, day_string, DayUsage, Period, Plan, RefusalKind, UsagePage, UsageRow};
 use crate::storage::Db;
 
 use super::organizations::Actor;
@@ -114,11 +112,7 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
     .bind(period.start)
     .bind(period.end)
     .fetch_all(&db.pool);
-    let ledger = sqlx::query_as::<_, (i64, String, i64, i64, String)>(
-        "SELECT created_at, kind, amount, balance_after, note FROM credit_ledger WHERE org_id = $1 ORDER BY id DESC LIMIT 20",
-    )
-    .bind(org)
-    .fetch_all(&db.pool);
+    let ledger = super::credits::latest_entries(db, org);
     let (used, per_day, by_tool, by_token, (tokens_used,), refusals, ledger) = tokio::try_join!(
         used,
         per_day,
@@ -170,16 +164,7 @@ pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Usage
             .collect(),
         refusals,
         credit_balance,
-        ledger: ledger
-            .into_iter()
-            .map(|(at, kind, amount, balance_after, note)| LedgerRow {
-                at,
-                kind,
-                amount,
-                balance_after,
-                note,
-            })
-            .collect(),
+        ledger,
     })
 }
 

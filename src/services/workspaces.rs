@@ -2,7 +2,7 @@
 //! renaming.
 
 use crate::model::AuditAction;
-use crate::model::{WorkspaceView, WorkspacesPage, WriteBackView};
+use crate::model::{Binding, VerifiedToken, WorkspaceView, WorkspacesPage, WriteBackView};
 use crate::storage::Db;
 
 use super::audit::{self, AuditEntry};
@@ -46,6 +46,53 @@ pub async fn workspaces(db: &Db, actor: &Actor) -> ServiceResult<WorkspacesPage>
         can_manage: actor.role.is_admin(),
         workspaces,
     })
+}
+
+/// A workspace a token reaches, with its organization.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReachableWorkspace {
+    pub id: i64,
+    pub name: String,
+    pub write_back_enabled: i64,
+    pub org_id: i64,
+    pub org_name: String,
+}
+
+/// The workspaces `token` reaches now: a personal token those of the organizations its user
+/// belongs to today, an organization token its organization's, a workspace token its own.
+pub async fn reachable(db: &Db, token: &VerifiedToken) -> ServiceResult<Vec<ReachableWorkspace>> {
+    const COLUMNS: &str = "SELECT w.id, w.name, w.write_back_enabled, o.id AS org_id, \
+                           o.name AS org_name FROM workspaces w JOIN organizations o ON o.id = w.org_id";
+    let rows = match token.binding {
+        Binding::User => {
+            sqlx::query_as(&format!(
+                "{COLUMNS} JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 \
+                 ORDER BY o.name, w.name"
+            ))
+            .bind(token.user_id.unwrap_or_default())
+            .fetch_all(&db.pool)
+            .await?
+        }
+        Binding::Organization | Binding::Workspace => {
+            sqlx::query_as(&format!(
+                "{COLUMNS} WHERE o.id = $1 AND ($2 = 0 OR w.id = $2) ORDER BY w.name"
+            ))
+            .bind(token.org_id)
+            .bind(token.workspace_id.unwrap_or_default())
+            .fetch_all(&db.pool)
+            .await?
+        }
+    };
+    Ok(rows)
+}
+
+/// The organization `workspace_id` belongs to, if it exists.
+pub async fn org_of(db: &Db, workspace_id: i64) -> ServiceResult<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM workspaces WHERE id = $1")
+        .bind(workspace_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|(org_id,)| org_id))
 }
 
 fn duplicate_workspace(e: sqlx::Error, name: &str) -> ServiceError {

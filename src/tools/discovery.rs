@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{parse_args, ToolCall, ToolFuture};
-use crate::model::Binding;
+use crate::services::workspaces;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -14,34 +14,15 @@ pub struct ListWorkspacesArgs {}
 pub fn list_workspaces(call: ToolCall) -> ToolFuture {
     Box::pin(async move {
         let _: ListWorkspacesArgs = parse_args(&call.args)?;
-        let token = &call.token;
-        // Personal tokens reach the workspaces of the organizations the user belongs to now.
-        let rows: Vec<(i64, String, i64, i64, String)> = match token.binding {
-            Binding::User => sqlx::query_as(
-                "SELECT w.id, w.name, w.write_back_enabled, o.id, o.name FROM workspaces w \
-                 JOIN organizations o ON o.id = w.org_id JOIN memberships m ON m.org_id = o.id \
-                 WHERE m.user_id = $1 ORDER BY o.name, w.name",
-            )
-            .bind(token.user_id.unwrap_or_default())
-            .fetch_all(&call.db.pool)
-            .await?,
-            Binding::Organization | Binding::Workspace => sqlx::query_as(
-                "SELECT w.id, w.name, w.write_back_enabled, o.id, o.name FROM workspaces w \
-                 JOIN organizations o ON o.id = w.org_id WHERE o.id = $1 AND ($2 = 0 OR w.id = $2) ORDER BY w.name",
-            )
-            .bind(token.org_id)
-            .bind(token.workspace_id.unwrap_or_default())
-            .fetch_all(&call.db.pool)
-            .await?,
-        };
-        let workspaces: Vec<_> = rows
+        let workspaces: Vec<_> = workspaces::reachable(&call.db, &call.token)
+            .await?
             .into_iter()
-            .map(|(id, name, write_back, org_id, org_name)| {
+            .map(|w| {
                 json!({
-                    "id": id,
-                    "name": name,
-                    "write_back_enabled": write_back != 0,
-                    "organization": { "id": org_id, "name": org_name },
+                    "id": w.id,
+                    "name": w.name,
+                    "write_back_enabled": w.write_back_enabled != 0,
+                    "organization": { "id": w.org_id, "name": w.org_name },
                 })
             })
             .collect();
