@@ -6,7 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use rmcp::model::ClientJsonRpcMessage;
 use serde_json::Value;
-use tollgate::tools::{self, DateRange, RangeArgs};
+use tollgate::model::DateRange;
+use tollgate::tools::{self, RangeArgs};
 
 fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<ClientJsonRpcMessage>(data);

@@ -402,7 +402,7 @@ async fn charge_and_run(
         workspace_id: reach.workspace_id,
         args,
     };
-    let result = (tool.handler)(call).await;
+    let result = tool.handler.run(call).await;
     if result.is_err() {
         enforcer.writer.cancel(request, period).await?;
     }

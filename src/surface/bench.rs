@@ -84,7 +84,7 @@ impl ServerHandler for BareMcp {
             workspace_id: Some(self.workspace_id),
             args: request.arguments.map(Value::Object).unwrap_or(Value::Null),
         };
-        let result = match (tool.handler)(call).await {
+        let result = match tool.handler.run(call).await {
             Ok(value) => super::mcp::success_result(value),
             Err(err) => super::mcp::error_result(&err, None),
         };

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ToolError;
-use super::{parse_args, ToolCall, ToolFuture};
+use super::{ToolCall, ToolFuture};
 use crate::model::{day_string, DateRange, Scope};
 use crate::services::analytics::{self, Model};
 
@@ -34,7 +34,7 @@ fn query(call: &ToolCall, args: &RangeArgs) -> Result<Query, ToolError> {
         super::today(),
     )?;
     Ok(Query {
-        workspace_id: call.workspace_id.ok_or(ToolError::Internal)?,
+        workspace_id: call.workspace()?,
         profile_id: args.profile_id,
         range,
     })
@@ -71,26 +71,23 @@ async fn summed(
 #[serde(deny_unknown_fields)]
 pub struct ListProfilesArgs {}
 
-pub fn list_profiles(call: ToolCall) -> ToolFuture {
+pub fn list_profiles(call: ToolCall, _: ListProfilesArgs) -> ToolFuture {
     Box::pin(async move {
-        let _: ListProfilesArgs = parse_args(&call.args)?;
-        let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
+        let workspace_id = call.workspace()?;
         Ok(json!({ "profiles": analytics::profiles(&call.db, workspace_id).await? }))
     })
 }
 
-pub fn get_performance_summary(call: ToolCall) -> ToolFuture {
+pub fn get_performance_summary(call: ToolCall, args: RangeArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let totals = summed(&call, &q, q.range).await?;
         Ok(json!({ "range": q.range.json(), "totals": totals }))
     })
 }
 
-pub fn compare_periods(call: ToolCall) -> ToolFuture {
+pub fn compare_periods(call: ToolCall, args: RangeArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let current = summed(&call, &q, q.range).await?;
         let previous_range = q.range.previous();
@@ -154,9 +151,8 @@ fn rank(
         .collect()
 }
 
-fn top(call: ToolCall, creatives: bool) -> ToolFuture {
+fn top(call: ToolCall, args: TopArgs, creatives: bool) -> ToolFuture {
     Box::pin(async move {
-        let args: TopArgs = parse_args(&call.args)?;
         let limit = args.limit.unwrap_or(5);
         if !(1..=50).contains(&limit) {
             return Err(ToolError::InvalidParameter(
@@ -189,12 +185,12 @@ fn top(call: ToolCall, creatives: bool) -> ToolFuture {
     })
 }
 
-pub fn top_campaigns(call: ToolCall) -> ToolFuture {
-    top(call, false)
+pub fn top_campaigns(call: ToolCall, args: TopArgs) -> ToolFuture {
+    top(call, args, false)
 }
 
-pub fn top_creatives(call: ToolCall) -> ToolFuture {
-    top(call, true)
+pub fn top_creatives(call: ToolCall, args: TopArgs) -> ToolFuture {
+    top(call, args, true)
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -208,14 +204,13 @@ pub struct JourneyArgs {
     pub include_sensitive: Option<bool>,
 }
 
-pub fn explain_customer_journey(call: ToolCall) -> ToolFuture {
+pub fn explain_customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: JourneyArgs = parse_args(&call.args)?;
         let unmask = args.include_sensitive.unwrap_or(false);
         if unmask {
             call.scopes.require(Scope::PiiRead)?;
         }
-        let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
+        let workspace_id = call.workspace()?;
         let customer_id = match (args.customer_id, args.email.as_deref()) {
             (Some(id), _) => Some(id),
             (None, Some(email)) => {
@@ -276,9 +271,8 @@ async fn journeys(call: &ToolCall, q: &Query) -> Result<Vec<analytics::Journey>,
     Ok(analytics::converted_journeys(&call.db, q.workspace_id, q.profile_id, &start, &end).await?)
 }
 
-pub fn compare_attribution_models(call: ToolCall) -> ToolFuture {
+pub fn compare_attribution_models(call: ToolCall, args: RangeArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let journeys = journeys(&call, &q).await?;
         let models: Vec<_> = Model::ALL
@@ -295,9 +289,8 @@ pub fn compare_attribution_models(call: ToolCall) -> ToolFuture {
     })
 }
 
-pub fn whatsapp_attribution_summary(call: ToolCall) -> ToolFuture {
+pub fn whatsapp_attribution_summary(call: ToolCall, args: RangeArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let journeys = journeys(&call, &q).await?;
         let total = journeys.len();
@@ -343,9 +336,8 @@ pub struct CampaignArgs {
     pub end_date: Option<String>,
 }
 
-pub fn explain_campaign(call: ToolCall) -> ToolFuture {
+pub fn explain_campaign(call: ToolCall, args: CampaignArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: CampaignArgs = parse_args(&call.args)?;
         let range = RangeArgs {
             profile_id: None,
             start_date: args.start_date,
@@ -424,9 +416,8 @@ pub fn explain_campaign(call: ToolCall) -> ToolFuture {
     })
 }
 
-pub fn creative_fatigue_check(call: ToolCall) -> ToolFuture {
+pub fn creative_fatigue_check(call: ToolCall, args: RangeArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let rows = metrics(&call, &q, q.range).await?;
         let days: Vec<String> = (q.range.start..=q.range.end).map(day_string).collect();
@@ -438,9 +429,8 @@ pub fn creative_fatigue_check(call: ToolCall) -> ToolFuture {
     })
 }
 
-pub fn find_anomalies(call: ToolCall) -> ToolFuture {
+pub fn find_anomalies(call: ToolCall, args: RangeArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: RangeArgs = parse_args(&call.args)?;
         let q = query(&call, &args)?;
         let rows = metrics(&call, &q, q.range).await?;
         Ok(

@@ -4,18 +4,16 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ToolError;
-use super::{parse_args, ToolCall, ToolFuture};
+use super::{ToolCall, ToolFuture};
 use crate::services::credits;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckCreditsArgs {}
 
-pub fn check_credits(call: ToolCall) -> ToolFuture {
+pub fn check_credits(call: ToolCall, _: CheckCreditsArgs) -> ToolFuture {
     Box::pin(async move {
-        let _: CheckCreditsArgs = parse_args(&call.args)?;
-        let org_id = call.org_id.ok_or(ToolError::Internal)?;
+        let org_id = call.organization()?;
         let balance = credits::current_balance(&call.db, org_id).await?;
         let ledger: Vec<_> = credits::latest_entries(&call.db, org_id)
             .await?

@@ -4,16 +4,15 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{parse_args, ToolCall, ToolFuture};
+use super::{ToolCall, ToolFuture};
 use crate::services::workspaces;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListWorkspacesArgs {}
 
-pub fn list_workspaces(call: ToolCall) -> ToolFuture {
+pub fn list_workspaces(call: ToolCall, _: ListWorkspacesArgs) -> ToolFuture {
     Box::pin(async move {
-        let _: ListWorkspacesArgs = parse_args(&call.args)?;
         let workspaces: Vec<_> = workspaces::reachable(&call.db, &call.token)
             .await?
             .into_iter()

@@ -48,6 +48,18 @@ pub struct ToolCall {
     pub args: Value,
 }
 
+impl ToolCall {
+    /// The workspace the pipeline resolved (tools that act on one always have it).
+    pub fn workspace(&self) -> Result<i64, ToolError> {
+        self.workspace_id.ok_or(ToolError::Internal)
+    }
+
+    /// The organization the pipeline resolved (tools with a target always have it).
+    pub fn organization(&self) -> Result<i64, ToolError> {
+        self.org_id.ok_or(ToolError::Internal)
+    }
+}
+
 pub type ToolFuture = Pin<Box<dyn Future<Output = Result<Value, ToolError>> + Send>>;
 
 pub struct ToolSpec {
@@ -67,8 +79,37 @@ pub struct ToolSpec {
     pub limit_per_minute: Option<i64>,
     /// Credits the tool bills (checked before it runs; charged by the tool itself).
     pub credits: Option<i64>,
-    pub input_schema: fn() -> Value,
-    pub handler: fn(ToolCall) -> ToolFuture,
+    pub handler: Handler,
+}
+
+/// A tool's arguments and its code, made by `typed!` from one function
+/// `fn(ToolCall, Args) -> ToolFuture`: the schema clients see describes the very type the
+/// handler decodes, so the two cannot drift apart.
+pub struct Handler {
+    input_schema: fn() -> Value,
+    decode_and_run: fn(ToolCall) -> ToolFuture,
+}
+
+impl Handler {
+    pub fn run(&self, call: ToolCall) -> ToolFuture {
+        (self.decode_and_run)(call)
+    }
+}
+
+/// `typed!(Args => module::handler)`: the [`Handler`] of a function taking `Args`.
+macro_rules! typed {
+    ($args:ty => $handler:path) => {{
+        fn decode_and_run(call: ToolCall) -> ToolFuture {
+            match parse_args::<$args>(&call.args) {
+                Ok(args) => $handler(call, args),
+                Err(e) => Box::pin(std::future::ready(Err(e))),
+            }
+        }
+        Handler {
+            input_schema: schema::<$args>,
+            decode_and_run,
+        }
+    }};
 }
 
 pub static TOOLS: &[ToolSpec] = &[
@@ -79,8 +120,7 @@ pub static TOOLS: &[ToolSpec] = &[
         None,
         0,
         Target::None,
-        schema::<discovery::ListWorkspacesArgs>,
-        discovery::list_workspaces,
+        typed!(discovery::ListWorkspacesArgs => discovery::list_workspaces),
     ),
     ToolSpec::read_only(
         "list_profiles",
@@ -89,8 +129,7 @@ pub static TOOLS: &[ToolSpec] = &[
         None,
         0,
         Target::Workspace,
-        schema::<analytics::ListProfilesArgs>,
-        analytics::list_profiles,
+        typed!(analytics::ListProfilesArgs => analytics::list_profiles),
     ),
     ToolSpec::read_only(
         "get_performance_summary",
@@ -99,8 +138,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::AnalyticsRead),
         1,
         Target::Workspace,
-        schema::<analytics::RangeArgs>,
-        analytics::get_performance_summary,
+        typed!(analytics::RangeArgs => analytics::get_performance_summary),
     ),
     ToolSpec::read_only(
         "compare_periods",
@@ -109,8 +147,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::AnalyticsRead),
         1,
         Target::Workspace,
-        schema::<analytics::RangeArgs>,
-        analytics::compare_periods,
+        typed!(analytics::RangeArgs => analytics::compare_periods),
     ),
     ToolSpec::read_only(
         "top_campaigns",
@@ -119,8 +156,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CampaignsRead),
         1,
         Target::Workspace,
-        schema::<analytics::TopArgs>,
-        analytics::top_campaigns,
+        typed!(analytics::TopArgs => analytics::top_campaigns),
     ),
     ToolSpec::read_only(
         "top_creatives",
@@ -129,8 +165,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CampaignsRead),
         1,
         Target::Workspace,
-        schema::<analytics::TopArgs>,
-        analytics::top_creatives,
+        typed!(analytics::TopArgs => analytics::top_creatives),
     ),
     ToolSpec::read_only(
         "explain_campaign",
@@ -139,8 +174,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CampaignsRead),
         2,
         Target::Workspace,
-        schema::<analytics::CampaignArgs>,
-        analytics::explain_campaign,
+        typed!(analytics::CampaignArgs => analytics::explain_campaign),
     ),
     ToolSpec::read_only(
         "explain_customer_journey",
@@ -149,8 +183,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CustomersRead),
         2,
         Target::Workspace,
-        schema::<analytics::JourneyArgs>,
-        analytics::explain_customer_journey,
+        typed!(analytics::JourneyArgs => analytics::explain_customer_journey),
     ),
     ToolSpec::read_only(
         "creative_fatigue_check",
@@ -159,8 +192,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CampaignsRead),
         2,
         Target::Workspace,
-        schema::<analytics::RangeArgs>,
-        analytics::creative_fatigue_check,
+        typed!(analytics::RangeArgs => analytics::creative_fatigue_check),
     ),
     ToolSpec::read_only(
         "find_anomalies",
@@ -169,8 +201,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::AnalyticsRead),
         2,
         Target::Workspace,
-        schema::<analytics::RangeArgs>,
-        analytics::find_anomalies,
+        typed!(analytics::RangeArgs => analytics::find_anomalies),
     ),
     ToolSpec::read_only(
         "whatsapp_attribution_summary",
@@ -179,8 +210,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::ConversionsRead),
         2,
         Target::Workspace,
-        schema::<analytics::RangeArgs>,
-        analytics::whatsapp_attribution_summary,
+        typed!(analytics::RangeArgs => analytics::whatsapp_attribution_summary),
     ),
     ToolSpec::read_only(
         "compare_attribution_models",
@@ -189,8 +219,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CampaignsRead),
         5,
         Target::Workspace,
-        schema::<analytics::RangeArgs>,
-        analytics::compare_attribution_models,
+        typed!(analytics::RangeArgs => analytics::compare_attribution_models),
     ),
     ToolSpec::read_only(
         "check_credits",
@@ -199,8 +228,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::CreditsRead),
         0,
         Target::Organization,
-        schema::<credits::CheckCreditsArgs>,
-        credits::check_credits,
+        typed!(credits::CheckCreditsArgs => credits::check_credits),
     ),
     ToolSpec {
         name: "send_meta_conversions",
@@ -215,8 +243,7 @@ pub static TOOLS: &[ToolSpec] = &[
         write_back: true,
         limit_per_minute: Some(20),
         credits: None,
-        input_schema: schema::<write_back::SendConversionsArgs>,
-        handler: write_back::send_meta_conversions,
+        handler: typed!(write_back::SendConversionsArgs => write_back::send_meta_conversions),
     },
     ToolSpec {
         name: "generate_report",
@@ -231,8 +258,7 @@ pub static TOOLS: &[ToolSpec] = &[
         write_back: false,
         limit_per_minute: Some(10),
         credits: Some(crate::services::jobs::REPORT_CREDITS),
-        input_schema: schema::<reports::JobArgs>,
-        handler: reports::generate_report,
+        handler: typed!(reports::JobArgs => reports::generate_report),
     },
     ToolSpec {
         name: "export_audience",
@@ -247,8 +273,7 @@ pub static TOOLS: &[ToolSpec] = &[
         write_back: false,
         limit_per_minute: Some(5),
         credits: Some(crate::services::jobs::EXPORT_CREDITS),
-        input_schema: schema::<reports::ExportArgs>,
-        handler: reports::export_audience,
+        handler: typed!(reports::ExportArgs => reports::export_audience),
     },
     ToolSpec::read_only(
         "get_report_status",
@@ -257,8 +282,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Some(Scope::ReportsRead),
         0,
         Target::Workspace,
-        schema::<reports::StatusArgs>,
-        reports::get_report_status,
+        typed!(reports::StatusArgs => reports::get_report_status),
     ),
 ];
 
@@ -272,8 +296,7 @@ impl ToolSpec {
         scope: Option<Scope>,
         units: i64,
         target: Target,
-        input_schema: fn() -> Value,
-        handler: fn(ToolCall) -> ToolFuture,
+        handler: Handler,
     ) -> ToolSpec {
         ToolSpec {
             name,
@@ -288,7 +311,6 @@ impl ToolSpec {
             write_back: false,
             limit_per_minute: None,
             credits: None,
-            input_schema,
             handler,
         }
     }
@@ -302,7 +324,7 @@ impl ToolSpec {
     }
 
     fn build_schema(&self) -> Value {
-        let mut schema = (self.input_schema)();
+        let mut schema = (self.handler.input_schema)();
         if !self.read_only && self.idempotent {
             schema["properties"]["idempotency_key"] = serde_json::json!({
                 "type": "string",

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::ToolError;
-use super::{parse_args, ToolCall, ToolFuture};
+use super::{ToolCall, ToolFuture};
 use crate::model::{day_string, DateRange};
 use crate::services::jobs::{self, Kind};
 
@@ -61,10 +61,7 @@ fn dispatch(
         let range = DateRange::parse(start.as_deref(), end.as_deref(), today)?;
         args["start_date"] = json!(day_string(range.start));
         args["end_date"] = json!(day_string(range.end));
-        let (org_id, workspace_id) = (
-            call.org_id.ok_or(ToolError::Internal)?,
-            call.workspace_id.ok_or(ToolError::Internal)?,
-        );
+        let (org_id, workspace_id) = (call.organization()?, call.workspace()?);
         match jobs::dispatch(
             &call.db,
             org_id,
@@ -87,34 +84,23 @@ fn dispatch(
     })
 }
 
-pub fn generate_report(call: ToolCall) -> ToolFuture {
-    match parse_args::<JobArgs>(&call.args) {
-        Ok(a) => {
-            let args = json!({ "profile_id": a.profile_id });
-            dispatch(call, Kind::Report, args, a.start_date, a.end_date)
-        }
-        Err(e) => Box::pin(async move { Err(e) }),
-    }
+pub fn generate_report(call: ToolCall, a: JobArgs) -> ToolFuture {
+    let args = json!({ "profile_id": a.profile_id });
+    dispatch(call, Kind::Report, args, a.start_date, a.end_date)
 }
 
-pub fn export_audience(call: ToolCall) -> ToolFuture {
-    match parse_args::<ExportArgs>(&call.args) {
-        Ok(a) => {
-            let segment = match a.segment.unwrap_or(Segment::Converters) {
-                Segment::Converters => "converters",
-                Segment::WhatsappConverters => "whatsapp_converters",
-            };
-            let args = json!({ "profile_id": a.profile_id, "segment": segment });
-            dispatch(call, Kind::AudienceExport, args, a.start_date, a.end_date)
-        }
-        Err(e) => Box::pin(async move { Err(e) }),
-    }
+pub fn export_audience(call: ToolCall, a: ExportArgs) -> ToolFuture {
+    let segment = match a.segment.unwrap_or(Segment::Converters) {
+        Segment::Converters => "converters",
+        Segment::WhatsappConverters => "whatsapp_converters",
+    };
+    let args = json!({ "profile_id": a.profile_id, "segment": segment });
+    dispatch(call, Kind::AudienceExport, args, a.start_date, a.end_date)
 }
 
-pub fn get_report_status(call: ToolCall) -> ToolFuture {
+pub fn get_report_status(call: ToolCall, args: StatusArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: StatusArgs = parse_args(&call.args)?;
-        let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
+        let workspace_id = call.workspace()?;
         jobs::status(&call.db, workspace_id, args.job_id)
             .await?
             .ok_or_else(|| {

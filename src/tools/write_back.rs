@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::ToolError;
-use super::{parse_args, ToolCall, ToolFuture};
+use super::{ToolCall, ToolFuture};
 use crate::secrets::sha256_hex;
 use crate::services::write_back;
 
@@ -35,9 +35,8 @@ pub struct SendConversionsArgs {
     pub events: Vec<ConversionEvent>,
 }
 
-pub fn send_meta_conversions(call: ToolCall) -> ToolFuture {
+pub fn send_meta_conversions(call: ToolCall, args: SendConversionsArgs) -> ToolFuture {
     Box::pin(async move {
-        let args: SendConversionsArgs = parse_args(&call.args)?;
         if args.events.is_empty() || args.events.len() > MAX_EVENTS {
             return Err(ToolError::InvalidParameter(format!(
                 "send between 1 and {MAX_EVENTS} events"
@@ -61,7 +60,7 @@ pub fn send_meta_conversions(call: ToolCall) -> ToolFuture {
             });
             events.push((id, payload));
         }
-        let workspace_id = call.workspace_id.ok_or(ToolError::Internal)?;
+        let workspace_id = call.workspace()?;
         let (queued, duplicates) =
             write_back::enqueue(&call.db, workspace_id, &events, crate::storage::now_ms()).await?;
         Ok(
