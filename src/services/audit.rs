@@ -21,6 +21,33 @@ pub struct AuditEntry<'a> {
     pub token_id: Option<i64>,
 }
 
+impl<'a> AuditEntry<'a> {
+    /// `actor` did `action` to `subject`, in their organization, from `ip`.
+    pub fn by(
+        actor: &Actor,
+        action: AuditAction,
+        subject: &'a str,
+        ip: Option<&'a str>,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            org_id: actor.org_id,
+            actor_user_id: Some(actor.user_id),
+            action,
+            subject,
+            ip,
+            token_id: None,
+        }
+    }
+
+    /// The entry is about one token (the audit log filters by it).
+    pub fn about_token(self, token_id: i64) -> AuditEntry<'a> {
+        AuditEntry {
+            token_id: Some(token_id),
+            ..self
+        }
+    }
+}
+
 pub async fn record<'e, E>(executor: E, entry: AuditEntry<'_>, now: i64) -> ServiceResult<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,

@@ -42,14 +42,7 @@ pub async fn change_plan(
         .bind(actor.org_id)
         .execute(&mut *tx)
         .await?;
-    let entry = AuditEntry {
-        org_id: actor.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::BillingPlanChanged,
-        subject: plan,
-        ip,
-        token_id: None,
-    };
+    let entry = AuditEntry::by(actor, AuditAction::BillingPlanChanged, plan, ip);
     audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(())
@@ -94,14 +87,7 @@ pub async fn grant_credits(
     .execute(&mut *tx)
     .await?;
     let subject = format!("{amount} credits: {note}");
-    let entry = AuditEntry {
-        org_id: actor.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::BillingCreditsGranted,
-        subject: &subject,
-        ip,
-        token_id: None,
-    };
+    let entry = AuditEntry::by(actor, AuditAction::BillingCreditsGranted, &subject, ip);
     audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(balance)

@@ -69,14 +69,7 @@ pub async fn create(
     let subject = format!("{email} as {}", role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::MemberInvited,
-            subject: &subject,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::MemberInvited, &subject, ip),
         now,
     )
     .await?;
@@ -277,14 +270,7 @@ pub async fn revoke(
     let subject = format!("{email} as {role}");
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::InviteRevoked,
-            subject: &subject,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::InviteRevoked, &subject, ip),
         now,
     )
     .await?;

@@ -106,14 +106,7 @@ pub async fn change_role(
     let subject = format!("{email}: {} → {}", current.as_str(), new_role.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::MemberRoleChanged,
-            subject: &subject,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::MemberRoleChanged, &subject, ip),
         now,
     )
     .await?;
@@ -151,14 +144,7 @@ pub async fn remove_member(
     let subject = format!("{email} ({})", current.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::MemberRemoved,
-            subject: &subject,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::MemberRemoved, &subject, ip),
         now,
     )
     .await?;

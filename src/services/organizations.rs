@@ -261,14 +261,7 @@ pub async fn update_settings(
     let subject = format!("name “{name}”, rotation grace {}", grace.as_str());
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::OrganizationUpdated,
-            subject: &subject,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::OrganizationUpdated, &subject, ip),
         now,
     )
     .await?;

@@ -126,14 +126,7 @@ pub async fn create_workspace(
     .map_err(|e| duplicate_workspace(e, &name))?;
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::WorkspaceCreated,
-            subject: &name,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::WorkspaceCreated, &name, ip),
         now,
     )
     .await?;
@@ -174,14 +167,7 @@ pub async fn rename_workspace(
     let subject = format!("{old} → {name}");
     audit::record(
         &mut *tx,
-        AuditEntry {
-            org_id: actor.org_id,
-            actor_user_id: Some(actor.user_id),
-            action: AuditAction::WorkspaceRenamed,
-            subject: &subject,
-            ip,
-            token_id: None,
-        },
+        AuditEntry::by(actor, AuditAction::WorkspaceRenamed, &subject, ip),
         now,
     )
     .await?;

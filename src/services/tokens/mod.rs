@@ -217,14 +217,8 @@ pub async fn create(
         hint(&issued.token),
         scopes_to_text(&spec.scopes)
     );
-    let entry = AuditEntry {
-        org_id: actor.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::TokenCreated,
-        subject: &subject,
-        ip,
-        token_id: Some(issued.id),
-    };
+    let entry =
+        AuditEntry::by(actor, AuditAction::TokenCreated, &subject, ip).about_token(issued.id);
     audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(issued)
@@ -367,11 +361,7 @@ pub async fn rotate(
     );
     let entry = AuditEntry {
         org_id: old.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::TokenRotated,
-        subject: &subject,
-        ip,
-        token_id: Some(token_id),
+        ..AuditEntry::by(actor, AuditAction::TokenRotated, &subject, ip).about_token(token_id)
     };
     audit::record(&mut *tx, entry, now).await?;
     let announced = db.announce_token_change(&mut tx, token_id).await?;
@@ -404,11 +394,7 @@ pub async fn revoke(
     let subject = format!("{} ({token_hint})", token.label);
     let entry = AuditEntry {
         org_id: token.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::TokenRevoked,
-        subject: &subject,
-        ip,
-        token_id: Some(token_id),
+        ..AuditEntry::by(actor, AuditAction::TokenRevoked, &subject, ip).about_token(token_id)
     };
     audit::record(&mut *tx, entry, now).await?;
     let announced = db.announce_token_change(&mut tx, token_id).await?;

@@ -108,14 +108,7 @@ pub async fn configure(
         "{workspace}: write-back {}",
         if enabled { "on" } else { "off" }
     );
-    let entry = AuditEntry {
-        org_id: actor.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::WorkspaceWriteBack,
-        subject: &subject,
-        ip,
-        token_id: None,
-    };
+    let entry = AuditEntry::by(actor, AuditAction::WorkspaceWriteBack, &subject, ip);
     audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(())
@@ -153,14 +146,12 @@ pub async fn redeliver_failed(
     .await?
     .rows_affected();
     let subject = format!("{workspace}: {redelivered} failed events sent again");
-    let entry = AuditEntry {
-        org_id: actor.org_id,
-        actor_user_id: Some(actor.user_id),
-        action: AuditAction::WorkspaceWriteBackRedeliver,
-        subject: &subject,
+    let entry = AuditEntry::by(
+        actor,
+        AuditAction::WorkspaceWriteBackRedeliver,
+        &subject,
         ip,
-        token_id: None,
-    };
+    );
     audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(redelivered)
