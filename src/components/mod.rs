@@ -157,6 +157,23 @@ where
     }
 }
 
+/// The centred card of the signed-out pages.
+#[component]
+pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=title/>
+        <main class="auth-page">
+            <div class="auth-card">
+                <p class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    "Tollgate"
+                </p>
+                {children()}
+            </div>
+        </main>
+    }
+}
+
 /// A button that copies `text`; its `label` becomes "Copied" once it is on the clipboard.
 #[component]
 pub fn CopyButton(text: String, label: &'static str) -> impl IntoView {

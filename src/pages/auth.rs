@@ -5,7 +5,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::{get_session, SignIn, SignUp};
-use crate::components::{action_error, FormError};
+use crate::components::{action_error, AuthCard, FormError};
 
 #[component]
 pub fn HomeRedirect() -> impl IntoView {
@@ -23,23 +23,6 @@ pub fn HomeRedirect() -> impl IntoView {
 fn invite_code() -> Signal<String> {
     let query = use_query_map();
     Signal::derive(move || query.read().get("invite").unwrap_or_default())
-}
-
-/// The centred card of the signed-out pages.
-#[component]
-pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
-    view! {
-        <leptos_meta::Title text=title/>
-        <main class="auth-page">
-            <div class="auth-card">
-                <p class="brand">
-                    <span class="brand-mark" aria-hidden="true">"◆"</span>
-                    "Tollgate"
-                </p>
-                {children()}
-            </div>
-        </main>
-    }
 }
 
 #[component]

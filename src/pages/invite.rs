@@ -5,9 +5,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::auth::get_session;
 use crate::api::organizations::{get_invite, AcceptInvite};
-use crate::components::{action_error, FormError};
+use crate::components::{action_error, AuthCard, FormError};
 use crate::model::InviteState;
-use crate::pages::auth::AuthCard;
 
 #[component]
 pub fn InvitePage() -> impl IntoView {

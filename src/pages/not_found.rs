@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::pages::auth::AuthCard;
+use crate::components::AuthCard;
 
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -1,4 +1,6 @@
-//! Test databases: a fresh SQLite file and a fresh PostgreSQL database per test, dropped after.
+//! What the integration tests share: a fresh SQLite file or PostgreSQL database per test
+//! (dropped after), founders and their tokens, requests through the router, the real server
+//! binary on a port of its own.
 //!
 //! PostgreSQL is reached at `TOLLGATE_TEST_PG_URL` (default postgres://postgres@127.0.0.1:5432/postgres);
 //! `TOLLGATE_TEST_ENGINES=sqlite` limits a run to SQLite.
