@@ -70,7 +70,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// "3 min ago", "2 days ago": how long ago a moment was, for the token list.
+/// "3 min ago", "2 days ago": how long ago a token was last used, on the tokens page.
 pub fn ago(then: i64, now: i64) -> String {
     let secs = (now - then).max(0) / 1000;
     match secs {
