@@ -5,10 +5,12 @@ pub mod guards;
 pub mod metrics;
 pub mod probes;
 
+use std::sync::OnceLock;
+
 use axum::error_handling::HandleErrorLayer;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::{middleware, Extension, Router};
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -63,8 +65,17 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
+/// The app's routes, listed once per process. Listing renders the app with resource loading
+/// switched off for the whole process (leptos_server's `SuppressResourceLoad` is a global), so a
+/// page another router rendered meanwhile would wait forever for its data (leptos-rs/leptos#4773).
+/// A server builds one router; the tests build many side by side.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)

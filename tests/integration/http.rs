@@ -7,16 +7,6 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 
-/// This module's tests render many pages each; run beside one another (each on a runtime of
-/// its own, in one process) a page now and then waited forever for its data: 8 failures in 20
-/// runs of `http::`, none in 10 runs with one test at a time, none in a single test under CPU
-/// load, none in 1,500 concurrent page loads on the real server (one runtime). Until that is
-/// understood (see the issue), they take turns.
-async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
-    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    TURN.lock().await
-}
-
 async fn app(test_db: &TestDb) -> Router {
     tollgate::http::router(crate::support::app_state(test_db.db(), ORIGIN))
 }
@@ -74,7 +64,6 @@ fn session_cookie(response: &axum::response::Response) -> Option<String> {
 
 #[tokio::test]
 async fn cross_site_posts_are_refused_and_same_site_posts_work() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let sign_up = action_url(&app, "/signup", "sign_up").await;
@@ -117,7 +106,6 @@ async fn cross_site_posts_are_refused_and_same_site_posts_work() {
 
 #[tokio::test]
 async fn every_response_has_a_request_id_and_security_headers() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let response = app
@@ -137,7 +125,6 @@ async fn every_response_has_a_request_id_and_security_headers() {
 
 #[tokio::test]
 async fn sign_in_cycles_the_session_and_sign_out_invalidates_the_old_cookie() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     tollgate::services::accounts::create_user(
@@ -227,7 +214,6 @@ async fn sign_in_cycles_the_session_and_sign_out_invalidates_the_old_cookie() {
 
 #[tokio::test]
 async fn refused_input_answers_with_its_own_status_not_500() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let sign_in = action_url(&app, "/signin", "sign_in").await;
@@ -354,7 +340,6 @@ async fn dashboard_actions(
 
 #[tokio::test]
 async fn every_form_of_the_dashboard_refuses_cross_site_posts() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
@@ -394,7 +379,6 @@ async fn every_form_of_the_dashboard_refuses_cross_site_posts() {
 /// sentence a person understands (400), never a decoder's message or a server error.
 #[tokio::test]
 async fn every_form_sent_empty_is_refused_with_a_sentence() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
@@ -426,7 +410,6 @@ async fn every_form_sent_empty_is_refused_with_a_sentence() {
 
 #[tokio::test]
 async fn user_provided_text_is_rendered_inert_on_every_page() {
-    let _turn = one_at_a_time().await;
     use tollgate::model::{Binding, RotationGrace, Scope};
     let test_db = TestDb::sqlite().await;
     let db = test_db.db();
@@ -510,7 +493,6 @@ async fn user_provided_text_is_rendered_inert_on_every_page() {
 /// the page is, and no field of it is a spreadsheet formula.
 #[tokio::test]
 async fn the_audit_log_downloads_as_csv_for_admins_only() {
-    let _turn = one_at_a_time().await;
     let test_db = TestDb::sqlite().await;
     let app = app(&test_db).await;
     let cookie = signed_up(&app, "owner@example.com").await;
