@@ -1,4 +1,5 @@
-//! Data shared by the server and the browser: what server functions return.
+//! The product's concepts and the data shared by the server and the browser (what server
+//! functions return): roles, scopes, tokens, plans, time and date ranges, usage, audit.
 
 use serde::{Deserialize, Serialize};
 

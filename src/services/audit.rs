@@ -39,6 +39,11 @@ impl<'a> AuditEntry<'a> {
         }
     }
 
+    /// The entry belongs to `org_id`'s log rather than the actor's current organization's.
+    pub fn in_org(self, org_id: i64) -> AuditEntry<'a> {
+        AuditEntry { org_id, ..self }
+    }
+
     /// The entry is about one token (the audit log filters by it).
     pub fn about_token(self, token_id: i64) -> AuditEntry<'a> {
         AuditEntry {

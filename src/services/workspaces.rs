@@ -1,5 +1,5 @@
-//! The workspaces of an organization: the list (with each one's write-back state), creation,
-//! renaming.
+//! Workspaces: an organization's list (with each one's write-back state), creation and
+//! renaming; which workspaces a token reaches, and whose a workspace is.
 
 use crate::model::AuditAction;
 use crate::model::{Binding, VerifiedToken, WorkspaceView, WorkspacesPage, WriteBackView};

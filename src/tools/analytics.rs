@@ -17,7 +17,7 @@ pub struct RangeArgs {
     pub profile_id: Option<i64>,
     /// First day, YYYY-MM-DD (default: 30 days before end_date).
     pub start_date: Option<String>,
-    /// Last day, YYYY-MM-DD (default: yesterday). At most 366 days in all.
+    /// Last day, YYYY-MM-DD (default: yesterday). At most 366 days in all (MAX_RANGE_DAYS).
     pub end_date: Option<String>,
 }
 

@@ -37,14 +37,15 @@ pub enum Target {
     Workspace,
 }
 
-/// What a handler receives: the checked token and the scopes in force on this call, the
-/// resolved organization, the arguments.
+/// What a handler receives beside its decoded arguments: the checked token and the scopes in
+/// force on this call, the resolved organization and workspace.
 pub struct ToolCall {
     pub db: Db,
     pub token: VerifiedToken,
     pub scopes: ScopesInForce,
     pub org_id: Option<i64>,
     pub workspace_id: Option<i64>,
+    /// The arguments as sent (JSON); `typed!` decodes them into the handler's `Args`.
     pub args: Value,
 }
 

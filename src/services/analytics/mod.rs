@@ -1,5 +1,7 @@
 //! Reading the marketing data and computing answers from it. Loaders fetch rows of one
 //! workspace; the arithmetic is in plain functions over those rows, tested on fixed data.
+//! This file: metric rows, totals and grouping, profiles; `attribution`, `customers` and
+//! `signals` (fatigue, anomalies) hold the rest.
 
 use std::collections::BTreeMap;
 

@@ -359,10 +359,9 @@ pub async fn rotate(
         hint(&issued.token),
         grace.label().to_lowercase()
     );
-    let entry = AuditEntry {
-        org_id: old.org_id,
-        ..AuditEntry::by(actor, AuditAction::TokenRotated, &subject, ip).about_token(token_id)
-    };
+    let entry = AuditEntry::by(actor, AuditAction::TokenRotated, &subject, ip)
+        .about_token(token_id)
+        .in_org(old.org_id);
     audit::record(&mut *tx, entry, now).await?;
     let announced = db.announce_token_change(&mut tx, token_id).await?;
     tx.commit().await?;
@@ -392,10 +391,9 @@ pub async fn revoke(
         ));
     }
     let subject = format!("{} ({token_hint})", token.label);
-    let entry = AuditEntry {
-        org_id: token.org_id,
-        ..AuditEntry::by(actor, AuditAction::TokenRevoked, &subject, ip).about_token(token_id)
-    };
+    let entry = AuditEntry::by(actor, AuditAction::TokenRevoked, &subject, ip)
+        .about_token(token_id)
+        .in_org(token.org_id);
     audit::record(&mut *tx, entry, now).await?;
     let announced = db.announce_token_change(&mut tx, token_id).await?;
     tx.commit().await?;

@@ -1,6 +1,7 @@
 //! Write-back: conversions sent to a workspace's own endpoint through a durable outbox,
-//! signed with HMAC-SHA256, retried with backoff, deduplicated on `event_id`; delivered
-//! concurrently under leases whose tokens fence each outcome.
+//! signed with HMAC-SHA256, retried with backoff, deduplicated on `event_id`. This file: the
+//! workspace's settings, queueing events, the outbox's status and backlog; `delivery`: claiming,
+//! signing, posting and retrying under leases whose tokens fence each outcome.
 
 use serde_json::{json, Value};
 
@@ -15,8 +16,8 @@ use super::{ServiceError, ServiceResult};
 mod delivery;
 
 pub use delivery::{
-    backoff_ms, deliver_due, signature, Courier, DELIVERY_TIMEOUT, EVENT_ID_HEADER, LEASE_MS,
-    MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    deliver_due, signature, Courier, DELIVERY_TIMEOUT, EVENT_ID_HEADER, MAX_ATTEMPTS,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 
 /// What an admin saves as a workspace's write-back.
