@@ -40,6 +40,25 @@ test("every page passes axe-core with no serious or critical violation", async (
   await row.getByRole("link", { name: "axe-token" }).click();
   await expect(page.getByTestId("token-detail")).toContainText("axe-token");
   expect(await violations(page), "a token's page").toEqual([]);
+  // The settings pages' dialogs.
+  await page.goto("/settings/workspaces");
+  await hydrated(page);
+  await page.getByRole("link", { name: "Configure" }).first().click();
+  await expect(page.getByRole("dialog")).toBeVisible();
+  expect(await violations(page), "the write-back dialog").toEqual([]);
+  for (const path of ["/settings/billing?plan=growth", "/settings/billing?grant=250&note=axe"]) {
+    await page.goto(path);
+    await hydrated(page);
+    await expect(page.getByRole("dialog")).toBeVisible();
+    expect(await violations(page), path).toEqual([]);
+  }
+  // And every page at a phone's width.
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const path of pages) {
+    await page.goto(path);
+    await hydrated(page);
+    expect(await violations(page), `${path} at 390 px`).toEqual([]);
+  }
 });
 
 test("a token is created and revoked with the keyboard alone", async ({ page }) => {

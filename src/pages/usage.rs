@@ -158,7 +158,8 @@ fn DailyChart(days: Vec<DayUsage>, g: Grouping) -> impl IntoView {
         g.count(max)
     );
     view! {
-        <div class="chart-frame">
+        // On a phone the chart scrolls sideways: the frame takes focus so keys can scroll it.
+        <div class="chart-frame" tabindex="0" role="region" aria-label="Units per day (scrolls sideways)">
         <svg class="chart" viewBox=format!("0 0 {} {}", left + w, pad + h + 28.0) role="img" aria-label=label>
             {ticks
                 .into_iter()
