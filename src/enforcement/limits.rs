@@ -9,7 +9,7 @@
 //! within one minute of now. It admits the full cap in a burst and refills smoothly. Tools with
 //! their own limit also count calls in fixed 60-second windows.
 
-use crate::model::Period;
+use crate::model::{seconds_until, Period};
 use crate::storage::Db;
 
 /// The length of the unit cap's window and of each tool's window.
@@ -84,7 +84,7 @@ fn cap_quota(cap: i64, per_unit: i64, tat: i64, now: i64) -> Quota {
         limit: cap,
         remaining: ((RATE_WINDOW_MS - used) / per_unit.max(1)).clamp(0, cap),
         window: Some(RATE_WINDOW_MS / 1000),
-        reset: Some((used + 999) / 1000),
+        reset: Some(seconds_until(tat, now)),
     }
 }
 
@@ -103,7 +103,7 @@ pub fn window_quota(count: i64, limit: i64, now: i64) -> Quota {
         limit,
         remaining: (limit - count).max(0),
         window: Some(RATE_WINDOW_MS / 1000),
-        reset: Some(ceil_seconds(window_end(now) - now)),
+        reset: Some(seconds_until(window_end(now), now)),
     }
 }
 
@@ -144,7 +144,7 @@ pub fn allowance_quota(
         limit: period.allowance?,
         remaining: (period.allowance? - used).max(0),
         window: (period.end != i64::MAX).then(|| (period.end - period.start) / 1000),
-        reset: resets_at.map(|at| ceil_seconds(at - now)),
+        reset: resets_at.map(|at| seconds_until(at, now)),
     })
 }
 

@@ -4,6 +4,11 @@
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// Whole seconds from `now` until `at` (rounded up; 0 once it has come): how long a client waits.
+pub fn seconds_until(at: i64, now: i64) -> i64 {
+    ((at - now).max(0) + 999) / 1000
+}
+
 /// The day number (days since 1970-01-01, UTC) of epoch milliseconds `ms`.
 pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(DAY_MS)

@@ -160,7 +160,7 @@ impl ToolError {
             ToolError::QuotaExceeded {
                 resets_at: Some(at),
                 now,
-            } => Some(((at - now).max(0) + 999) / 1000),
+            } => Some(crate::model::seconds_until(*at, *now)),
             _ => None,
         }
     }

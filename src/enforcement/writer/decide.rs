@@ -137,13 +137,12 @@ pub(super) async fn decide(
             continue;
         }
         let (count, at) = (windows.get(key), admits[*i].at);
-        match limits::take_call(count, *limit, at) {
-            Ok(count) => {
-                windows.set(key, count);
-                rates[*i].tool = Some(limits::window_quota(count, *limit, at));
-            }
+        let taken = limits::take_call(count, *limit, at);
+        let counted = *taken.as_ref().unwrap_or(&count);
+        rates[*i].tool = Some(limits::window_quota(counted, *limit, at));
+        match taken {
+            Ok(count) => windows.set(key, count),
             Err(retry_after) => {
-                rates[*i].tool = Some(limits::window_quota(count, *limit, at));
                 decided[*i] = Some(Ok(Admission::RateLimited {
                     retry_after,
                     rate: rates[*i],
@@ -166,13 +165,12 @@ pub(super) async fn decide(
         let key = period_key(a.org_id, period);
         let resets_at = plans[&a.org_id].0.resets_at(period);
         let used = allowances.get(&key);
-        match limits::reserve(used, period, a.units) {
-            Some(used) => {
-                allowances.set(&key, used);
-                rates[i].allowance = limits::allowance_quota(used, period, resets_at, a.at);
-            }
+        let reserved = limits::reserve(used, period, a.units);
+        let counted = reserved.unwrap_or(used);
+        rates[i].allowance = limits::allowance_quota(counted, period, resets_at, a.at);
+        match reserved {
+            Some(used) => allowances.set(&key, used),
             None => {
-                rates[i].allowance = limits::allowance_quota(used, period, resets_at, a.at);
                 decided[i] = Some(Ok(Admission::QuotaExceeded {
                     rate: rates[i],
                     resets_at,
