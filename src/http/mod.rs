@@ -53,16 +53,22 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         tracing::Level::DEBUG,
         "request",
         method = %request.method(),
-        route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map_or("(no route)", |path| path.as_str()),
+        route = route_of(request),
         request_id = request
             .headers()
             .get(REQUEST_ID)
             .and_then(|id| id.to_str().ok())
             .unwrap_or_default(),
     )
+}
+
+/// The route a request matched (`/invite/{code}`), never its path, which may hold a secret:
+/// what logs and metrics name a request by.
+fn route_of<B>(request: &axum::http::Request<B>) -> &str {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", |path| path.as_str())
 }
 
 /// The app's routes, listed once per process. Listing renders the app with resource loading
