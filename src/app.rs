@@ -10,6 +10,8 @@ use crate::pages::{
     audit::AuditPage,
     auth::{HomeRedirect, SignInPage, SignUpPage},
     billing::BillingSettings,
+    connected_apps::ConnectedAppsPage,
+    consent::{AuthorizeFailedPage, ConsentPage},
     invite::InvitePage,
     not_found::NotFound,
     settings::{MembersSettings, OrganizationSettings, WorkspacesSettings},
@@ -72,9 +74,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("signin") view=SignInPage ssr=SsrMode::Async/>
                 <Route path=path!("signup") view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("invite/:code") view=InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("consent/:id") view=ConsentPage ssr=SsrMode::Async/>
+                <Route path=path!("authorize/failed") view=AuthorizeFailedPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens/:id") view=TokenPage ssr=SsrMode::Async/>
+                    <Route path=path!("connected-apps") view=ConnectedAppsPage ssr=SsrMode::Async/>
                     <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/organization") view=OrganizationSettings ssr=SsrMode::Async/>

@@ -69,6 +69,9 @@ pub struct Config {
     /// `TOLLGATE_WRITE_BACK_ALLOW`: private address ranges (comma-separated, such as
     /// `10.0.0.0/8,fd00::/8`) that outbound requests may reach; none by default.
     pub outbound_allow: AllowList,
+    /// `TOLLGATE_OUTBOUND_CA_FILE`: a PEM file of root certificates that outbound requests
+    /// (write-back, OAuth client documents) trust besides the public ones: a private CA.
+    pub outbound_roots: Vec<reqwest::Certificate>,
     /// `TOLLGATE_METRICS=1`: Prometheus metrics at `/metrics` on the public address (keep it
     /// from the internet at the proxy). Off by default.
     pub metrics_on_public_addr: bool,
@@ -139,6 +142,18 @@ impl Config {
                 why: "expected comma-separated address ranges such as 10.0.0.0/8,fd00::/8",
             })?,
         };
+        let outbound_roots = match var("TOLLGATE_OUTBOUND_CA_FILE") {
+            None => Vec::new(),
+            Some(path) => std::fs::read(&path)
+                .ok()
+                .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
+                .filter(|roots| !roots.is_empty())
+                .ok_or(ConfigError::Invalid {
+                    name: "TOLLGATE_OUTBOUND_CA_FILE",
+                    value: path,
+                    why: "expected a readable file of PEM certificates",
+                })?,
+        };
         let metrics_on_public_addr = match var("TOLLGATE_METRICS").as_deref() {
             None | Some("0") => false,
             Some("1") => true,
@@ -161,6 +176,7 @@ impl Config {
         Ok(Config {
             addr,
             outbound_allow,
+            outbound_roots,
             metrics_on_public_addr,
             metrics_addr,
             max_in_flight: number(
@@ -203,6 +219,7 @@ impl Config {
             trusted_proxies: 0,
             max_in_flight: 512,
             outbound_allow: AllowList::default(),
+            outbound_roots: Vec::new(),
             sign_ups_per_ip: 10,
             max_owned_organizations: 5,
             metrics_on_public_addr: false,
@@ -239,6 +256,11 @@ impl Config {
         hops.get(added_by_outermost)
             .and_then(|hop| hop.parse::<std::net::IpAddr>().ok())
             .map_or_else(peer, |ip| ip.to_string())
+    }
+
+    /// The canonical URL of `/mcp`: the resource OAuth clients' tokens are issued for.
+    pub fn mcp_resource(&self) -> String {
+        format!("{}/mcp", self.public_url)
     }
 
     pub fn is_https(&self) -> bool {

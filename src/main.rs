@@ -65,6 +65,11 @@ async fn main() -> std::process::ExitCode {
             {
                 tracing::warn!(error = %e, "deleting ended rate-limit windows");
             }
+            if let Err(e) =
+                tollgate::services::oauth::sweep(&sweep_db, tollgate::storage::now_ms()).await
+            {
+                tracing::warn!(error = %e, "deleting spent OAuth requests and clients");
+            }
         }
     });
 
@@ -80,7 +85,8 @@ async fn main() -> std::process::ExitCode {
     );
     db.start_token_cache();
     let state = AppState {
-        enforcer: tollgate::enforcement::Enforcer::start(db.clone(), config.environment),
+        enforcer: tollgate::enforcement::Enforcer::start(db.clone(), &config),
+        outbound: tollgate::outbound::Outbound::for_config(&config),
         db,
         config: Arc::new(config),
         leptos_options,
@@ -99,10 +105,12 @@ async fn main() -> std::process::ExitCode {
     // The write-back outbox is delivered by every instance; leases keep them off each other's
     // rows. Passes overlap: each takes the slots free then, so a slow endpoint holds only its own.
     let outbox_db = state.db.clone();
-    let courier = tollgate::services::write_back::Courier::new(tollgate::outbound::Outbound::new(
-        state.config.outbound_allow.clone(),
-        tollgate::services::write_back::DELIVERY_TIMEOUT,
-    ));
+    let courier =
+        tollgate::services::write_back::Courier::new(tollgate::outbound::Outbound::trusting(
+            state.config.outbound_allow.clone(),
+            tollgate::services::write_back::DELIVERY_TIMEOUT,
+            &state.config.outbound_roots,
+        ));
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {

@@ -207,7 +207,30 @@ pub struct Outbound {
 
 impl Outbound {
     pub fn new(allow: AllowList, timeout: Duration) -> Outbound {
-        let client = reqwest::Client::builder()
+        Outbound::trusting(allow, timeout, &[])
+    }
+
+    /// The server's client for short fetches (each request sets its own timeout), with the
+    /// operator's allowed ranges and roots.
+    pub fn for_config(config: &crate::config::Config) -> Outbound {
+        Outbound::trusting(
+            config.outbound_allow.clone(),
+            Duration::from_secs(10),
+            &config.outbound_roots,
+        )
+    }
+
+    /// An outbound client that also trusts `roots` (an operator's private certificate
+    /// authority) besides the public ones.
+    pub fn trusting(
+        allow: AllowList,
+        timeout: Duration,
+        roots: &[reqwest::Certificate],
+    ) -> Outbound {
+        let builder = roots.iter().fold(reqwest::Client::builder(), |b, root| {
+            b.add_root_certificate(root.clone())
+        });
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve the name itself, where the resolver's check cannot see it.
             .no_proxy()

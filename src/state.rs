@@ -6,6 +6,7 @@ use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 use crate::enforcement::Enforcer;
+use crate::outbound::Outbound;
 use crate::storage::Db;
 
 /// Everything a request handler or server function needs; cheap to clone.
@@ -16,6 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The enforcement pipeline every tool call passes.
     pub enforcer: Enforcer,
+    /// Requests to URLs users or clients name (OAuth client metadata documents).
+    pub outbound: Outbound,
     pub lifecycle: Arc<Lifecycle>,
 }
 

@@ -30,11 +30,22 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
     }))
 }
 
+/// Where a sign-in may send the browser back to: only a consent page of this server (an open
+/// redirect would make the sign-in page a phishing tool).
+#[cfg(feature = "ssr")]
+fn return_path(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.strip_prefix("/consent/")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    })
+}
+
 #[server]
 pub async fn sign_up(
     email: String,
     password: String,
     invite: Option<String>,
+    #[server(default)] next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::services::{accounts, invites, organizations, throttle};
     use crate::storage::now_ms;
@@ -63,7 +74,7 @@ pub async fn sign_up(
         }
     };
     ctx.sign_in(user_id, Some(org_id)).await?;
-    leptos_axum::redirect("/tokens");
+    leptos_axum::redirect(return_path(next.as_deref()).unwrap_or("/tokens"));
     Ok(())
 }
 
@@ -72,6 +83,7 @@ pub async fn sign_in(
     email: String,
     password: String,
     invite: Option<String>,
+    #[server(default)] next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::services::accounts;
     use crate::storage::now_ms;
@@ -81,7 +93,7 @@ pub async fn sign_in(
     ctx.sign_in(user_id, None).await?;
     match invite.filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric())) {
         Some(code) => leptos_axum::redirect(&format!("/invite/{code}")),
-        None => leptos_axum::redirect("/tokens"),
+        None => leptos_axum::redirect(return_path(next.as_deref()).unwrap_or("/tokens")),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod oauth;
 pub mod organizations;
 pub mod tokens;
 pub mod usage;

@@ -100,7 +100,7 @@ pub async fn create_token(
     expiry: String,
     #[server(default)] expiry_date: Option<String>,
 ) -> Result<RevealedToken, AppError> {
-    use crate::model::{end_of_date, Reach, Scope};
+    use crate::model::{chosen_expiry, Reach, Scope};
     use crate::services::tokens::{self, NewToken};
 
     no_store();
@@ -113,23 +113,8 @@ pub async fn create_token(
         .collect::<Result<Vec<_>, _>>()?;
     let reach = Reach::parse(&reach)
         .ok_or_else(|| AppError::Invalid("Choose what the token can reach.".into()))?;
-    let expires_at = match expiry.as_str() {
-        "none" => None,
-        "date" => Some(
-            expiry_date
-                .as_deref()
-                .and_then(end_of_date)
-                .ok_or_else(|| AppError::Invalid("Enter the expiry date as YYYY-MM-DD.".into()))?,
-        ),
-        days => {
-            let days: i64 = days
-                .parse()
-                .ok()
-                .filter(|d| [7, 30, 90].contains(d))
-                .ok_or_else(|| AppError::Invalid("Choose an expiry from the list.".into()))?;
-            Some(now + days * crate::model::DAY_MS)
-        }
-    };
+    let expires_at =
+        chosen_expiry(&expiry, expiry_date.as_deref(), now).map_err(AppError::Invalid)?;
     let actor = ctx.actor().await?;
     let new = NewToken {
         label,

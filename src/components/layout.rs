@@ -57,6 +57,7 @@ fn Frame(info: SessionInfo) -> impl IntoView {
                 <nav class="sidenav" aria-label="Dashboard">
                     <p class="nav-group">"Developer"</p>
                     <A href="/tokens">"Tokens"</A>
+                    <A href="/connected-apps">"Connected apps"</A>
                     <A href="/usage">"Usage"</A>
                     {is_admin.then(|| view! { <A href="/audit">"Audit log"</A> })}
                     <p class="nav-group">"Settings"</p>

@@ -157,6 +157,21 @@ where
     }
 }
 
+/// A scope as a checkbox's label: its name, its mark (PII, spends credits…), what it grants,
+/// and whether the user's role keeps it from them.
+#[component]
+pub fn ScopeLabel(scope: crate::model::Scope, allowed: bool) -> impl IntoView {
+    view! {
+        <span>
+            <code>{scope.as_str()}</code>
+            {scope.mark().map(|m| view! { <span class=format!("mark mark-{}", scope.as_str().replace(':', "-"))>{m}</span> })}
+            <br/>
+            <span class="hint">{scope.grants()}</span>
+            {(!allowed).then(|| view! { <span class="hint">" (admins and owners only)"</span> })}
+        </span>
+    }
+}
+
 /// The centred card of the signed-out pages.
 #[component]
 pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {

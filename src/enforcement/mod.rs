@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use crate::config::Environment;
+use crate::config::{Config, Environment};
 use crate::metrics::{REFUSALS, TOOL_CALLS, TOOL_CALL_SECONDS};
 use crate::model::VerifiedToken;
 use crate::model::{Binding, RefusalKind, Role};
@@ -29,17 +29,20 @@ use writer::Writer;
 pub struct Enforcer {
     pub db: Db,
     pub environment: Environment,
+    /// The canonical URL of `/mcp`: the only audience an OAuth client's token has.
+    pub mcp_resource: Arc<str>,
     pub last_used: Arc<LastUsed>,
     pub writer: Writer,
 }
 
 impl Enforcer {
     /// The pipeline over `db`, with its writer task started.
-    pub fn start(db: Db, environment: Environment) -> Enforcer {
+    pub fn start(db: Db, config: &Config) -> Enforcer {
         Enforcer {
             writer: Writer::start(db.clone()),
             db,
-            environment,
+            environment: config.environment,
+            mcp_resource: config.mcp_resource().into(),
             last_used: Default::default(),
         }
     }
@@ -91,7 +94,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ToolError> {
     Ok(token.trim())
 }
 
-/// Step 1: the bearer token, verified.
+/// Step 1: the bearer token, verified, on a surface its audience allows.
 pub async fn authenticate(
     enforcer: &Enforcer,
     headers: &HeaderMap,
@@ -111,6 +114,16 @@ pub async fn authenticate(
             VerifyError::Database(e) => ToolError::from(e),
             other => refused(ToolError::InvalidToken(other.to_string())),
         })?;
+    // An OAuth client's token works where it was issued for (RFC 8707), and only there.
+    match (&token.audience, surface) {
+        (None, _) => {}
+        (Some(audience), Surface::Mcp) if **audience == *enforcer.mcp_resource => {}
+        (Some(audience), _) => {
+            return Err(refused(ToolError::InvalidToken(format!(
+                "this token was issued to an OAuth client for {audience}, and works there only"
+            ))))
+        }
+    }
     let client = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -3,6 +3,7 @@
 
 pub mod guards;
 pub mod metrics;
+pub mod oauth;
 pub mod probes;
 
 use std::sync::OnceLock;
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
             "/audit.csv",
             axum::routing::get(crate::api::audit::export_csv),
         )
+        .route("/consent", axum::routing::post(oauth::decide))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(guards::server_fn_error_status))
         .layer(middleware::from_fn_with_state(
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(state.clone()))
         // The tool surfaces authenticate by bearer token: outside the cookie session and CSRF guard.
         .merge(crate::surface::router(state.clone()))
+        .merge(oauth::router())
         // On the public address only when asked for, and there behind the in-flight limit.
         .merge(match state.config.metrics_on_public_addr {
             true => metrics::router(),

@@ -10,6 +10,8 @@ pub enum AuditAction {
     TokenRevoked,
     TokenFirstUse,
     TokenScopeDenied,
+    AppConnected,
+    AppRevoked,
     MemberInvited,
     MemberJoined,
     MemberRoleChanged,
@@ -26,12 +28,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::TokenCreated,
         AuditAction::TokenRotated,
         AuditAction::TokenRevoked,
         AuditAction::TokenFirstUse,
         AuditAction::TokenScopeDenied,
+        AuditAction::AppConnected,
+        AuditAction::AppRevoked,
         AuditAction::MemberInvited,
         AuditAction::MemberJoined,
         AuditAction::MemberRoleChanged,
@@ -54,6 +58,8 @@ impl AuditAction {
             AuditAction::TokenRevoked => "token.revoked",
             AuditAction::TokenFirstUse => "token.first_use",
             AuditAction::TokenScopeDenied => "token.scope_denied",
+            AuditAction::AppConnected => "app.connected",
+            AuditAction::AppRevoked => "app.revoked",
             AuditAction::MemberInvited => "member.invited",
             AuditAction::MemberJoined => "member.joined",
             AuditAction::MemberRoleChanged => "member.role_changed",
@@ -81,6 +87,8 @@ impl AuditAction {
             AuditAction::TokenRevoked => "Token revoked",
             AuditAction::TokenFirstUse => "Token first used",
             AuditAction::TokenScopeDenied => "Scope denied",
+            AuditAction::AppConnected => "App connected",
+            AuditAction::AppRevoked => "App disconnected",
             AuditAction::MemberInvited => "Member invited",
             AuditAction::MemberJoined => "Member joined",
             AuditAction::MemberRoleChanged => "Role changed",

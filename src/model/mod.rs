@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 mod audit;
 mod date_range;
 mod number;
+mod oauth;
 mod plan;
 mod scope;
 mod time;
@@ -15,12 +16,13 @@ mod usage;
 pub use audit::{AuditAction, AuditFilter, AuditPage, AuditRow};
 pub use date_range::{DateRange, DateRangeError, MAX_RANGE_DAYS};
 pub use number::Grouping;
+pub use oauth::{ConnectedApp, ConnectedAppsPage, ConsentRequest};
 pub use plan::{Period, Plan};
 pub use scope::{Scope, ScopeGroup};
 pub use time::*;
 pub use token::{
-    Binding, Reach, RevealedToken, RotationGrace, TokenDetail, TokenStatus, TokenView, TokensPage,
-    VerifiedToken,
+    chosen_expiry, Binding, Reach, RevealedToken, RotationGrace, TokenDetail, TokenStatus,
+    TokenView, TokensPage, VerifiedToken,
 };
 pub use usage::{DayUsage, LedgerRow, RefusalKind, UsagePage, UsageRow};
 

@@ -81,6 +81,9 @@ pub struct VerifiedToken {
     pub user_id: Option<i64>,
     pub workspace_id: Option<i64>,
     pub scopes: Vec<Scope>,
+    /// The resource an OAuth client's token was issued for (RFC 8707): it is good there only.
+    /// None: a pasted token, good on every surface.
+    pub audience: Option<std::sync::Arc<str>>,
 }
 
 /// What a new token reaches, as the create form's one Reach control submits it: `user`,
@@ -123,6 +126,56 @@ impl Reach {
             Reach::Workspace(id) => Some(id),
             _ => None,
         }
+    }
+
+    /// What a user may choose, narrowest first (the default): an admin's workspaces, then the
+    /// organization, then personal; a member's only choice is personal. Each with its label
+    /// and the phrase a summary ends with.
+    pub fn choices(admin: bool, workspaces: &[(i64, String)]) -> Vec<(Reach, String, String)> {
+        let personal = (
+            Reach::Personal,
+            "Personal: every workspace of every organization you belong to".to_string(),
+            "in every workspace you can reach".to_string(),
+        );
+        if !admin {
+            return vec![personal];
+        }
+        workspaces
+            .iter()
+            .map(|(id, name)| {
+                (
+                    Reach::Workspace(*id),
+                    format!("One workspace: {name}"),
+                    format!("in {name}"),
+                )
+            })
+            .chain([
+                (
+                    Reach::Organization,
+                    "This organization: all of its workspaces".to_string(),
+                    "in every workspace of this organization".to_string(),
+                ),
+                personal,
+            ])
+            .collect()
+    }
+}
+
+/// When a token chosen now stops, from a form's expiry choice: `none`, a number of days
+/// (`7`, `30`, `90`) or `date` with `date` (YYYY-MM-DD, the end of that day UTC).
+pub fn chosen_expiry(expiry: &str, date: Option<&str>, now: i64) -> Result<Option<i64>, String> {
+    match expiry {
+        "none" => Ok(None),
+        "date" => date
+            .and_then(super::end_of_date)
+            .map(Some)
+            .ok_or_else(|| "Enter the expiry date as YYYY-MM-DD.".into()),
+        days => days
+            .parse::<i64>()
+            .ok()
+            .filter(|d| [7, 30, 90].contains(d))
+            .map(|d| Some(now + d * super::DAY_MS))
+            .ok_or_else(|| "Choose an expiry from the list.".into()),
     }
 }
 

@@ -20,9 +20,9 @@ pub fn HomeRedirect() -> impl IntoView {
     }
 }
 
-fn invite_code() -> Signal<String> {
+fn query_value(name: &'static str) -> Signal<String> {
     let query = use_query_map();
-    Signal::derive(move || query.read().get("invite").unwrap_or_default())
+    Signal::derive(move || query.read().get(name).unwrap_or_default())
 }
 
 #[component]
@@ -47,12 +47,13 @@ fn InviteBanner(code: Signal<String>) -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
-    let invite = invite_code();
+    let (invite, next) = (query_value("invite"), query_value("next"));
     view! {
         <AuthFrame title="Sign in">
             <InviteBanner code=invite/>
             <ActionForm action attr:class="stack" attr:aria-label="Sign in">
                 <input type="hidden" name="invite" prop:value=invite value=invite/>
+                <input type="hidden" name="next" prop:value=next value=next/>
                 <label>"Email" <input type="email" name="email" required autocomplete="username"/></label>
                 <label>"Password" <input type="password" name="password" required autocomplete="current-password"/></label>
                 <FormError message=action_error(action)/>
@@ -60,7 +61,7 @@ pub fn SignInPage() -> impl IntoView {
             </ActionForm>
             <p class="switch-auth">
                 "New to Tollgate? "
-                <a href=move || with_invite("/signup", &invite.get())>"Create an account"</a>
+                <a href=move || carrying("/signup", &invite.get(), &next.get())>"Create an account"</a>
             </p>
         </AuthFrame>
     }
@@ -69,12 +70,13 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let invite = invite_code();
+    let (invite, next) = (query_value("invite"), query_value("next"));
     view! {
         <AuthFrame title="Create your account">
             <InviteBanner code=invite/>
             <ActionForm action attr:class="stack" attr:aria-label="Create account">
                 <input type="hidden" name="invite" prop:value=invite value=invite/>
+                <input type="hidden" name="next" prop:value=next value=next/>
                 <label>"Email" <input type="email" name="email" required autocomplete="username"/></label>
                 <label>
                     "Password"
@@ -86,16 +88,27 @@ pub fn SignUpPage() -> impl IntoView {
             </ActionForm>
             <p class="switch-auth">
                 "Already have an account? "
-                <a href=move || with_invite("/signin", &invite.get())>"Sign in"</a>
+                <a href=move || carrying("/signin", &invite.get(), &next.get())>"Sign in"</a>
             </p>
         </AuthFrame>
     }
 }
 
-fn with_invite(path: &str, code: &str) -> String {
-    if code.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?invite={code}")
+/// `path` with the invite and the page to return to that the current page was given (both are
+/// letters, digits and slashes: anything else is dropped rather than escaped).
+fn carrying(path: &str, invite: &str, next: &str) -> String {
+    let pairs: Vec<String> = [("invite", invite), ("next", next)]
+        .into_iter()
+        .filter(|(_, value)| {
+            !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'/')
+        })
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    match pairs.is_empty() {
+        true => path.to_string(),
+        false => format!("{path}?{}", pairs.join("&")),
     }
 }

@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod connected_apps;
+pub mod consent;
 pub mod invite;
 pub mod not_found;
 pub mod settings;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod invites;
 pub mod jobs;
 pub mod members;
+pub mod oauth;
 pub mod organizations;
 pub mod throttle;
 pub mod tokens;

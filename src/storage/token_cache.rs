@@ -248,6 +248,7 @@ mod tests {
             user_id: None,
             workspace_id: None,
             scopes: vec![],
+            audience: None,
         }
     }
 

@@ -75,6 +75,7 @@ impl ServerHandler for BareMcp {
             user_id: None,
             workspace_id: Some(self.workspace_id),
             scopes: Scope::ALL.to_vec(),
+            audience: None,
         };
         let call = ToolCall {
             db: self.state.db.clone(),

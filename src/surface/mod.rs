@@ -8,6 +8,7 @@ pub mod http;
 pub mod mcp;
 mod openapi;
 mod rate_limit;
+mod step_up;
 
 use std::sync::Arc;
 
@@ -49,13 +50,26 @@ pub fn router(state: AppState) -> Router<AppState> {
 struct Guard {
     state: AppState,
     hosts: Vec<String>,
+    /// `/mcp`'s 401 challenge: it points OAuth clients to the protected resource metadata.
+    challenge: HeaderValue,
 }
 
 impl Guard {
     fn new(state: &AppState) -> Arc<Guard> {
         let hosts = allowed_hosts(state);
+        let challenge = format!(
+            "Bearer realm=\"tollgate\", error=\"invalid_token\", resource_metadata=\"{}\", scope=\"{}\"",
+            crate::http::oauth::resource_metadata_url(state),
+            crate::http::oauth::default_scope_text()
+        );
+        let challenge =
+            HeaderValue::from_str(&challenge).expect("the public URL is a valid header value");
         let state = state.clone();
-        Arc::new(Guard { state, hosts })
+        Arc::new(Guard {
+            state,
+            hosts,
+            challenge,
+        })
     }
 }
 
@@ -78,12 +92,27 @@ async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next
     };
     match crate::enforcement::authenticate(&state.enforcer, request.headers(), surface).await {
         Ok(caller) => {
+            if caller.token.audience.is_some() {
+                // An OAuth client can ask its user for more scopes: it hears it at HTTP level.
+                request = match step_up::check(request, &caller, &guard, &request_id).await {
+                    Ok(request) => request,
+                    Err(refused) => return refused,
+                };
+            }
             request.extensions_mut().insert(caller);
             let declared_json = is_json(request.headers());
             let response = next.run(request).await;
             plain_errors_as_json(response, declared_json, &request_id).await
         }
-        Err(err) => error_response(&err, &request_id),
+        Err(err) => {
+            let mut response = error_response(&err, &request_id);
+            if surface == Surface::Mcp {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, guard.challenge.clone());
+            }
+            response
+        }
     }
 }
 

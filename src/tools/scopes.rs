@@ -53,6 +53,7 @@ mod tests {
             user_id: Some(1),
             workspace_id: None,
             scopes,
+            audience: None,
         }
     }
 

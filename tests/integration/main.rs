@@ -12,6 +12,7 @@ mod hygiene;
 mod instances;
 mod jobs;
 mod limits;
+mod oauth;
 mod operations;
 mod overload;
 mod storage;

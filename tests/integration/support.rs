@@ -161,12 +161,10 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
     db.start_token_cache();
     tollgate::state::AppState {
         db: db.clone(),
+        enforcer: tollgate::enforcement::Enforcer::start(db.clone(), &config),
+        outbound: tollgate::outbound::Outbound::for_config(&config),
         config: std::sync::Arc::new(config),
         leptos_options,
-        enforcer: tollgate::enforcement::Enforcer::start(
-            db.clone(),
-            tollgate::config::Environment::Live,
-        ),
         lifecycle: Default::default(),
     }
 }

@@ -223,10 +223,11 @@ pub(super) async fn read_stored(
     if !admits.is_empty() {
         let token_ids = storage::distinct_ids(admits.iter().map(|a| a.token_id));
         let org_ids = storage::distinct_ids(admits.iter().map(|a| a.org_id));
-        part(
-            "SELECT 0, id, revoked_at, grace_until, expires_at, NULL FROM tokens WHERE id",
-            token_ids.into_iter().map(Cell::Int).collect(),
+        let tokens_part = format!(
+            "SELECT 0, id, revoked_at, grace_until, {}, NULL FROM tokens WHERE id",
+            tokens::STOPS_AT
         );
+        part(&tokens_part, token_ids.into_iter().map(Cell::Int).collect());
         part(
             "SELECT 1, id, period_anchor, NULL, NULL, plan FROM organizations WHERE id",
             org_ids.into_iter().map(Cell::Int).collect(),

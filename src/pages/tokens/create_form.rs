@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::tokens::CreateToken;
-use crate::components::{action_error, FormError};
+use crate::components::{action_error, FormError, ScopeLabel};
 use crate::model::{short_date, Reach, Scope, ScopeGroup, TokensPage, DAY_MS};
 
 /// "Reads analytics, campaigns · starts reports (spends credits) · in Client B · expires
@@ -54,30 +54,7 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
         Some(n) => format!("{n} more can be active"),
     };
     // The narrowest reach is the default: an admin's first workspace; a member's only choice.
-    let mut reaches = vec![(
-        Reach::Personal,
-        "Personal: every workspace of every organization you belong to".to_string(),
-        "in every workspace you can reach".to_string(),
-    )];
-    if admin {
-        reaches.splice(
-            0..0,
-            page.workspaces
-                .iter()
-                .map(|(id, name)| {
-                    (
-                        Reach::Workspace(*id),
-                        format!("One workspace: {name}"),
-                        format!("in {name}"),
-                    )
-                })
-                .chain([(
-                    Reach::Organization,
-                    "This organization: all of its workspaces".to_string(),
-                    "in every workspace of this organization".to_string(),
-                )]),
-        );
-    }
+    let reaches = Reach::choices(admin, &page.workspaces);
     let default_reach = reaches[0].0.value();
     let default_scopes: Vec<Scope> = Scope::ALL
         .into_iter()
@@ -179,13 +156,7 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                                                     disabled=!allowed
                                                     on:change=toggle
                                                 />
-                                                <span>
-                                                    <code>{s.as_str()}</code>
-                                                    {s.mark().map(|m| view! { <span class=format!("mark mark-{}", s.as_str().replace(':', "-"))>{m}</span> })}
-                                                    <br/>
-                                                    <span class="hint">{s.grants()}</span>
-                                                    {(!allowed).then(|| view! { <span class="hint">" (admins and owners only)"</span> })}
-                                                </span>
+                                                <ScopeLabel scope=s allowed/>
                                             </label>
                                         }
                                     })

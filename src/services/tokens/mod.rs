@@ -5,7 +5,7 @@ mod format;
 mod verify;
 
 pub use format::{generate, hint, parse, FormatError, TOKEN_CHARS};
-pub use verify::{stored_refusal, stored_statuses, verify, StoredStatus, VerifyError};
+pub use verify::{stored_refusal, stored_statuses, verify, StoredStatus, VerifyError, STOPS_AT};
 
 use crate::config::Environment;
 use crate::model::AuditAction;
@@ -136,6 +136,43 @@ pub async fn create(
     ip: Option<&str>,
     now: i64,
 ) -> ServiceResult<Issued> {
+    let mut tx = db.pool.begin().await?;
+    let issued = create_in(&mut tx, actor, env, new, None, ip, now).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// The OAuth client a grant is made for, and the resource its access tokens are good for.
+#[derive(Clone, Copy, Debug)]
+pub struct GrantTo<'a> {
+    pub client_id: &'a str,
+    pub audience: &'a str,
+}
+
+/// Creates the token of an OAuth grant in `tx`, under the same rules and caps as any token
+/// (a connected app counts as one active token of its reach). It has no usable secret yet:
+/// the code exchange gives it its first access token.
+pub async fn create_grant(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    env: Environment,
+    new: NewToken,
+    to: GrantTo<'_>,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<i64> {
+    Ok(create_in(tx, actor, env, new, Some(to), ip, now).await?.id)
+}
+
+async fn create_in(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    env: Environment,
+    new: NewToken,
+    grant: Option<GrantTo<'_>>,
+    ip: Option<&str>,
+    now: i64,
+) -> ServiceResult<Issued> {
     let label = super::organizations::clean_name(&new.label, "token", MAX_LABEL_CHARS)?;
     if new.scopes.is_empty() {
         return Err(ServiceError::Invalid("Choose at least one scope.".into()));
@@ -155,7 +192,6 @@ pub async fn create(
             ));
         }
     }
-    let mut tx = db.pool.begin().await?;
     // Lock what the cap counts (the user's row, or the organization's) so that concurrent
     // creations cannot both slip under it.
     let workspace_id = match new.binding {
@@ -167,11 +203,11 @@ pub async fn create(
             None
         }
         Binding::Organization => {
-            lock_org(&mut tx, actor.org_id).await?;
+            lock_org(tx, actor.org_id).await?;
             None
         }
         Binding::Workspace => {
-            lock_org(&mut tx, actor.org_id).await?;
+            lock_org(tx, actor.org_id).await?;
             let id = new.workspace_id.ok_or_else(|| {
                 ServiceError::Invalid("Choose the workspace the token is for.".into())
             })?;
@@ -187,10 +223,10 @@ pub async fn create(
             Some(id)
         }
     };
-    let cap = plan_of(&mut tx, actor.org_id).await?.token_cap();
+    let cap = plan_of(tx, actor.org_id).await?.token_cap();
     let counted_user = (new.binding == Binding::User).then_some(actor.user_id);
     if let Some(cap) = cap {
-        if active_count(&mut tx, counted_user, actor.org_id, now).await? >= cap {
+        if active_count(tx, counted_user, actor.org_id, now).await? >= cap {
             let what = if counted_user.is_some() {
                 "personal tokens"
             } else {
@@ -209,18 +245,26 @@ pub async fn create(
         label,
         scopes: new.scopes,
         expires_at: new.expires_at,
+        client_id: grant.map(|g| g.client_id.to_string()),
     };
-    let issued = issue(&mut tx, &spec, env, actor.user_id, now).await?;
-    let subject = format!(
-        "{} ({}, {})",
-        spec.label,
-        hint(&issued.token),
-        scopes_to_text(&spec.scopes)
-    );
-    let entry =
-        AuditEntry::by(actor, AuditAction::TokenCreated, &subject, ip).about_token(issued.id);
+    let issued = issue(tx, &spec, env, actor.user_id, grant, now).await?;
+    let (action, subject) = match grant {
+        None => (
+            AuditAction::TokenCreated,
+            format!(
+                "{} ({}, {})",
+                spec.label,
+                hint(&issued.token),
+                scopes_to_text(&spec.scopes)
+            ),
+        ),
+        Some(_) => (
+            AuditAction::AppConnected,
+            format!("{} ({})", spec.label, scopes_to_text(&spec.scopes)),
+        ),
+    };
+    let entry = AuditEntry::by(actor, action, &subject, ip).about_token(issued.id);
     audit::record(&mut *tx, entry, now).await?;
-    tx.commit().await?;
     Ok(issued)
 }
 
@@ -233,20 +277,25 @@ struct TokenSpec {
     label: String,
     scopes: Vec<Scope>,
     expires_at: Option<i64>,
+    /// The OAuth client of a grant: its tokens come from the token endpoint, not rotation.
+    client_id: Option<String>,
 }
 
-/// Generates a token for `spec` and stores its hash and hint.
+/// Generates a token for `spec` and stores its hash and hint; an OAuth grant's token is made
+/// with its access time already over (its secret is never handed out).
 async fn issue(
     conn: &mut sqlx::AnyConnection,
     spec: &TokenSpec,
     env: Environment,
     created_by: i64,
+    grant: Option<GrantTo<'_>>,
     now: i64,
 ) -> ServiceResult<Issued> {
     let token = generate(env);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
-         created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+         created_by, created_at, expires_at, client_id, audience, access_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(spec.org_id)
     .bind(spec.binding.as_str())
@@ -260,6 +309,9 @@ async fn issue(
     .bind(created_by)
     .bind(now)
     .bind(spec.expires_at)
+    .bind(grant.map(|g| g.client_id))
+    .bind(grant.map(|g| g.audience))
+    .bind(grant.map(|_| now))
     .fetch_one(conn)
     .await?;
     Ok(Issued {
@@ -284,14 +336,16 @@ async fn load_manageable(
         String,
         String,
         Option<i64>,
+        Option<String>,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at FROM tokens WHERE id = $1",
+        "SELECT org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at, client_id \
+         FROM tokens WHERE id = $1",
     )
     .bind(token_id)
     .fetch_optional(conn)
     .await?;
-    let (org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at) =
+    let (org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at, client_id) =
         row.ok_or_else(not_found)?;
     let binding = Binding::parse(&binding).ok_or_else(not_found)?;
     // Members manage their own personal tokens; admins of the token's organization manage its
@@ -313,6 +367,7 @@ async fn load_manageable(
         label,
         scopes: scopes_from_text(&scopes),
         expires_at,
+        client_id,
     };
     Ok((spec, hint))
 }
@@ -341,13 +396,18 @@ pub async fn rotate(
     .execute(&mut *tx)
     .await?;
     let (old, old_hint) = load_manageable(&mut tx, actor, token_id).await?;
+    if old.client_id.is_some() {
+        return Err(ServiceError::Conflict(
+            "A connected app gets new tokens by itself; revoke it instead.".into(),
+        ));
+    }
     if claimed.rows_affected() == 0 {
         return Err(ServiceError::Conflict(
             "Only an active token can be rotated.".into(),
         ));
     }
     check_grant(actor.role, &old.scopes)?;
-    let issued = issue(&mut tx, &old, env, actor.user_id, now).await?;
+    let issued = issue(&mut tx, &old, env, actor.user_id, None, now).await?;
     sqlx::query("UPDATE tokens SET successor_id = $1 WHERE id = $2")
         .bind(issued.id)
         .bind(token_id)
@@ -369,7 +429,8 @@ pub async fn rotate(
     Ok(issued)
 }
 
-/// Revokes a token the actor may manage; returns its label.
+/// Revokes a token the actor may manage (a connected app's grant too: its refresh tokens die
+/// with it); returns its label.
 pub async fn revoke(
     db: &Db,
     actor: &Actor,
@@ -390,8 +451,14 @@ pub async fn revoke(
             "This token is already revoked.".into(),
         ));
     }
-    let subject = format!("{} ({token_hint})", token.label);
-    let entry = AuditEntry::by(actor, AuditAction::TokenRevoked, &subject, ip)
+    let (action, subject) = match token.client_id {
+        None => (
+            AuditAction::TokenRevoked,
+            format!("{} ({token_hint})", token.label),
+        ),
+        Some(_) => (AuditAction::AppRevoked, token.label.clone()),
+    };
+    let entry = AuditEntry::by(actor, action, &subject, ip)
         .about_token(token_id)
         .in_org(token.org_id);
     audit::record(&mut *tx, entry, now).await?;
@@ -417,6 +484,7 @@ struct ListedToken {
     revoked_at: Option<i64>,
     grace_until: Option<i64>,
     successor_id: Option<i64>,
+    client_id: Option<String>,
 }
 
 impl ListedToken {
@@ -439,41 +507,69 @@ impl ListedToken {
     }
 }
 
+/// Which tokens a list shows: those made on Developer › Tokens, or connected apps' grants
+/// (once their code was exchanged).
+#[derive(Clone, Copy)]
+enum Listing {
+    Tokens,
+    Apps,
+}
+
 /// The tokens the actor may see (their own personal tokens, and admins the organization's),
 /// newest first; only `token_id` when it is given.
 async fn visible(
     db: &Db,
     actor: &Actor,
+    listing: Listing,
     token_id: Option<i64>,
-    now: i64,
-) -> ServiceResult<Vec<TokenView>> {
-    let rows: Vec<ListedToken> = sqlx::query_as(
+) -> ServiceResult<Vec<ListedToken>> {
+    let kind = match listing {
+        Listing::Tokens => "t.client_id IS NULL",
+        Listing::Apps => {
+            "t.client_id IS NOT NULL AND EXISTS (SELECT 1 FROM oauth_refresh_tokens r WHERE r.token_id = t.id)"
+        }
+    };
+    Ok(sqlx::query_as(&format!(
         "SELECT t.id, t.label, t.hint, t.scopes, t.binding, w.name AS workspace, u.email AS created_by, \
-         t.created_at, t.last_used_at, t.last_client, t.expires_at, t.revoked_at, t.grace_until, t.successor_id \
-         FROM tokens t JOIN users u ON u.id = t.created_by LEFT JOIN workspaces w ON w.id = t.workspace_id \
+         t.created_at, t.last_used_at, t.last_client, t.expires_at, t.revoked_at, t.grace_until, t.successor_id, \
+         t.client_id FROM tokens t JOIN users u ON u.id = t.created_by LEFT JOIN workspaces w ON w.id = t.workspace_id \
          WHERE ((t.binding = 'user' AND t.user_id = $1) OR (t.binding <> 'user' AND t.org_id = $2 AND $3 = 1)) \
-         AND ($4 = 0 OR t.id = $5) \
-         ORDER BY t.created_at DESC, t.id DESC",
-    )
+         AND ($4 = 0 OR t.id = $5) AND {kind} \
+         ORDER BY t.created_at DESC, t.id DESC"
+    ))
     .bind(actor.user_id)
     .bind(actor.org_id)
     .bind(i64::from(actor.role.is_admin()))
     .bind(i64::from(token_id.is_some()))
     .bind(token_id.unwrap_or_default())
     .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().filter_map(|row| row.view(now)).collect())
+    .await?)
 }
 
 /// The tokens the actor may see: their own personal tokens, and (admins) the organization's.
 pub async fn list(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<TokenView>> {
-    visible(db, actor, None, now).await
+    let rows = visible(db, actor, Listing::Tokens, None).await?;
+    Ok(rows.into_iter().filter_map(|row| row.view(now)).collect())
+}
+
+/// The connected apps' grants the actor may see, as [`list`] lists tokens, each with its
+/// client's id.
+pub async fn apps(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<(TokenView, String)>> {
+    let rows = visible(db, actor, Listing::Apps, None).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let client_id = row.client_id.clone()?;
+            Some((row.view(now)?, client_id))
+        })
+        .collect())
 }
 
 /// One token the actor may see, or NotFound.
 pub async fn one(db: &Db, actor: &Actor, token_id: i64, now: i64) -> ServiceResult<TokenView> {
-    visible(db, actor, Some(token_id), now)
+    visible(db, actor, Listing::Tokens, Some(token_id))
         .await?
         .pop()
+        .and_then(|row| row.view(now))
         .ok_or_else(|| ServiceError::NotFound("No such token here.".into()))
 }

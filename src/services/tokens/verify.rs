@@ -54,42 +54,45 @@ pub async fn verify(
             return Ok(cached.token);
         }
     }
-    type Row = (
-        i64,
-        i64,
-        String,
-        Option<i64>,
-        Option<i64>,
-        String,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        org_id: i64,
+        binding: String,
+        user_id: Option<i64>,
+        workspace_id: Option<i64>,
+        scopes: String,
+        audience: Option<String>,
+        expires_at: Option<i64>,
+        stops_at: Option<i64>,
+        revoked_at: Option<i64>,
+        grace_until: Option<i64>,
+    }
     let generation = db.token_cache.generation();
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until \
-         FROM tokens WHERE token_hash = $1",
-    )
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT id, org_id, binding, user_id, workspace_id, scopes, audience, expires_at, \
+         {STOPS_AT} AS stops_at, revoked_at, grace_until FROM tokens WHERE token_hash = $1"
+    ))
     .bind(crate::secrets::hex(&hash))
     .fetch_optional(&db.pool)
     .await?;
-    let (id, org_id, binding, user_id, workspace_id, scopes, expires_at, revoked_at, grace_until) =
-        row.ok_or(VerifyError::Unknown)?;
-    match TokenStatus::of(revoked_at, grace_until, expires_at, now) {
+    let row = row.ok_or(VerifyError::Unknown)?;
+    match TokenStatus::of(row.revoked_at, row.grace_until, row.stops_at, now) {
         TokenStatus::Active | TokenStatus::InGrace { .. } => {
             let verified = VerifiedToken {
-                id,
-                org_id,
-                binding: Binding::parse(&binding).ok_or(VerifyError::Unknown)?,
-                user_id,
-                workspace_id,
-                scopes: scopes_from_text(&scopes),
+                id: row.id,
+                org_id: row.org_id,
+                binding: Binding::parse(&row.binding).ok_or(VerifyError::Unknown)?,
+                user_id: row.user_id,
+                workspace_id: row.workspace_id,
+                scopes: scopes_from_text(&row.scopes),
+                audience: row.audience.map(Into::into),
             };
             db.token_cache.insert(
                 hash,
                 verified.clone(),
-                expires_at,
-                grace_until,
+                row.stops_at,
+                row.grace_until,
                 generation,
                 now,
             );
@@ -97,25 +100,32 @@ pub async fn verify(
         }
         TokenStatus::Revoked { .. } => Err(VerifyError::Revoked),
         TokenStatus::Rotated { .. } => Err(VerifyError::Rotated),
-        TokenStatus::Expired { at } => {
-            // The first refused use after expiry puts the expiry in the audit log, once.
+        // An OAuth access token's hour ending is routine (the client refreshes); only the end of
+        // what the token's creator chose goes in the audit log, once.
+        TokenStatus::Expired { at } if Some(at) == row.expires_at => {
             sqlx::query(
                 "INSERT INTO audit_events (org_id, actor_user_id, action, subject, ip, token_id, created_at) \
                  SELECT $1, NULL, 'token.expired', $2, NULL, $3, $4 WHERE NOT EXISTS \
                  (SELECT 1 FROM audit_events WHERE token_id = $3 AND action = 'token.expired')",
             )
-            .bind(org_id)
+            .bind(row.org_id)
             .bind(format!("expired at {}", crate::model::format_time(at)))
-            .bind(id)
+            .bind(row.id)
             .bind(now)
             .execute(&db.pool)
             .await?;
             Err(VerifyError::Expired)
         }
+        TokenStatus::Expired { .. } => Err(VerifyError::Expired),
     }
 }
 
-/// What decides whether a token still works, as stored now: revocation, grace end, expiry.
+/// A token row's end, in SQL: the earlier of its `expires_at` and its `access_expires_at`.
+pub const STOPS_AT: &str = "CASE WHEN access_expires_at IS NOT NULL AND (expires_at IS NULL OR \
+    access_expires_at < expires_at) THEN access_expires_at ELSE expires_at END";
+
+/// What decides whether a token still works, as stored now: revocation, grace end, expiry (the
+/// earlier of its own and, for an OAuth grant, its current access token's).
 #[derive(Clone, Copy, Debug)]
 pub struct StoredStatus {
     pub revoked_at: Option<i64>,
@@ -149,9 +159,9 @@ pub async fn stored_statuses(
     conn: &mut sqlx::AnyConnection,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, StoredStatus>, sqlx::Error> {
-    let select = "SELECT id, revoked_at, grace_until, expires_at FROM tokens WHERE id IN";
+    let select = format!("SELECT id, revoked_at, grace_until, {STOPS_AT} FROM tokens WHERE id IN");
     let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
-        crate::storage::fetch_by_ids(conn, select, ids).await?;
+        crate::storage::fetch_by_ids(conn, &select, ids).await?;
     Ok(rows
         .into_iter()
         .map(|(id, revoked_at, grace_until, expires_at)| {
