@@ -1,5 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { baseURL } from "../playwright.config";
 import { expectDashboard, hydrated, signUp, uniqueEmail } from "./helpers";
 
 /** axe-core's serious and critical violations of WCAG 2.x A and AA on the page as it is now. */
@@ -17,12 +18,29 @@ test("every page passes axe-core with no serious or critical violation", async (
   }
   await signUp(page, uniqueEmail("axe"));
   await expectDashboard(page);
-  const pages = ["/tokens", "/usage", "/audit", "/settings/organization", "/settings/workspaces", "/settings/members", "/settings/billing"];
+  const pages = ["/tokens", "/connected-apps", "/usage", "/audit", "/settings/organization", "/settings/workspaces", "/settings/members", "/settings/billing"];
   for (const path of pages) {
     await page.goto(path);
     await hydrated(page);
     expect(await violations(page), path).toEqual([]);
   }
+  // The OAuth consent page (a client registered, its request opened) and the page for a request
+  // that cannot be answered.
+  const registration = await fetch(`${baseURL}/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ client_name: "axe client", redirect_uris: ["http://127.0.0.1/callback"] }),
+  });
+  const { client_id } = await registration.json();
+  const query = new URLSearchParams({
+    response_type: "code", client_id, redirect_uri: "http://127.0.0.1:9/callback", state: "s",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256",
+  });
+  await page.goto(`/authorize?${query}`);
+  await expect(page.getByRole("form", { name: "Approve access" })).toBeVisible();
+  expect(await violations(page), "the consent page").toEqual([]);
+  await page.goto("/authorize/failed?reason=unknown_client");
+  expect(await violations(page), "a request that cannot be answered").toEqual([]);
   // The pages with a token on them, and the dialogs opened over them.
   await page.goto("/tokens");
   await hydrated(page);

@@ -1,6 +1,9 @@
 import { test as base, expect, Page } from "@playwright/test";
 import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
+import * as path from "node:path";
 import { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -12,7 +15,7 @@ import {
   UnauthorizedError,
 } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { baseURL } from "../playwright.config";
+import { baseURL, tlsDir } from "../playwright.config";
 import { expectDashboard, hydrated, PASSWORD, screenshot, signOut, signUp, uniqueEmail } from "./helpers";
 
 // Tollgate as the OAuth 2.1 authorization server of its own MCP endpoint, driven the way an MCP
@@ -300,7 +303,12 @@ export class InMemoryOAuthProvider implements OAuthClientProvider {
   /** The last `state` the SDK put into an authorization URL. */
   lastState?: string;
 
-  constructor(readonly redirectUrl: string, readonly clientMetadata: OAuthClientMetadata) {}
+  constructor(
+    readonly redirectUrl: string,
+    readonly clientMetadata: OAuthClientMetadata,
+    /** Set: the client is named by its metadata document at this https URL (no registration). */
+    readonly clientMetadataUrl?: string,
+  ) {}
 
   state(): string {
     // SDK 1.32.2 does not check the state it gets back; the test does.
@@ -563,4 +571,69 @@ test("step-up: a read-only grant asking for a write tool gets 403 insufficient_s
 
   // The grant itself is untouched by the refusal.
   expect(await mcpStatus(tokens.access_token)).toBe(200);
+});
+
+test("a client named by its metadata document connects without registering (CIMD)", async ({ page, callback }) => {
+  test.setTimeout(90_000);
+  await signUp(page, uniqueEmail("oauth-cimd"));
+  await expectDashboard(page);
+  // The client's document on an https server of its own (the server trusts the test CA). It
+  // lists the loopback redirect without a port, as Claude Code's does; the client listens on one.
+  const fetched: string[] = [];
+  let documentUrl = "";
+  const documents = https.createServer(
+    { key: fs.readFileSync(path.join(tlsDir, "leaf.key")), cert: fs.readFileSync(path.join(tlsDir, "leaf.pem")) },
+    (req, res) => {
+      fetched.push(req.url ?? "");
+      res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=600", Connection: "close" });
+      res.end(JSON.stringify({
+        client_id: documentUrl,
+        client_name: "E2E document client",
+        redirect_uris: ["http://127.0.0.1/callback"],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      }));
+    },
+  );
+  await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
+  try {
+    documentUrl = `https://127.0.0.1:${(documents.address() as AddressInfo).port}/oauth/client.json`;
+    const provider = new InMemoryOAuthProvider(
+      callback.url,
+      { client_name: "E2E document client", redirect_uris: [callback.url], token_endpoint_auth_method: "none" },
+      documentUrl,
+    );
+    const first = sdkClient(provider);
+    await expect(first.client.connect(first.transport)).rejects.toThrow(UnauthorizedError);
+    // No registration: the document's URL is the client id.
+    expect((await provider.clientInformation())?.client_id).toBe(documentUrl);
+    const authorizationUrl = provider.authorizationUrl!;
+    expect(authorizationUrl.searchParams.get("client_id")).toBe(documentUrl);
+
+    await openConsent(page, authorizationUrl.toString());
+    await expect(page.getByRole("heading", { level: 1 })).toContainText("E2E document client");
+    // The page names who describes the app and warns that it returns to this machine.
+    await expect(page.locator("body")).toContainText("The app is described by");
+    await expect(page.locator("body")).toContainText("runs on your own computer");
+    await screenshot(page, "oauth-consent-document");
+    await approveConsent(page);
+    const redirect = await callback.nextRedirect();
+    await first.transport.finishAuth(redirect.searchParams.get("code")!);
+    expect(fetched).toEqual(["/oauth/client.json"]);
+
+    const second = sdkClient(provider);
+    await second.client.connect(second.transport);
+    const listed = await second.client.callTool({ name: "list_workspaces", arguments: {} });
+    expect(listed.isError).toBeFalsy();
+
+    // Connected apps names the app and the host of its document.
+    await page.goto("/connected-apps");
+    const row = page.locator("tr", { hasText: "E2E document client" });
+    await expect(row).toContainText("127.0.0.1");
+    await expect(row).toContainText("Active");
+  } finally {
+    documents.closeAllConnections();
+    await new Promise<void>((resolve) => documents.close(() => resolve()));
+  }
 });

@@ -256,7 +256,7 @@ async fn revoke(State(state): State<AppState>, request: Request) -> Response {
     }
     .await;
     match result {
-        Ok(()) => StatusCode::OK.into_response(),
+        Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(err) => err.into_response(),
     }
 }

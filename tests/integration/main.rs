@@ -5,6 +5,7 @@ mod abuse;
 mod analytics;
 mod authorization;
 mod bad_input;
+mod client_documents;
 mod crash;
 mod domain;
 mod http;

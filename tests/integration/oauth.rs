@@ -222,14 +222,13 @@ async fn mcp_call(
             "io.modelcontextprotocol/clientInfo": { "name": "oauth-test", "version": "1" }
         } }
     });
-    crate::support::post_json(
-        app,
-        "/mcp",
-        Some(token),
-        &[("accept", "application/json, text/event-stream")],
-        body,
-    )
-    .await
+    let headers = [
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", tool),
+    ];
+    crate::support::post_json(app, "/mcp", Some(token), &headers, body).await
 }
 
 fn app(db: &Db) -> Router {
@@ -246,7 +245,7 @@ async fn discovery_starts_from_the_401_of_mcp() {
         assert_eq!(
             challenge,
             "Bearer realm=\"tollgate\", error=\"invalid_token\", resource_metadata=\"http://127.0.0.1:3999/.well-known/oauth-protected-resource/mcp\", \
-             scope=\"analytics:read campaigns:read conversions:read customers:read credits:read reports:read\""
+             scope=\"analytics:read campaigns:read conversions:read credits:read reports:read\""
         );
         // `/v1` keeps the plain challenge: OAuth tokens are not for it.
         let (status, headers, _) = crate::support::post_json(&app, "/v1/tools/list_workspaces", None, &[], json!({})).await;
