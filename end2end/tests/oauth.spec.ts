@@ -262,6 +262,12 @@ export async function openConsent(page: Page, authorizeUrl: string): Promise<voi
 /** Approves on the consent page with what it pre-selects. */
 export async function approveConsent(page: Page): Promise<void> {
   await page.getByRole("form", { name: "Approve access" }).getByRole("button", { name: "Approve" }).click();
+  await leftForTheClient(page);
+}
+
+/** Waits until the browser has gone back to the client (the decision's page refreshes to it). */
+export async function leftForTheClient(page: Page): Promise<void> {
+  await page.waitForURL((url) => url.origin !== baseURL);
 }
 
 /** Follows an authorization URL to the consent page (the browser must be signed in) and approves;
@@ -416,8 +422,8 @@ test("an MCP client that knows only the URL connects through OAuth (dynamic regi
   await expect(form.getByLabel("Reach")).toBeVisible();
   await expect(form.getByLabel("Access ends")).toBeVisible();
   await expect(form.getByRole("checkbox", { name: /^analytics:read/ })).toBeChecked();
-  await expect(form.getByRole("checkbox", { name: /^pii:read/ })).not.toBeChecked();
-  await expect(form.getByRole("checkbox", { name: /^conversions:write/ })).not.toBeChecked();
+  // Only what the client asked for is offered (the sensitive ones have a test of their own).
+  await expect(form.getByRole("checkbox", { name: /^pii:read/ })).toHaveCount(0);
   await expect(form.getByRole("button", { name: "Deny" })).toBeVisible();
   await screenshot(page, "oauth-consent");
   await approveConsent(page);
@@ -477,7 +483,7 @@ test("a signed-out browser signs in on the way to the consent page, and Deny sen
   await signOut(page);
 
   const clientId = await registerClient("E2E denied client", callback.url);
-  const request = authorizationRequest(clientId, callback.url);
+  const request = authorizationRequest(clientId, callback.url, "analytics:read pii:read conversions:write");
   await page.goto(request.url);
   // Sent to sign in, with a same-origin way back to this very consent request.
   await expect(page).toHaveURL(/\/signin\?next=/);
@@ -487,8 +493,15 @@ test("a signed-out browser signs in on the way to the consent page, and Deny sen
   await fillCredentials(page, email, "Sign in");
   await expect(page).toHaveURL(`${baseURL}${next}`);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("E2E denied client");
+  // Asked for, sensitive and write scopes are offered marked and unticked; read scopes ticked.
+  const form = page.getByRole("form", { name: "Approve access" });
+  await expect(form.getByRole("checkbox", { name: /^analytics:read/ })).toBeChecked();
+  await expect(form.getByRole("checkbox", { name: /^pii:read/ })).not.toBeChecked();
+  await expect(form.getByRole("checkbox", { name: /^conversions:write/ })).not.toBeChecked();
+  await expect(form.getByText("external effect")).toBeVisible();
 
   await page.getByRole("form", { name: "Approve access" }).getByRole("button", { name: "Deny" }).click();
+  await leftForTheClient(page);
   const redirect = await callback.nextRedirect();
   expect(redirect.origin + redirect.pathname).toBe(callback.url);
   expect(redirect.searchParams.get("error")).toBe("access_denied");
@@ -534,7 +547,7 @@ test("the access token is for /mcp only, and Revoke in Connected apps cuts the c
   const row = page.locator("tr", { hasText: clientName });
   await expect(row).toBeVisible();
   await screenshot(page, "connected-apps");
-  await row.getByRole("button", { name: "Revoke", exact: true }).click();
+  await row.getByRole("link", { name: "Revoke", exact: true }).click();
   const dialog = page.getByRole("dialog");
   await expect(dialog).toBeVisible();
   await dialog.getByRole("button", { name: "Revoke access" }).click();

@@ -31,6 +31,9 @@ pub struct ConsentRequest {
 pub struct ConnectedApp {
     pub grant: TokenView,
     pub client_host: Option<String>,
+    /// Its calls and units in this organization this period.
+    pub calls: i64,
+    pub units: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -89,6 +89,7 @@ fn AppList(page: ConnectedAppsPage) -> impl IntoView {
                         <th>"Reach"</th>
                         <th>"Approved by"</th>
                         <th>"Last used"</th>
+                        <th>"This period"</th>
                         <th>"Access ends"</th>
                         <th>"Status"</th>
                         <th><span class="visually-hidden">"Actions"</span></th>
@@ -133,6 +134,10 @@ fn AppRow(app: ConnectedApp, now: i64) -> impl IntoView {
                     .into_any(),
                     None => view! { <span class="hint">"Never"</span> }.into_any(),
                 }}
+            </td>
+            <td data-label="This period">
+                {format!("{} call{}", app.calls, if app.calls == 1 { "" } else { "s" })}<br/>
+                <span class="hint">{format!("{} units", app.units)}</span>
             </td>
             <td data-label="Access ends">
                 {match g.expires_at {

@@ -47,6 +47,19 @@ pub async fn of_token(
     Ok((period.start, rows))
 }
 
+/// Calls and units of each of the organization's tokens this period: (token, calls, units).
+pub async fn per_token(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<(i64, i64, i64)>> {
+    let (_, period, _) = current_period(db, actor.org_id, now).await?;
+    Ok(sqlx::query_as(
+        "SELECT token_id, CAST(SUM(calls) AS BIGINT), CAST(SUM(units) AS BIGINT) FROM usage_daily \
+         WHERE org_id = $1 AND day >= $2 GROUP BY token_id",
+    )
+    .bind(actor.org_id)
+    .bind(day_string(day_of(period.start)))
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 pub async fn usage_page(db: &Db, actor: &Actor, now: i64) -> ServiceResult<UsagePage> {
     let (plan, period, credit_balance) = current_period(db, actor.org_id, now).await?;
     // Every figure counts over the one period. It begins at midnight UTC, so the daily rollups

@@ -326,6 +326,7 @@ async fn a_client_connects_and_its_token_works_on_mcp_only() {
             .unwrap();
         assert_eq!(apps.len(), 1);
         assert_eq!(apps[0].grant.label, "Test client");
+        assert_eq!(apps[0].calls, 1, "its call is counted for it");
         assert_eq!(
             apps[0].grant.scopes,
             vec![Scope::AnalyticsRead, Scope::CreditsRead]

@@ -312,17 +312,27 @@ pub async fn revoke_token(
 }
 
 /// The grants the actor may see, as Developer › Tokens shows tokens: their own personal
-/// grants, and (admins) the organization's; newest first.
+/// grants, and (admins) the organization's; newest first, each with its use this period.
 pub async fn connected_apps(db: &Db, actor: &Actor, now: i64) -> ServiceResult<Vec<ConnectedApp>> {
+    let used = crate::services::usage::per_token(db, actor, now).await?;
     Ok(tokens::apps(db, actor, now)
         .await?
         .into_iter()
-        .map(|(grant, client_id)| ConnectedApp {
-            // A metadata document's client is named by its URL: its host says who it is.
-            client_host: client_id
-                .starts_with("https://")
-                .then(|| super::redirect::host_of(&client_id)),
-            grant,
+        .map(|(grant, client_id)| {
+            let (_, calls, units) = used
+                .iter()
+                .find(|(id, _, _)| *id == grant.id)
+                .copied()
+                .unwrap_or_default();
+            ConnectedApp {
+                // A metadata document's client is named by its URL: its host says who it is.
+                client_host: client_id
+                    .starts_with("https://")
+                    .then(|| super::redirect::host_of(&client_id)),
+                grant,
+                calls,
+                units,
+            }
         })
         .collect())
 }
