@@ -50,7 +50,7 @@ export default defineConfig({
       TOLLGATE_SIGN_UPS_PER_IP: "1000",
       // The OAuth client metadata document is served on loopback with the test CA's certificate.
       TOLLGATE_OUTBOUND_CA_FILE: path.join(tlsDir, "ca.pem"),
-      TOLLGATE_WRITE_BACK_ALLOW: "127.0.0.0/8",
+      TOLLGATE_CLIENT_DOCUMENT_ALLOW: "127.0.0.0/8",
     },
   },
 });

@@ -69,6 +69,10 @@ pub struct Config {
     /// `TOLLGATE_WRITE_BACK_ALLOW`: private address ranges (comma-separated, such as
     /// `10.0.0.0/8,fd00::/8`) that outbound requests may reach; none by default.
     pub outbound_allow: AllowList,
+    /// `TOLLGATE_CLIENT_DOCUMENT_ALLOW`: private address ranges OAuth client metadata documents
+    /// may be fetched from (anyone can name one: kept apart from the write-back ranges); none by
+    /// default.
+    pub client_document_allow: AllowList,
     /// `TOLLGATE_OUTBOUND_CA_FILE`: a PEM file of root certificates that outbound requests
     /// (write-back, OAuth client documents) trust besides the public ones: a private CA.
     pub outbound_roots: Vec<reqwest::Certificate>,
@@ -134,14 +138,16 @@ impl Config {
             };
         let forwarded_default =
             usize::from(var("TOLLGATE_TRUST_FORWARDED").as_deref() == Some("1"));
-        let outbound_allow = match var("TOLLGATE_WRITE_BACK_ALLOW") {
-            None => AllowList::default(),
+        let allow_list = |name: &'static str| match var(name) {
+            None => Ok(AllowList::default()),
             Some(value) => AllowList::parse(&value).map_err(|_| ConfigError::Invalid {
-                name: "TOLLGATE_WRITE_BACK_ALLOW",
+                name,
                 value,
                 why: "expected comma-separated address ranges such as 10.0.0.0/8,fd00::/8",
-            })?,
+            }),
         };
+        let outbound_allow = allow_list("TOLLGATE_WRITE_BACK_ALLOW")?;
+        let client_document_allow = allow_list("TOLLGATE_CLIENT_DOCUMENT_ALLOW")?;
         let outbound_roots = match var("TOLLGATE_OUTBOUND_CA_FILE") {
             None => Vec::new(),
             Some(path) => std::fs::read(&path)
@@ -176,6 +182,7 @@ impl Config {
         Ok(Config {
             addr,
             outbound_allow,
+            client_document_allow,
             outbound_roots,
             metrics_on_public_addr,
             metrics_addr,
@@ -219,6 +226,7 @@ impl Config {
             trusted_proxies: 0,
             max_in_flight: 512,
             outbound_allow: AllowList::default(),
+            client_document_allow: AllowList::default(),
             outbound_roots: Vec::new(),
             sign_ups_per_ip: 10,
             max_owned_organizations: 5,
@@ -261,6 +269,16 @@ impl Config {
     /// The canonical URL of `/mcp`: the resource OAuth clients' tokens are issued for.
     pub fn mcp_resource(&self) -> String {
         format!("{}/mcp", self.public_url)
+    }
+
+    /// The client for OAuth client metadata documents (each request sets its own timeout),
+    /// with the ranges the operator allows for them and the extra roots.
+    pub fn client_documents(&self) -> crate::outbound::Outbound {
+        crate::outbound::Outbound::trusting(
+            self.client_document_allow.clone(),
+            std::time::Duration::from_secs(10),
+            &self.outbound_roots,
+        )
     }
 
     pub fn is_https(&self) -> bool {

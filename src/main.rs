@@ -86,7 +86,7 @@ async fn main() -> std::process::ExitCode {
     db.start_token_cache();
     let state = AppState {
         enforcer: tollgate::enforcement::Enforcer::start(db.clone(), &config),
-        outbound: tollgate::outbound::Outbound::for_config(&config),
+        client_documents: config.client_documents(),
         db,
         config: Arc::new(config),
         leptos_options,

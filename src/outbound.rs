@@ -210,16 +210,6 @@ impl Outbound {
         Outbound::trusting(allow, timeout, &[])
     }
 
-    /// The server's client for short fetches (each request sets its own timeout), with the
-    /// operator's allowed ranges and roots.
-    pub fn for_config(config: &crate::config::Config) -> Outbound {
-        Outbound::trusting(
-            config.outbound_allow.clone(),
-            Duration::from_secs(10),
-            &config.outbound_roots,
-        )
-    }
-
     /// An outbound client that also trusts `roots` (an operator's private certificate
     /// authority) besides the public ones.
     pub fn trusting(

@@ -17,8 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The enforcement pipeline every tool call passes.
     pub enforcer: Enforcer,
-    /// Requests to URLs users or clients name (OAuth client metadata documents).
-    pub outbound: Outbound,
+    /// Fetches of OAuth client metadata documents (URLs anyone may name).
+    pub client_documents: Outbound,
     pub lifecycle: Arc<Lifecycle>,
 }
 

@@ -13,6 +13,7 @@ pub async fn get_consent(id: String) -> Result<ConsentRequest, AppError> {
     use crate::services::{accounts, oauth, organizations, workspaces};
 
     let ctx = super::context::RequestContext::current()?;
+    super::tokens::no_store();
     let now = crate::storage::now_ms();
     let actor = ctx.actor().await?;
     let pending = oauth::pending(ctx.db(), &id, now).await?;

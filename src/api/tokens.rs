@@ -19,9 +19,10 @@ fn require_script(ctx: &super::context::RequestContext) -> Result<(), AppError> 
     Ok(())
 }
 
-/// A response that carries a token in plaintext must never be stored by a cache or the browser.
+/// A response that carries a token in plaintext (or a consent request) must never be stored by
+/// a cache or the browser.
 #[cfg(feature = "ssr")]
-fn no_store() {
+pub(super) fn no_store() {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.insert_header(
             axum::http::header::CACHE_CONTROL,

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawQuery, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -50,24 +50,6 @@ pub fn router() -> Router<AppState> {
         .route("/revoke", post(revoke))
         .layer(cors)
         .route("/authorize", get(authorize))
-}
-
-/// The scopes a client should ask for when it knows nothing else: the read scopes a new token
-/// gets by default (RFC 9728 `scopes_supported`, the 401's `scope`).
-pub fn default_scope_text() -> String {
-    oauth::default_scopes()
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Where `/mcp`'s protected resource metadata is (the 401's `resource_metadata`).
-pub fn resource_metadata_url(state: &AppState) -> String {
-    format!(
-        "{}/.well-known/oauth-protected-resource/mcp",
-        state.config.public_url
-    )
 }
 
 async fn resource_metadata(State(state): State<AppState>) -> Json<Value> {
@@ -164,13 +146,34 @@ impl IntoResponse for OAuthError {
     }
 }
 
-async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let params = form_pairs(query.unwrap_or_default().as_bytes());
+/// The longest authorization request read (its query): clients send well under 2 KB.
+const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+async fn authorize(State(state): State<AppState>, request: Request) -> Response {
+    let query = request.uri().query().unwrap_or_default();
+    if query.len() > MAX_QUERY_BYTES {
+        return no_store(Redirect::to("/authorize/failed?reason=too_long").into_response());
+    }
+    let params = form_pairs(query.as_bytes());
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let ip = state.config.client_ip(request.headers(), peer);
     let issuer = Issuer::of(&state.config);
     let now = crate::storage::now_ms();
-    let response = match oauth::begin(&state.db, &state.outbound, &issuer, &params, now).await {
+    let begun = oauth::begin(
+        &state.db,
+        &state.client_documents,
+        &issuer,
+        &params,
+        &ip,
+        now,
+    )
+    .await;
+    let response = match begun {
         Ok(id) => Redirect::to(&format!("/consent/{id}")).into_response(),
-        Err(AuthorizeError::Redirect(to)) => Redirect::to(&to).into_response(),
+        Err(AuthorizeError::Refused { to, error }) => refused_page(&to, &error),
         Err(AuthorizeError::Show(problem)) => {
             if let oauth::Problem::ClientDocument(why) = &problem {
                 tracing::info!(why, "client metadata document refused");
@@ -336,10 +339,38 @@ pub async fn decide(State(state): State<AppState>, request: Request) -> Response
 /// A page that sends the browser on to `to` at once (and says where, for a browser that waits).
 fn leave_for(to: &str) -> Response {
     let to = html_escape(to);
+    page(
+        "Returning to the app",
+        &format!("<meta http-equiv=\"refresh\" content=\"0; url={to}\">"),
+        &format!("<p>Returning to the app… <a href=\"{to}\">Continue</a></p>"),
+    )
+}
+
+/// A refused authorization request: the error is shown here, and the user takes it back to
+/// the client by a link. Sent on automatically, the redirect would make Tollgate's address a
+/// way to any site that registered itself as a client (RFC 9700 §4.11.2).
+fn refused_page(to: &str, error: &OAuthError) -> Response {
+    let host = oauth::host_of(to);
+    let body = format!(
+        "<p class=\"notice notice-error\" role=\"alert\">{} ({})</p>\
+         <p>Nothing was granted. <a href=\"{}\">Return to {}</a> to tell the app.</p>",
+        html_escape(&error.to_string()),
+        error.code(),
+        html_escape(to),
+        html_escape(&host),
+    );
+    page("The app's request was refused", "", &body)
+}
+
+/// A page of the protocol's own, outside the app, in the sign-in card's style; `head` and
+/// `body` are HTML whose text the callers escaped.
+fn page(title: &str, head: &str, body: &str) -> Response {
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"0; url={to}\"><title>Returning to the app · Tollgate</title></head>\
-         <body><p>Returning to the app… <a href=\"{to}\">Continue</a></p></body></html>"
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
+         <title>{title} · Tollgate</title><link rel=\"stylesheet\" href=\"/pkg/tollgate.css\"></head>\
+         <body><main class=\"auth-page\"><div class=\"auth-card\"><p class=\"brand\">\
+         <span class=\"brand-mark\" aria-hidden=\"true\">◆</span>Tollgate</p><h1>{title}</h1>{body}</div></main></body></html>"
     ))
     .into_response()
 }

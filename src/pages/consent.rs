@@ -51,6 +51,15 @@ fn refusal(code: &str) -> &'static str {
 #[component]
 fn ConsentForm(request: ConsentRequest, refused: Option<String>) -> impl IntoView {
     let admin = request.role.is_admin();
+    // One decision per request: a second click would be refused ("ended") and its page could
+    // take the place of the first one's, which carries the code back to the app.
+    let sent = RwSignal::new(false);
+    let once = move |ev: leptos::ev::SubmitEvent| {
+        if sent.get_untracked() {
+            ev.prevent_default();
+        }
+        sent.set(true);
+    };
     let reaches = Reach::choices(admin, &request.workspaces);
     let name = request.client_name.clone();
     view! {
@@ -73,7 +82,7 @@ fn ConsentForm(request: ConsentRequest, refused: Option<String>) -> impl IntoVie
             </p>
         })}
         {refused.map(|code| view! { <p class="notice notice-error" role="alert">{refusal(&code)}</p> })}
-        <form method="post" action="/consent" class="stack" aria-label="Approve access">
+        <form method="post" action="/consent" class="stack" aria-label="Approve access" on:submit=once>
             <input type="hidden" name="id" value=request.id.clone()/>
             <label>
                 "Reach"
@@ -128,7 +137,7 @@ pub fn AuthorizeFailedPage() -> impl IntoView {
         match reason().as_str() {
         "unknown_client" => "The app is not registered here (registrations unused for a day are removed). Connect again from the app: it registers itself anew.",
         "client_document" => "The app's description could not be fetched or is not valid (its address, size, format or redirect addresses). Try again later, or tell the app's makers.",
-        "missing_client_id" | "missing_redirect_uri" | "repeated_parameter" => "The app sent an incomplete or malformed request.",
+        "missing_client_id" | "missing_redirect_uri" | "repeated_parameter" | "too_long" => "The app sent an incomplete or malformed request.",
         "unregistered_redirect_uri" => "The app asked to send you to an address it did not register. Nothing was sent there.",
         _ => "This authorization request has ended (they last 10 minutes and are answered once). Go back to the app and connect again.",
     }

@@ -1,6 +1,7 @@
 //! Throttles of costly or abusable actions: sign-in failures per account (the email typed,
 //! whether or not it exists) and per client IP, sign-ups per IP, organizations created per
-//! user, OAuth clients registered per IP and their documents fetched per host. Attempts are counted over a sliding window in the database, so every instance agrees.
+//! user, OAuth clients registered and authorization requests per IP, client documents fetched
+//! per URL. Attempts are counted over a sliding window in the database, so every instance agrees.
 //!
 //! An attempt is recorded *before* the work it guards and counted with it: of any number of
 //! parallel attempts at most `max` get through (a check made before recording let a burst of
@@ -17,9 +18,10 @@ pub const MAX_FAILURES_PER_IP: i64 = 30;
 pub const SIGN_UP_WINDOW_MS: i64 = 60 * MINUTE_MS;
 pub const ORG_CREATION_WINDOW_MS: i64 = 60 * MINUTE_MS;
 pub const MAX_ORG_CREATIONS_PER_USER: i64 = 5;
-pub const CLIENT_REGISTRATION_WINDOW_MS: i64 = 60 * MINUTE_MS;
+pub const OAUTH_WINDOW_MS: i64 = 60 * MINUTE_MS;
 pub const MAX_CLIENT_REGISTRATIONS_PER_IP: i64 = 30;
-pub const MAX_CLIENT_DOCUMENT_FETCHES_PER_HOST: i64 = 60;
+pub const MAX_CLIENT_DOCUMENT_FETCHES: i64 = 60;
+pub const MAX_AUTHORIZATIONS_PER_IP: i64 = 120;
 /// Rows older than the longest window are of no further use.
 const LONGEST_WINDOW_MS: i64 = 60 * MINUTE_MS;
 
@@ -82,20 +84,31 @@ pub fn client_registration_by_ip(ip: &str) -> Limit {
         kind: "client_registration_ip",
         subject: format!("oauth-register:{ip}"),
         max: MAX_CLIENT_REGISTRATIONS_PER_IP,
-        window_ms: CLIENT_REGISTRATION_WINDOW_MS,
+        window_ms: OAUTH_WINDOW_MS,
         refusal: "Too many OAuth clients were registered from this network recently.",
     }
 }
 
-/// Fetches of OAuth client metadata documents from one host (a stream of made-up client ids
-/// would otherwise make this server fetch from someone else's site).
-pub fn client_document_by_host(host: &str) -> Limit {
+/// Fetches of one OAuth client metadata document (by its URL: a stream of made-up URLs on a
+/// popular client's host cannot use up that client's fetches).
+pub fn client_document_fetch(url: &str) -> Limit {
     Limit {
-        kind: "client_document_host",
-        subject: format!("oauth-document:{host}"),
-        max: MAX_CLIENT_DOCUMENT_FETCHES_PER_HOST,
-        window_ms: CLIENT_REGISTRATION_WINDOW_MS,
-        refusal: "Too many client descriptions were fetched from this host recently.",
+        kind: "client_document",
+        subject: format!("oauth-document:{url}"),
+        max: MAX_CLIENT_DOCUMENT_FETCHES,
+        window_ms: OAUTH_WINDOW_MS,
+        refusal: "This client's description was fetched too often recently.",
+    }
+}
+
+/// OAuth authorization requests from one client IP: each is kept until decided or ended.
+pub fn authorization_by_ip(ip: &str) -> Limit {
+    Limit {
+        kind: "authorization_ip",
+        subject: format!("oauth-authorize:{ip}"),
+        max: MAX_AUTHORIZATIONS_PER_IP,
+        window_ms: OAUTH_WINDOW_MS,
+        refusal: "Too many authorization requests came from this network recently.",
     }
 }
 

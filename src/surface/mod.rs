@@ -21,6 +21,7 @@ use axum::{middleware, routing, Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::enforcement::Surface;
+use crate::services::oauth::Issuer;
 use crate::state::AppState;
 use crate::tools::ToolError;
 
@@ -59,8 +60,8 @@ impl Guard {
         let hosts = allowed_hosts(state);
         let challenge = format!(
             "Bearer realm=\"tollgate\", error=\"invalid_token\", resource_metadata=\"{}\", scope=\"{}\"",
-            crate::http::oauth::resource_metadata_url(state),
-            crate::http::oauth::default_scope_text()
+            Issuer::of(&state.config).resource_metadata(),
+            crate::services::oauth::default_scope_text()
         );
         let challenge =
             HeaderValue::from_str(&challenge).expect("the public URL is a valid header value");

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::{Guard, MAX_BODY_BYTES};
 use crate::enforcement::Caller;
 use crate::model::Scope;
+use crate::services::oauth::Issuer;
 use crate::tools::ToolError;
 
 #[derive(Deserialize)]
@@ -67,7 +68,7 @@ fn insufficient_scope(guard: &Guard, caller: &Caller, needed: Scope, request_id:
     let challenge = format!(
         "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"{description}\"",
         scopes.join(" "),
-        crate::http::oauth::resource_metadata_url(&guard.state),
+        Issuer::of(&guard.state.config).resource_metadata(),
     );
     let err = ToolError::MissingScope {
         scope: needed.as_str(),

@@ -28,7 +28,10 @@ struct Reply {
 fn json_reply(body: serde_json::Value) -> Reply {
     Reply {
         status: "200 OK",
-        headers: vec![("Content-Type", "application/json".into()), ("Cache-Control", "max-age=3600".into())],
+        headers: vec![
+            ("Content-Type", "application/json".into()),
+            ("Cache-Control", "max-age=3600".into()),
+        ],
         body: body.to_string(),
         delay: Duration::ZERO,
     }
@@ -70,10 +73,14 @@ async fn document_server(replies: impl FnOnce(&str) -> HashMap<String, Reply>) -
     let counted = hits.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let (acceptor, replies, hits) = (acceptor.clone(), replies.clone(), counted.clone());
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
                 let mut request = Vec::new();
                 let mut buf = [0u8; 1024];
                 while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -92,7 +99,11 @@ async fn document_server(replies: impl FnOnce(&str) -> HashMap<String, Reply>) -
                     delay: Duration::ZERO,
                 });
                 tokio::time::sleep(reply.delay).await;
-                let mut head = format!("HTTP/1.1 {}\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reply.body.len());
+                let mut head = format!(
+                    "HTTP/1.1 {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    reply.status,
+                    reply.body.len()
+                );
                 for (name, value) in &reply.headers {
                     head.push_str(&format!("{name}: {value}\r\n"));
                 }
@@ -112,15 +123,20 @@ async fn document_server(replies: impl FnOnce(&str) -> HashMap<String, Reply>) -
 
 /// The router of a server that trusts the document server's CA; loopback is reachable only
 /// when `allow_loopback` (the operator's allow-list, as for write-back).
-fn router(db: &tollgate::storage::Db, server: &DocumentServer, allow_loopback: bool) -> axum::Router {
+fn router(
+    db: &tollgate::storage::Db,
+    server: &DocumentServer,
+    allow_loopback: bool,
+) -> axum::Router {
     let mut state = crate::support::app_state(db, ORIGIN);
     let pem = std::fs::read(&server.ca).unwrap();
     let mut config = (*state.config).clone();
     config.outbound_roots = reqwest::Certificate::from_pem_bundle(&pem).unwrap();
-    if !allow_loopback {
-        config.outbound_allow = Default::default();
-    }
-    state.outbound = tollgate::outbound::Outbound::for_config(&config);
+    config.client_document_allow = match allow_loopback {
+        true => crate::support::local_allow(),
+        false => Default::default(),
+    };
+    state.client_documents = config.client_documents();
     state.config = Arc::new(config);
     tollgate::http::router(state)
 }
@@ -132,7 +148,10 @@ async fn authorize(app: &axum::Router, client_id: &str, redirect_uri: &str) -> S
             ("response_type", "code"),
             ("client_id", client_id),
             ("redirect_uri", redirect_uri),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
             ("code_challenge_method", "S256"),
             ("state", "s"),
         ])
@@ -143,7 +162,10 @@ async fn authorize(app: &axum::Router, client_id: &str, redirect_uri: &str) -> S
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    response.headers()[header::LOCATION].to_str().unwrap().to_string()
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 fn document(client_id: &str) -> serde_json::Value {
@@ -164,11 +186,31 @@ fn replies(base: &str) -> HashMap<String, Reply> {
     let mut big = document(&at("/big"));
     big["padding"] = json!("x".repeat(6000));
     replies.insert("/big".into(), json_reply(big));
-    replies.insert("/slow".into(), Reply { delay: Duration::from_secs(5), ..json_reply(document(&at("/slow"))) });
-    let html = Reply { headers: vec![("Content-Type", "text/html".into())], ..json_reply(document(&at("/html"))) };
+    replies.insert(
+        "/slow".into(),
+        Reply {
+            delay: Duration::from_secs(5),
+            ..json_reply(document(&at("/slow")))
+        },
+    );
+    let html = Reply {
+        headers: vec![("Content-Type", "text/html".into())],
+        ..json_reply(document(&at("/html")))
+    };
     replies.insert("/html".into(), html);
-    replies.insert("/not-json".into(), Reply { body: "{ nope".into(), ..json_reply(json!({})) });
-    let moved = Reply { status: "302 Found", headers: vec![("Location", at("/good"))], body: String::new(), delay: Duration::ZERO };
+    replies.insert(
+        "/not-json".into(),
+        Reply {
+            body: "{ nope".into(),
+            ..json_reply(json!({}))
+        },
+    );
+    let moved = Reply {
+        status: "302 Found",
+        headers: vec![("Location", at("/good"))],
+        body: String::new(),
+        delay: Duration::ZERO,
+    };
     replies.insert("/moved".into(), moved);
     replies.insert("/other-id".into(), json_reply(document(&at("/good"))));
     let mut secret = document(&at("/secret"));
@@ -190,7 +232,9 @@ async fn a_client_named_by_its_metadata_document_is_fetched_checked_and_kept() {
         let location = authorize(&app, &client_id, "http://localhost:41234/callback").await;
         assert!(location.starts_with("/consent/"), "{location}");
         let id = location.trim_start_matches("/consent/");
-        let pending = tollgate::services::oauth::pending(&db, id, tollgate::storage::now_ms()).await.unwrap();
+        let pending = tollgate::services::oauth::pending(&db, id, tollgate::storage::now_ms())
+            .await
+            .unwrap();
         assert_eq!(pending.client.name, "Document client");
         assert!(pending.client.from_document);
         // Kept for its max-age: a second request fetches nothing.
@@ -199,21 +243,54 @@ async fn a_client_named_by_its_metadata_document_is_fetched_checked_and_kept() {
         assert_eq!(server.hits.load(Ordering::SeqCst), 1);
         // A redirect URI the document does not list is not sent to.
         let location = authorize(&app, &client_id, "https://evil.example/callback").await;
-        assert_eq!(location, "/authorize/failed?reason=unregistered_redirect_uri");
+        assert_eq!(
+            location,
+            "/authorize/failed?reason=unregistered_redirect_uri"
+        );
 
-        for path in ["/big", "/slow", "/html", "/not-json", "/moved", "/other-id", "/secret", "/http-redirect", "/missing"] {
-            let location = authorize(&app, &format!("{}{path}", server.base), "http://localhost/callback").await;
-            assert_eq!(location, "/authorize/failed?reason=client_document", "{path}");
+        for path in [
+            "/big",
+            "/slow",
+            "/html",
+            "/not-json",
+            "/moved",
+            "/other-id",
+            "/secret",
+            "/http-redirect",
+            "/missing",
+        ] {
+            let location = authorize(
+                &app,
+                &format!("{}{path}", server.base),
+                "http://localhost/callback",
+            )
+            .await;
+            assert_eq!(
+                location, "/authorize/failed?reason=client_document",
+                "{path}"
+            );
         }
         // Nothing invalid was kept: only the good document is a client.
-        assert_eq!(crate::support::count(&db, "SELECT COUNT(*) FROM oauth_clients").await, 1);
+        assert_eq!(
+            crate::support::count(&db, "SELECT COUNT(*) FROM oauth_clients").await,
+            1
+        );
         // The moved document's redirect was not followed.
         let fetched = server.hits.load(Ordering::SeqCst);
-        assert_eq!(fetched, 1 + 9, "one request per document, none for the redirect's target");
+        assert_eq!(
+            fetched,
+            1 + 9,
+            "one request per document, none for the redirect's target"
+        );
 
         // Without the operator's leave, a document on a private address is not fetched at all.
         let guarded = router(&db, &server, false);
-        let location = authorize(&guarded, &format!("{}/good-elsewhere", server.base), "http://localhost/callback").await;
+        let location = authorize(
+            &guarded,
+            &format!("{}/good-elsewhere", server.base),
+            "http://localhost/callback",
+        )
+        .await;
         assert_eq!(location, "/authorize/failed?reason=client_document");
         assert_eq!(server.hits.load(Ordering::SeqCst), fetched);
     })

@@ -1,6 +1,6 @@
 //! Secret hygiene: the real server at debug logging (its own, sqlx's and tower-http's) goes
 //! through sign-up, a failed and a good sign-in, token creation and rotation, calls with good
-//! and mistyped tokens on both surfaces, and a write-back secret. Then its whole log, its error
+//! and mistyped tokens on both surfaces, a write-back secret and an OAuth client's connection. Then its whole log, its error
 //! answers and every byte of its database are searched for each secret (and the session id).
 
 use std::process::{Command, Stdio};
@@ -177,6 +177,7 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
             answers.push_str(&response.text().await.unwrap());
         }
     }
+    let oauth = oauth_secrets(&client, &base, &browser.cookie).await;
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await; // a last-use flush
     server.kill().ok();
     server.wait().ok();
@@ -218,4 +219,125 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
             );
         }
     }
+    // OAuth's secrets are in its answers by design (that is how the client gets them); never
+    // in the log or the database.
+    for (what, secret) in &oauth {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the OAuth {what} is in the log"
+        );
+        assert!(
+            !stored.contains(secret.as_str()),
+            "the OAuth {what} is in the database files"
+        );
+    }
+}
+
+/// A client connected through OAuth, as it goes: registration, authorization, consent, code
+/// exchange, refresh. Returns each secret it saw by name.
+async fn oauth_secrets(client: &Client, base: &str, cookie: &str) -> Vec<(&'static str, String)> {
+    let registration =
+        json!({ "client_name": "hygiene client", "redirect_uris": ["http://127.0.0.1/cb"] });
+    let registered = client
+        .post(format!("{base}/register"))
+        .header("content-type", "application/json")
+        .body(registration.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_string();
+    let verifier = "hygiene-verifier-0123456789-0123456789-0123456789";
+    let challenge = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+    };
+    let authorize = client
+        .get(format!("{base}/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", "http://127.0.0.1:4000/cb"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "hygiene-state"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let consent_id = authorize.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/consent/")
+        .to_string();
+    let decided = client
+        .post(format!("{base}/consent"))
+        .header("origin", base)
+        .header("cookie", cookie)
+        .form(&[
+            ("id", consent_id.as_str()),
+            ("decision", "approve"),
+            ("reach", "user"),
+            ("scope", "analytics:read"),
+            ("expiry", "30"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = decided
+        .split("code=")
+        .nth(1)
+        .expect("a code")
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = |form: Vec<(&'static str, String)>| async move {
+        let answer = client
+            .post(format!("{base}/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        (
+            answer["access_token"]
+                .as_str()
+                .expect("an access token")
+                .to_string(),
+            answer["refresh_token"].as_str().unwrap().to_string(),
+        )
+    };
+    let (access, refresh) = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code.clone()),
+        ("code_verifier", verifier.into()),
+        ("client_id", client_id.clone()),
+    ])
+    .await;
+    let (renewed, next_refresh) = token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh.clone()),
+        ("client_id", client_id),
+    ])
+    .await;
+    vec![
+        ("consent id", consent_id),
+        ("code", code),
+        ("code verifier", verifier.to_string()),
+        ("access token", access),
+        ("refresh token", refresh),
+        ("renewed access token", renewed),
+        ("next refresh token", next_refresh),
+    ]
 }

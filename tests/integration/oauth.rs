@@ -81,7 +81,8 @@ async fn registered(app: &Router) -> String {
 }
 
 /// `/authorize` with the usual parameters (overridden or dropped by `changes`: an empty value
-/// drops one); returns the status and `Location`.
+/// drops one); returns the status and where it leads: `Location`, or the refusal page's link
+/// back to the client.
 async fn authorize(
     app: &Router,
     client_id: &str,
@@ -110,12 +111,19 @@ async fn authorize(
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&params)
         .finish();
-    let (status, headers, _) = send(app, get(&format!("/authorize?{query}"))).await;
-    let location = headers
-        .get(header::LOCATION)
-        .map(|l| l.to_str().unwrap().to_string())
-        .unwrap_or_default();
+    let (status, headers, body) = send(app, get(&format!("/authorize?{query}"))).await;
+    let location = match headers.get(header::LOCATION) {
+        Some(location) => location.to_str().unwrap().to_string(),
+        None => link_of(&body),
+    };
     (status, location)
+}
+
+/// The first link of a page of the protocol's own (the refusal's "Return to …").
+fn link_of(page: &str) -> String {
+    let start = page.find("<a href=\"").map_or(0, |i| i + 9);
+    let end = start + page[start..].find('"').unwrap_or(0);
+    page[start..end].replace("&amp;", "&")
 }
 
 fn query_of(url: &str) -> Vec<(String, String)> {
@@ -425,13 +433,31 @@ async fn the_code_exchange_refuses_what_does_not_match() {
         )
         .await;
         assert_eq!(body["error"], "invalid_target", "{body}");
-        let (_, body) = exchange(
+        // An unknown client is told to register again; another client's code is refused.
+        let (status, body) = exchange(
             code_for(challenge.clone()).await,
             verifier.clone(),
             vec![("client_id", "tgc_someoneelse")],
         )
         .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_client")),
+            "{body}"
+        );
+        let other: &'static str = Box::leak(registered(&app).await.into_boxed_str());
+        let (_, body) = exchange(
+            code_for(challenge.clone()).await,
+            verifier.clone(),
+            vec![("client_id", other)],
+        )
+        .await;
         assert_eq!(body["error"], "invalid_grant", "{body}");
+        // Refused exchanges leave no grant behind: only the one made below will be counted.
+        assert_eq!(
+            crate::support::count(&db, "SELECT COUNT(*) FROM tokens").await,
+            0
+        );
         let (_, body) = exchange(
             code_for(challenge.clone()).await,
             verifier.clone(),
@@ -692,8 +718,9 @@ async fn bad_authorization_requests_are_shown_here_or_sent_back() {
             (vec![("resource", "https://other.example/mcp")], "invalid_target"),
             (vec![("scope", "openid profile")], "invalid_scope"),
         ] {
+            // Shown here with a link back, never sent on by itself (no open redirector).
             let (status, location) = authorize(&app, &client_id, &challenge, &changes).await;
-            assert_eq!(status, StatusCode::SEE_OTHER);
+            assert_eq!(status, StatusCode::OK);
             assert!(location.starts_with(CALLBACK), "{location}");
             assert_eq!(param(&location, "error").as_deref(), Some(error), "{changes:?}");
             assert_eq!(param(&location, "state").as_deref(), Some("st-123"));
@@ -708,8 +735,14 @@ async fn bad_authorization_requests_are_shown_here_or_sent_back() {
         assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_redirect_uri")), "{body}");
         let (status, body) = register(&app, json!([])).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_redirect_uri")), "{body}");
-        let (status, _, body) = crate::support::post_json(&app, "/register", None, &[], json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "client_secret_basic" })).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{body}");
+        // A client asking for a secret is registered as a public one, and told so (claude.ai asks).
+        let (status, _, body) = crate::support::post_json(&app, "/register", None, &[], json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "client_secret_post" })).await;
+        assert_eq!((status, body["token_endpoint_auth_method"].as_str()), (StatusCode::CREATED, Some("none")), "{body}");
+        assert!(body.get("client_secret").is_none());
+        // A state too long to keep is refused.
+        let long_state = "s".repeat(2000);
+        let (_, location) = authorize(&app, &client_id, &challenge, &[("state", long_state.as_str())]).await;
+        assert_eq!(param(&location, "error").as_deref(), Some("invalid_request"), "{location}");
         let (status, body) = register(&app, json!([CALLBACK])).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(body["token_endpoint_auth_method"], "none");

@@ -162,7 +162,7 @@ pub fn app_state(db: &Db, public_url: &str) -> tollgate::state::AppState {
     tollgate::state::AppState {
         db: db.clone(),
         enforcer: tollgate::enforcement::Enforcer::start(db.clone(), &config),
-        outbound: tollgate::outbound::Outbound::for_config(&config),
+        client_documents: config.client_documents(),
         config: std::sync::Arc::new(config),
         leptos_options,
         lifecycle: Default::default(),

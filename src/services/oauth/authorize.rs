@@ -15,9 +15,13 @@ use crate::model::{Reach, Scope};
 use crate::outbound::Outbound;
 use crate::secrets::{random_base62, sha256_hex};
 use crate::services::organizations::Actor;
+use crate::services::throttle;
 use crate::services::tokens::{self, GrantTo, NewToken, MAX_LABEL_CHARS};
 use crate::services::{ServiceError, ServiceResult};
 use crate::storage::Db;
+
+/// The longest `state` kept: clients send a random value of a few dozen characters.
+const MAX_STATE_CHARS: usize = 1024;
 
 /// What is wrong with a request that cannot be sent back: without a client and one of its
 /// redirect URIs, an error would go wherever the request says (RFC 6749 §4.1.2.1).
@@ -50,9 +54,12 @@ pub enum AuthorizeError {
     /// Shown on Tollgate's own page.
     #[error("the authorization request cannot be answered: {0:?}")]
     Show(Problem),
-    /// Sent back to the client: the redirect URI with `error`, `state` and `iss`.
-    #[error("the authorization request was refused")]
-    Redirect(String),
+    /// To be sent back to the client: `to` is its redirect URI with `error`, `state` and `iss`.
+    #[error("the authorization request was refused: {error}")]
+    Refused {
+        to: String,
+        error: super::OAuthError,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -89,15 +96,6 @@ fn error_answer(
     answer(redirect_uri, &pairs, issuer)
 }
 
-/// Whether `resource` names the server's `/mcp`: scheme and host compared without case
-/// (URL parsing lowers them), the rest exactly.
-fn is_our_resource(resource: &str, issuer: &Issuer) -> bool {
-    match (Url::parse(resource), Url::parse(&issuer.resource)) {
-        (Ok(asked), Ok(ours)) => asked == ours,
-        _ => false,
-    }
-}
-
 /// A PKCE S256 challenge: 43 base64url characters (a SHA-256).
 fn is_s256_challenge(challenge: &str) -> bool {
     challenge.len() == 43
@@ -113,6 +111,7 @@ pub async fn begin(
     outbound: &Outbound,
     issuer: &Issuer,
     params: &[(String, String)],
+    ip: &str,
     now: i64,
 ) -> Result<String, AuthorizeError> {
     let mut seen: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -148,13 +147,21 @@ pub async fn begin(
     // From here on the client is told, on its own redirect URI.
     use super::OAuthError as E;
     let state = one("state").ok().flatten();
-    let refuse = |err: E| AuthorizeError::Redirect(error_answer(redirect_uri, state, issuer, &err));
+    let refused_with = |state: Option<&str>, error: E| AuthorizeError::Refused {
+        to: error_answer(redirect_uri, state, issuer, &error),
+        error,
+    };
+    let refuse = |error: E| refused_with(state, error);
     let repeated = |name: &str| {
         refuse(E::InvalidRequest(format!(
             "{name} was given more than once"
         )))
     };
     let state = one("state").map_err(repeated)?;
+    if state.is_some_and(|s| s.len() > MAX_STATE_CHARS) {
+        let error = E::InvalidRequest(format!("state is longer than {MAX_STATE_CHARS} characters"));
+        return Err(refused_with(None, error));
+    }
     if one("response_type").map_err(repeated)? != Some("code") {
         return Err(refuse(E::UnsupportedResponseType));
     }
@@ -180,7 +187,7 @@ pub async fn begin(
             )))
         }
         Ok(None) => issuer.resource.clone(),
-        Ok(Some(asked)) if is_our_resource(asked, issuer) => issuer.resource.clone(),
+        Ok(Some(asked)) if issuer.names_resource(asked) => issuer.resource.clone(),
         Ok(Some(asked)) => {
             return Err(refuse(E::InvalidTarget(format!(
                 "{asked} is not served here; the resource is {}",
@@ -200,6 +207,15 @@ pub async fn begin(
             known
         }
     };
+    // Each request is a row until it is decided or ends: a client's requests are counted per
+    // address, and ended ones go as new ones come.
+    let _counted = throttle::reserve(db, &[throttle::authorization_by_ip(ip)], now)
+        .await
+        .map_err(|e| refuse(E::from(e)))?;
+    sqlx::query("DELETE FROM oauth_authorizations WHERE code_hash IS NULL AND expires_at <= $1")
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
     let id = random_base62(32);
     sqlx::query(
         "INSERT INTO oauth_authorizations (id_hash, client_id, redirect_uri, state, code_challenge, resource, \
@@ -329,7 +345,32 @@ pub async fn approve(
         .bind(sha256_hex(id))
         .execute(&mut *tx)
         .await?;
+    // A registered client is one installation: its new grant (after a step-up, or after it lost
+    // its tokens) replaces the user's earlier ones. A metadata document names every
+    // installation of an app at once, so its grants stay side by side.
+    let replaced: Vec<(i64,)> = match client.from_document {
+        true => Vec::new(),
+        false => {
+            sqlx::query_as(
+                "UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND created_by = $3 AND id <> $4 \
+                 AND revoked_at IS NULL RETURNING id",
+            )
+            .bind(now)
+            .bind(&client_id)
+            .bind(actor.user_id)
+            .bind(token_id)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+    };
+    let mut announced = Vec::new();
+    for (old,) in &replaced {
+        announced.push((*old, db.announce_token_change(&mut tx, *old).await?));
+    }
     tx.commit().await?;
+    for (old, waiter) in announced {
+        db.token_changed(old, waiter).await;
+    }
     let mut pairs = vec![("code", code.as_str())];
     if let Some(state) = state.as_deref() {
         pairs.push(("state", state));
@@ -356,20 +397,21 @@ pub async fn deny(db: &Db, issuer: &Issuer, id: &str, now: i64) -> ServiceResult
     ))
 }
 
-/// Deletes requests nobody decided on and codes nobody exchanged, with the grants made for
-/// those codes (they never had a usable token).
+/// Deletes requests nobody decided on, and grants whose code ended without giving them a
+/// token (they never had a usable one).
 pub(super) async fn sweep(db: &Db, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "DELETE FROM tokens WHERE id IN (SELECT token_id FROM oauth_authorizations \
-         WHERE code_used_at IS NULL AND code_expires_at <= $1)",
+        "DELETE FROM tokens WHERE id IN (SELECT token_id FROM oauth_authorizations WHERE code_expires_at <= $1) \
+         AND NOT EXISTS (SELECT 1 FROM oauth_refresh_tokens r WHERE r.token_id = tokens.id)",
     )
     .bind(now)
     .execute(&db.pool)
     .await?;
-    sqlx::query("DELETE FROM oauth_authorizations WHERE expires_at <= $1 AND code_hash IS NULL")
+    sqlx::query("DELETE FROM oauth_authorizations WHERE code_hash IS NULL AND expires_at <= $1")
         .bind(now)
         .execute(&db.pool)
         .await?;
+    // Used codes are remembered for a day, to catch their reuse.
     sqlx::query("DELETE FROM oauth_authorizations WHERE code_expires_at <= $1")
         .bind(now - crate::model::DAY_MS)
         .execute(&db.pool)

@@ -12,6 +12,8 @@ use crate::storage::Db;
 /// The longest client name kept; it is shown on the consent page and in Connected apps.
 const MAX_NAME_CHARS: usize = 80;
 const MAX_REDIRECT_URIS: usize = 10;
+/// How long a client with no grant is kept.
+const UNUSED_KEPT_MS: i64 = 30 * crate::model::DAY_MS;
 
 /// A client as the authorization request needs it.
 #[derive(Clone, Debug)]
@@ -30,7 +32,6 @@ pub struct Registration {
     pub redirect_uris: Vec<String>,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
-    pub token_endpoint_auth_method: Option<String>,
     pub scope: Option<String>,
 }
 
@@ -69,9 +70,11 @@ pub(super) fn checked_redirect_uris(uris: &[String]) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// Registers a public client (no secret: `token_endpoint_auth_method` is always `none`) and
-/// answers what was registered. Registrations are limited per client IP; clients that never
-/// got a grant are deleted after a day ([`sweep`]).
+/// Registers a public client and answers what was registered. It is always public (no
+/// secret, `token_endpoint_auth_method: none`) whatever it asked for: RFC 7591 §3.2.1 lets the
+/// server replace values, and clients use the method the answer names (claude.ai asks for
+/// `client_secret_post`). Registrations are limited per client IP; clients unused for 30 days
+/// are deleted ([`sweep`]).
 pub async fn register(
     db: &Db,
     registration: Registration,
@@ -79,13 +82,6 @@ pub async fn register(
     now: i64,
 ) -> Result<Value, OAuthError> {
     checked_redirect_uris(&registration.redirect_uris)?;
-    if let Some(method) = registration.token_endpoint_auth_method.as_deref() {
-        if method != "none" {
-            return Err(OAuthError::InvalidClientMetadata(format!(
-                "token_endpoint_auth_method {method:?} is not supported: clients are public (none) and prove themselves with PKCE"
-            )));
-        }
-    }
     let _attempt = throttle::reserve(db, &[throttle::client_registration_by_ip(ip)], now).await?;
     let fallback = format!(
         "App at {}",
@@ -140,14 +136,28 @@ pub(super) async fn stored(
     }))
 }
 
-/// Deletes registered clients that got no grant within a day of registering (a client that
-/// comes back after that gets `invalid_client` and registers again).
+/// Refuses a token request from a client that is not (or no longer) known: `invalid_client`
+/// tells it to register again.
+pub(super) async fn require(db: &Db, client_id: &str) -> Result<(), OAuthError> {
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT client_id FROM oauth_clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    found.map(|_| ()).ok_or_else(|| {
+        OAuthError::InvalidClient(format!("unknown client {client_id:?}; register again"))
+    })
+}
+
+/// Deletes clients nobody used for 30 days: registered ones without a grant or a request, and
+/// copies of metadata documents without a grant (fetched again when they come back).
 pub(super) async fn sweep(db: &Db, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "DELETE FROM oauth_clients WHERE kind = 'registered' AND created_at <= $1 \
-         AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.client_id = oauth_clients.client_id)",
+        "DELETE FROM oauth_clients WHERE COALESCE(fresh_until, created_at) <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.client_id = oauth_clients.client_id) \
+         AND NOT EXISTS (SELECT 1 FROM oauth_authorizations a WHERE a.client_id = oauth_clients.client_id)",
     )
-    .bind(now - crate::model::DAY_MS)
+    .bind(now - UNUSED_KEPT_MS)
     .execute(&db.pool)
     .await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document): a client named
 //! by an https URL describes itself in a JSON document at that URL. It is fetched through the
-//! outbound guard (public addresses only unless the operator allows a range, no redirects),
+//! outbound guard (public addresses only unless the operator allows a range for these fetches,
+//! `TOLLGATE_CLIENT_DOCUMENT_ALLOW`; no redirects),
 //! bounded in size and time, and kept as long as its HTTP caching says (5 minutes to a day);
 //! an invalid document is never kept.
 
@@ -21,6 +22,8 @@ const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 const MIN_FRESH_MS: i64 = 5 * 60_000;
 const MAX_FRESH_MS: i64 = 24 * 60 * 60_000;
+/// Fetches one instance makes at once.
+static FETCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 
 /// Whether `client_id` names a metadata document (registered clients' ids never start so).
 pub(super) fn is_document_id(client_id: &str) -> bool {
@@ -114,9 +117,13 @@ pub(super) async fn resolve(
     }
     let url = check_url(client_id).map_err(|why| refused(format!("client_id {why}")))?;
     let host = url.host_str().unwrap_or_default().to_string();
-    let _fetch = throttle::reserve(db, &[throttle::client_document_by_host(&host)], now)
+    let _counted = throttle::reserve(db, &[throttle::client_document_fetch(client_id)], now)
         .await
-        .map_err(|_| refused(format!("too many fetches from {host}")))?;
+        .map_err(|e| refused(e.to_string()))?;
+    // Anyone can name any URL: this instance fetches a few at a time, whatever the hosts.
+    let _slot = FETCHES
+        .try_acquire()
+        .map_err(|_| refused("too many client descriptions are being fetched right now"))?;
     let (document, fresh_ms) = fetch(outbound, url).await.map_err(refused)?;
     if document.client_id != client_id {
         return Err(refused("the document's client_id is not its own URL"));

@@ -11,17 +11,20 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Issuer, OAuthError, ACCESS_TOKEN_TTL_MS};
-use crate::model::{AuditAction, ConnectedApp};
+use crate::model::{AuditAction, Binding, ConnectedApp};
 use crate::secrets::{random_base62, sha256_hex};
 use crate::services::audit::{self, AuditEntry};
-use crate::services::organizations::Actor;
+use crate::services::organizations::{self, Actor};
 use crate::services::tokens;
 use crate::services::ServiceResult;
 use crate::storage::Db;
 
 const REFRESH_PREFIX: &str = "tgr_";
-/// How long a spent refresh token is remembered, to catch its reuse.
-const SPENT_KEPT_MS: i64 = 30 * crate::model::DAY_MS;
+/// How long a refresh token stays good unused: a grant nobody renews for this long ends.
+const REFRESH_IDLE_MS: i64 = 30 * crate::model::DAY_MS;
+/// How long a spent refresh token is remembered, to catch its reuse (its successor ends by
+/// then too).
+const SPENT_KEPT_MS: i64 = REFRESH_IDLE_MS;
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Serialize)]
@@ -61,16 +64,27 @@ async fn mint(
     token_id: i64,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let row: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT scopes, expires_at FROM tokens WHERE id = $1 AND revoked_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > $2)",
+    let row: Option<(String, Option<i64>, String, i64, i64)> = sqlx::query_as(
+        "SELECT scopes, expires_at, binding, org_id, created_by FROM tokens WHERE id = $1 \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(token_id)
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let (scopes, grant_ends) =
+    let (scopes, grant_ends, binding, org_id, approved_by) =
         row.ok_or_else(|| OAuthError::InvalidGrant("the grant was revoked or has ended".into()))?;
+    // An organization or workspace grant is renewed only while its approver may still make one
+    // (a personal grant's scopes follow its user's role at every call anyway).
+    if binding != Binding::User.as_str() {
+        let role = organizations::role_in(db, org_id, approved_by).await?;
+        if !role.is_some_and(|r| r.is_admin()) {
+            return Err(OAuthError::InvalidGrant(
+                "the user who approved this access is no longer an admin of its organization"
+                    .into(),
+            ));
+        }
+    }
     let access_token = tokens::generate(issuer.environment);
     let access_ends = grant_ends.map_or(now + ACCESS_TOKEN_TTL_MS, |end| {
         end.min(now + ACCESS_TOKEN_TTL_MS)
@@ -137,13 +151,22 @@ async fn revoke_grant(db: &Db, token_id: i64, why: &str, now: i64) -> Result<(),
 }
 
 /// The fields of an authorization-code token request.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CodeExchange<'a> {
     pub code: &'a str,
     pub code_verifier: &'a str,
     pub client_id: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub resource: Option<&'a str>,
+}
+
+/// Debug output never contains the code or the verifier.
+impl std::fmt::Debug for CodeExchange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeExchange")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `grant_type=authorization_code`: a code is spent by its first presentation, whatever
@@ -154,59 +177,69 @@ pub async fn exchange_code(
     request: CodeExchange<'_>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    super::clients::require(db, request.client_id).await?;
     let code_hash = sha256_hex(request.code);
-    let spent = sqlx::query(
-        "UPDATE oauth_authorizations SET code_used_at = $1 WHERE code_hash = $2 AND code_used_at IS NULL",
+    let mut tx = db.pool.begin().await?;
+    // Spend the code first (the write takes the lock): of two exchanges only one gets it.
+    type Row = (String, String, String, String, i64, i64);
+    let spent: Option<Row> = sqlx::query_as(
+        "UPDATE oauth_authorizations SET code_used_at = $1 WHERE code_hash = $2 AND code_used_at IS NULL \
+         RETURNING client_id, redirect_uri, code_challenge, resource, code_expires_at, token_id",
     )
     .bind(now)
     .bind(&code_hash)
-    .execute(&db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    type Row = (String, String, String, String, i64, i64);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT client_id, redirect_uri, code_challenge, resource, code_expires_at, token_id \
-         FROM oauth_authorizations WHERE code_hash = $1",
-    )
-    .bind(&code_hash)
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some((client_id, redirect_uri, challenge, resource, code_ends, token_id)) = row else {
+    let Some((client_id, redirect_uri, challenge, resource, code_ends, token_id)) = spent else {
+        drop(tx);
+        let used: Option<(i64,)> =
+            sqlx::query_as("SELECT token_id FROM oauth_authorizations WHERE code_hash = $1")
+                .bind(&code_hash)
+                .fetch_optional(&db.pool)
+                .await?;
+        if let Some((token_id,)) = used {
+            revoke_grant(db, token_id, "its authorization code was used twice", now).await?;
+            return Err(OAuthError::InvalidGrant(
+                "the authorization code was already used; the access it gave is revoked".into(),
+            ));
+        }
         return Err(OAuthError::InvalidGrant(
             "unknown authorization code".into(),
         ));
     };
-    if spent.rows_affected() == 0 {
-        revoke_grant(db, token_id, "its authorization code was used twice", now).await?;
-        return Err(OAuthError::InvalidGrant(
-            "the authorization code was already used; the access it gave is revoked".into(),
-        ));
-    }
-    if client_id != request.client_id {
-        return Err(OAuthError::InvalidGrant(
+    let refusal = if client_id != request.client_id {
+        Some(OAuthError::InvalidGrant(
             "the code was issued to another client".into(),
-        ));
-    }
-    if code_ends <= now {
-        return Err(OAuthError::InvalidGrant(
+        ))
+    } else if code_ends <= now {
+        Some(OAuthError::InvalidGrant(
             "the authorization code has expired".into(),
-        ));
-    }
-    if request.redirect_uri.is_some_and(|r| r != redirect_uri) {
-        return Err(OAuthError::InvalidGrant(
+        ))
+    } else if request.redirect_uri.is_some_and(|r| r != redirect_uri) {
+        Some(OAuthError::InvalidGrant(
             "redirect_uri differs from the authorization request's".into(),
-        ));
-    }
-    if request.resource.is_some_and(|r| r != resource) {
-        return Err(OAuthError::InvalidTarget(format!(
+        ))
+    } else if request.resource.is_some_and(|r| !issuer.names_resource(r)) {
+        Some(OAuthError::InvalidTarget(format!(
             "the code was issued for {resource}"
-        )));
-    }
-    if !verifies(request.code_verifier, &challenge) {
-        return Err(OAuthError::InvalidGrant(
+        )))
+    } else if !verifies(request.code_verifier, &challenge) {
+        Some(OAuthError::InvalidGrant(
             "code_verifier does not match the code_challenge (PKCE S256)".into(),
-        ));
+        ))
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        // The code is spent and its grant will never get a token: it goes (with the code), so
+        // that it neither lingers unseen nor counts against the token caps.
+        sqlx::query("DELETE FROM tokens WHERE id = $1")
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Err(refusal);
     }
-    let tx = db.pool.begin().await?;
     mint(db, tx, issuer, token_id, now).await
 }
 
@@ -220,39 +253,26 @@ pub async fn refresh(
     scope: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    super::clients::require(db, client_id).await?;
     let hash = sha256_hex(refresh_token);
     let mut tx = db.pool.begin().await?;
-    let spent: Option<(i64,)> = sqlx::query_as(
-        "UPDATE oauth_refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING token_id",
+    let spent: Option<(i64, i64)> = sqlx::query_as(
+        "UPDATE oauth_refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
+         RETURNING token_id, created_at",
     )
     .bind(now)
     .bind(&hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let token_id = match spent {
-        Some((token_id,)) => token_id,
-        None => {
-            drop(tx);
-            let reused: Option<(i64,)> =
-                sqlx::query_as("SELECT token_id FROM oauth_refresh_tokens WHERE token_hash = $1")
-                    .bind(&hash)
-                    .fetch_optional(&db.pool)
-                    .await?;
-            if let Some((token_id,)) = reused {
-                revoke_grant(
-                    db,
-                    token_id,
-                    "a spent refresh token was presented again",
-                    now,
-                )
-                .await?;
-                return Err(OAuthError::InvalidGrant(
-                    "the refresh token was already used; the grant is revoked".into(),
-                ));
-            }
-            return Err(OAuthError::InvalidGrant("unknown refresh token".into()));
-        }
+    let Some((token_id, issued_at)) = spent else {
+        drop(tx);
+        return Err(refused_reuse(db, &hash, now).await?);
     };
+    if issued_at <= now - REFRESH_IDLE_MS {
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token was not used for 30 days; connect the app again".into(),
+        ));
+    }
     let (owner, scopes): (Option<String>, String) =
         sqlx::query_as("SELECT client_id, scopes FROM tokens WHERE id = $1")
             .bind(token_id)
@@ -265,16 +285,41 @@ pub async fn refresh(
     }
     if let Some(asked) = scope {
         let granted = tokens::scopes_from_text(&scopes);
-        if let Some(beyond) = asked
-            .split_whitespace()
-            .find(|s| !granted.iter().any(|g| g.as_str() == *s))
-        {
+        let beyond = super::known_scopes(asked)
+            .into_iter()
+            .find(|s| !granted.contains(s));
+        if let Some(beyond) = beyond {
             return Err(OAuthError::InvalidScope(format!(
-                "{beyond} was not granted; ask for it with a new authorization"
+                "{} was not granted; ask for it with a new authorization",
+                beyond.as_str()
             )));
         }
     }
     mint(db, tx, issuer, token_id, now).await
+}
+
+/// The answer to a refresh token that is spent or unknown. A spent one means two parties
+/// hold it: its grant is revoked, whoever presented it (no grace period: a client whose
+/// processes share one store must refresh once, or it is disconnected).
+async fn refused_reuse(db: &Db, hash: &str, now: i64) -> Result<OAuthError, OAuthError> {
+    let spent: Option<(i64,)> =
+        sqlx::query_as("SELECT token_id FROM oauth_refresh_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some((token_id,)) = spent else {
+        return Ok(OAuthError::InvalidGrant("unknown refresh token".into()));
+    };
+    revoke_grant(
+        db,
+        token_id,
+        "a spent refresh token was presented again",
+        now,
+    )
+    .await?;
+    Ok(OAuthError::InvalidGrant(
+        "the refresh token was already used; the grant is revoked".into(),
+    ))
 }
 
 /// RFC 7009: revokes the grant of an access or refresh token that `client_id` holds. Unknown
@@ -337,13 +382,21 @@ pub async fn connected_apps(db: &Db, actor: &Actor, now: i64) -> ServiceResult<V
         .collect())
 }
 
-/// Forgets refresh tokens spent more than [`SPENT_KEPT_MS`] ago (their reuse is then only
-/// `invalid_grant`).
+/// Forgets refresh tokens spent or issued more than 30 days ago (their reuse is then only
+/// `invalid_grant`) and those of ended grants.
 pub(super) async fn sweep(db: &Db, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM oauth_refresh_tokens WHERE spent_at <= $1")
+    sqlx::query("DELETE FROM oauth_refresh_tokens WHERE spent_at <= $1 OR created_at <= $2")
         .bind(now - SPENT_KEPT_MS)
+        .bind(now - REFRESH_IDLE_MS)
         .execute(&db.pool)
         .await?;
+    sqlx::query(
+        "DELETE FROM oauth_refresh_tokens WHERE token_id IN \
+         (SELECT id FROM tokens WHERE revoked_at IS NOT NULL OR expires_at <= $1)",
+    )
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 

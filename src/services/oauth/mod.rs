@@ -21,6 +21,7 @@ pub use redirect::{all_loopback, host_of};
 
 use crate::config::{Config, Environment};
 use crate::model::Scope;
+use crate::services::tokens;
 
 /// How long an access token works; the client refreshes it after.
 pub const ACCESS_TOKEN_TTL_MS: i64 = 3_600_000;
@@ -46,6 +47,22 @@ impl Issuer {
             environment: config.environment,
         }
     }
+
+    /// Where `/mcp`'s protected resource metadata is (RFC 9728, path-suffixed): what the 401
+    /// and 403 challenges point clients to.
+    pub fn resource_metadata(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource/mcp", self.url)
+    }
+
+    /// Whether a request's `resource` names this server's `/mcp` (RFC 8707): scheme and host
+    /// compared without case, a default port as if left out (URL parsing does both), the rest
+    /// exactly. The one comparison of `/authorize` and `/token`.
+    pub fn names_resource(&self, resource: &str) -> bool {
+        match (url::Url::parse(resource), url::Url::parse(&self.resource)) {
+            (Ok(asked), Ok(ours)) => asked == ours,
+            _ => false,
+        }
+    }
 }
 
 /// Deletes what the protocol left behind: unused registrations, undecided requests, unexchanged
@@ -59,6 +76,12 @@ pub async fn sweep(db: &crate::storage::Db, now: i64) -> Result<(), sqlx::Error>
 /// What a client gets when it asks for no scope: the read scopes a new token gets by default.
 pub fn default_scopes() -> Vec<Scope> {
     Scope::ALL.into_iter().filter(|s| s.is_default()).collect()
+}
+
+/// [`default_scopes`] as a `scope` parameter: what a client should ask for when it knows
+/// nothing else (RFC 9728 `scopes_supported`, the 401's `scope`).
+pub fn default_scope_text() -> String {
+    tokens::scopes_to_text(&default_scopes())
 }
 
 /// The scopes of a space-separated `scope` parameter that Tollgate knows, in the catalog's
