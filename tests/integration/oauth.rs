@@ -453,7 +453,14 @@ async fn the_code_exchange_refuses_what_does_not_match() {
         )
         .await;
         assert_eq!(body["error"], "invalid_grant", "{body}");
-        // Refused exchanges leave no grant behind: only the one made below will be counted.
+        // Refused exchanges leave no grant behind. The unknown client's code was not spent (its
+        // grant waits for the sweep once the code ends, like any code nobody exchanged).
+        assert_eq!(
+            crate::support::count(&db, "SELECT COUNT(*) FROM tokens").await,
+            1
+        );
+        let later = tollgate::storage::now_ms() + oauth::CODE_TTL_MS + 1;
+        oauth::sweep(&db, later).await.unwrap();
         assert_eq!(
             crate::support::count(&db, "SELECT COUNT(*) FROM tokens").await,
             0
