@@ -172,6 +172,48 @@ pub fn ScopeLabel(scope: crate::model::Scope, allowed: bool) -> impl IntoView {
     }
 }
 
+/// A list row's scopes cell: the summary, every scope in its title.
+#[component]
+pub fn ScopesCell(token: crate::model::TokenView) -> impl IntoView {
+    let all = token
+        .scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! { <td data-label="Scopes"><span title=all>{token.scopes_summary()}</span></td> }
+}
+
+/// A list row's last-use cell: how long ago, and by which client; or "Never".
+#[component]
+pub fn LastUsedCell(token: crate::model::TokenView, now: i64) -> impl IntoView {
+    use crate::model::{ago, format_time, iso_time};
+    view! {
+        <td data-label="Last used">
+            {match token.last_used_at {
+                Some(at) => view! {
+                    <time datetime=iso_time(at) title=format_time(at)>{ago(at, now)}</time>
+                    {token.last_client.clone().map(|c| view! { <br/><span class="hint">{c}</span> })}
+                }
+                .into_any(),
+                None => view! { <span class="hint">"Never"</span> }.into_any(),
+            }}
+        </td>
+    }
+}
+
+/// The options of a Reach select, the first (the narrowest) chosen.
+#[component]
+pub fn ReachOptions(reaches: Vec<(crate::model::Reach, String, String)>) -> impl IntoView {
+    reaches
+        .into_iter()
+        .enumerate()
+        .map(
+            |(i, (r, label, _))| view! { <option value=r.value() selected=i == 0>{label}</option> },
+        )
+        .collect_view()
+}
+
 /// The centred card of the signed-out pages.
 #[component]
 pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {

@@ -8,7 +8,8 @@ use crate::api::oauth::get_connected_apps;
 use crate::api::tokens::RevokeToken;
 use crate::components::dialog::{leave_on_success, DialogCancel, Leaving, UrlDialog};
 use crate::components::{
-    action_error, announce, successes, FormError, Loaded, PageHeader, StatusLine,
+    action_error, announce, successes, FormError, LastUsedCell, Loaded, PageHeader, ScopesCell,
+    StatusLine,
 };
 use crate::model::{ago, format_time, from_now, iso_time, ConnectedApp, ConnectedAppsPage};
 
@@ -107,34 +108,19 @@ fn AppList(page: ConnectedAppsPage) -> impl IntoView {
 #[component]
 fn AppRow(app: ConnectedApp, now: i64) -> impl IntoView {
     let g = app.grant;
-    let all_scopes = g
-        .scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
     view! {
         <tr data-app=g.label.clone()>
             <td data-label="App">
                 <strong>{g.label.clone()}</strong>
                 {app.client_host.map(|host| view! { <br/><span class="hint">{host}</span> })}
             </td>
-            <td data-label="Scopes"><span title=all_scopes>{g.scopes_summary()}</span></td>
+            <ScopesCell token=g.clone()/>
             <td data-label="Reach">{g.reach_label()}</td>
             <td data-label="Approved by">
                 {g.created_by.clone()}<br/>
                 <time class="hint" datetime=iso_time(g.created_at) title=format_time(g.created_at)>{ago(g.created_at, now)}</time>
             </td>
-            <td data-label="Last used">
-                {match g.last_used_at {
-                    Some(at) => view! {
-                        <time datetime=iso_time(at) title=format_time(at)>{ago(at, now)}</time>
-                        {g.last_client.clone().map(|c| view! { <br/><span class="hint">{c}</span> })}
-                    }
-                    .into_any(),
-                    None => view! { <span class="hint">"Never"</span> }.into_any(),
-                }}
-            </td>
+            <LastUsedCell token=g.clone() now/>
             <td data-label="This period">
                 {format!("{} call{}", app.calls, if app.calls == 1 { "" } else { "s" })}<br/>
                 <span class="hint">{format!("{} units", app.units)}</span>

@@ -7,7 +7,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::oauth::get_consent;
-use crate::components::{page_error, AuthCard, ScopeLabel};
+use crate::components::{page_error, AuthCard, ReachOptions, ScopeLabel};
 use crate::error::AppError;
 use crate::model::{ConsentRequest, Reach};
 
@@ -87,11 +87,7 @@ fn ConsentForm(request: ConsentRequest, refused: Option<String>) -> impl IntoVie
             <label>
                 "Reach"
                 <select name="reach">
-                    {reaches
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (r, label, _))| view! { <option value=r.value() selected=i == 0>{label.clone()}</option> })
-                        .collect_view()}
+                    <ReachOptions reaches=reaches.clone()/>
                 </select>
             </label>
             <fieldset class="scopes-picker">

@@ -238,17 +238,13 @@ async fn no_secret_reaches_the_log_the_answers_or_the_database() {
 async fn oauth_secrets(client: &Client, base: &str, cookie: &str) -> Vec<(&'static str, String)> {
     let registration =
         json!({ "client_name": "hygiene client", "redirect_uris": ["http://127.0.0.1/cb"] });
-    let registered = client
-        .post(format!("{base}/register"))
-        .header("content-type", "application/json")
-        .body(registration.to_string())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
+    let registered = json_answer(
+        client
+            .post(format!("{base}/register"))
+            .header("content-type", "application/json")
+            .body(registration.to_string()),
+    )
+    .await;
     let client_id = registered["client_id"].as_str().unwrap().to_string();
     let verifier = "hygiene-verifier-0123456789-0123456789-0123456789";
     let challenge = {
@@ -300,16 +296,7 @@ async fn oauth_secrets(client: &Client, base: &str, cookie: &str) -> Vec<(&'stat
         .unwrap()
         .to_string();
     let token = |form: Vec<(&'static str, String)>| async move {
-        let answer = client
-            .post(format!("{base}/token"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let answer = json_answer(client.post(format!("{base}/token")).form(&form)).await;
         (
             answer["access_token"]
                 .as_str()
@@ -340,4 +327,10 @@ async fn oauth_secrets(client: &Client, base: &str, cookie: &str) -> Vec<(&'stat
         ("renewed access token", renewed),
         ("next refresh token", next_refresh),
     ]
+}
+
+/// The JSON a request is answered with.
+async fn json_answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let text = request.send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap()
 }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::tokens::CreateToken;
-use crate::components::{action_error, FormError, ScopeLabel};
+use crate::components::{action_error, FormError, ReachOptions, ScopeLabel};
 use crate::model::{short_date, Reach, Scope, ScopeGroup, TokensPage, DAY_MS};
 
 /// "Reads analytics, campaigns · starts reports (spends credits) · in Client B · expires
@@ -110,11 +110,7 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                 <label>
                     "Reach"
                     <select name="reach" on:change=move |ev| reach.set(event_target_value(&ev))>
-                        {reaches
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (r, label, _))| view! { <option value=r.value() selected=i == 0>{label.clone()}</option> })
-                            .collect_view()}
+                        <ReachOptions reaches=reaches.clone()/>
                     </select>
                     <span class="hint">
                         {format!(

@@ -12,7 +12,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::tokens::{get_tokens, CreateToken, RevokeToken, RotateToken};
 use crate::components::dialog::{leave_on_success, DialogCancel, Leaving, UrlDialog};
 use crate::components::{
-    action_error, announce, successes, FormError, Loaded, PageHeader, StatusLine,
+    action_error, announce, successes, FormError, LastUsedCell, Loaded, PageHeader, ScopesCell,
+    StatusLine,
 };
 use crate::model::{
     ago, format_time, from_now, iso_time, RevealedToken, RotationGrace, TokenStatus, TokenView,
@@ -255,12 +256,6 @@ fn TokenList(page: TokensPage, show_all: bool) -> impl IntoView {
 #[component]
 fn TokenRow(t: TokenView, now: i64, back: &'static str, rotated_from: bool) -> impl IntoView {
     let sep = if back.contains('?') { '&' } else { '?' };
-    let all_scopes = t
-        .scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
     view! {
         <tr data-token-label=t.label.clone() class:rotated-from=rotated_from>
             <td data-label="Token">
@@ -269,18 +264,9 @@ fn TokenRow(t: TokenView, now: i64, back: &'static str, rotated_from: bool) -> i
                 <br/>
                 <code class="hint-code">{t.hint.clone()}</code>
             </td>
-            <td data-label="Scopes"><span title=all_scopes>{t.scopes_summary()}</span></td>
+            <ScopesCell token=t.clone()/>
             <td data-label="Reach">{t.reach_label()}</td>
-            <td data-label="Last used">
-                {match t.last_used_at {
-                    Some(at) => view! {
-                        <time datetime=iso_time(at) title=format_time(at)>{ago(at, now)}</time>
-                        {t.last_client.clone().map(|c| view! { <br/><span class="hint">{c}</span> })}
-                    }
-                    .into_any(),
-                    None => view! { <span class="hint">"Never"</span> }.into_any(),
-                }}
-            </td>
+            <LastUsedCell token=t.clone() now/>
             <td data-label="Expires">
                 {match t.expires_at {
                     Some(at) if at > now => view! { <time datetime=iso_time(at) title=format_time(at)>{from_now(at, now)}</time> }.into_any(),
