@@ -29,8 +29,19 @@ test("/v1/openapi.json is valid OpenAPI 3.1 and describes every tool", async ({ 
     for (const status of ["200", "401", "403", "429"]) expect(operation.responses[status], `${tool.name} ${status}`).toBeTruthy();
     expect(operation.responses["429"].headers["Retry-After"]).toBeTruthy();
     expect(operation.responses["200"].headers["RateLimit-Policy"]).toBeTruthy();
+    if (tool.path) {
+      // A REST endpoint: the same scope and units, its arguments as query or path parameters.
+      const get = resolved.paths[tool.path]?.get;
+      expect(get, tool.path).toBeTruthy();
+      expect(get.security).toEqual(operation.security);
+      expect(get["x-tollgate-units"]).toBe(tool.units);
+      const parameters = get.parameters.map((p: any) => p.name).sort();
+      expect(parameters, tool.path).toEqual(Object.keys(tool.input_schema.properties ?? {}).sort());
+    }
   }
   // Nothing is described that the server does not serve.
   const described = Object.keys(document.paths).filter((p) => p.startsWith("/v1/tools/"));
   expect(described.length).toBe(catalog.length);
+  const rest = Object.keys(document.paths).filter((p) => !p.startsWith("/v1/tools"));
+  expect(rest.sort()).toEqual(catalog.filter((t) => t.path).map((t) => t.path).sort());
 });

@@ -26,6 +26,17 @@ impl DateRange {
         end: Option<&str>,
         today: i64,
     ) -> Result<DateRange, DateRangeError> {
+        DateRange::parse_named(start, end, today, ["start_date", "end_date"])
+    }
+
+    /// [`DateRange::parse`], its errors naming the bounds as the caller's parameters do (the
+    /// REST API's are `start` and `end`).
+    pub fn parse_named(
+        start: Option<&str>,
+        end: Option<&str>,
+        today: i64,
+        [start_name, end_name]: [&str; 2],
+    ) -> Result<DateRange, DateRangeError> {
         let day = |name: &str, value: &str| {
             parse_day(value).ok_or_else(|| {
                 let shown: String = value.chars().take(40).collect();
@@ -33,15 +44,15 @@ impl DateRange {
             })
         };
         let end = match end {
-            Some(v) => day("end_date", v)?,
+            Some(v) => day(end_name, v)?,
             None => today - 1,
         };
         let start = match start {
-            Some(v) => day("start_date", v)?,
+            Some(v) => day(start_name, v)?,
             None => end - (DEFAULT_RANGE_DAYS - 1),
         };
         if start > end {
-            return Err(DateRangeError("start_date is after end_date".into()));
+            return Err(DateRangeError(format!("{start_name} is after {end_name}")));
         }
         if end - start + 1 > MAX_RANGE_DAYS {
             return Err(DateRangeError(format!(

@@ -1,4 +1,5 @@
-//! `GET /v1/tools` (the catalog) and `POST /v1/tools/{name}` (a call, same arguments as MCP).
+//! `GET /v1/tools` (the catalog) and `POST /v1/tools/{name}` (a call, same arguments as MCP),
+//! and the answer both they and the REST endpoints give.
 
 use std::sync::LazyLock;
 
@@ -30,6 +31,7 @@ pub async fn catalog() -> Json<Value> {
                     "destructive": t.destructive,
                     "idempotent": t.idempotent,
                     "input_schema": t.schema(),
+                    "path": t.path,
                 })
             })
             .collect();
@@ -65,9 +67,15 @@ pub async fn call_tool(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let outcome = enforcement::call(&state.enforcer, &caller, &name, args, key).await;
+    respond(outcome, &request_id)
+}
+
+/// A call's answer on the plain-HTTP surfaces (`/v1/tools` and the REST endpoints): its JSON
+/// or its error, with the rate-limit headers once the call met its limits.
+pub(super) fn respond(outcome: enforcement::Outcome, request_id: &str) -> Response {
     let mut response = match outcome.result {
         Ok(result) => Json(result).into_response(),
-        Err(err) => error_response(&err, &request_id),
+        Err(err) => error_response(&err, request_id),
     };
     if let Some(rate) = &outcome.rate {
         super::rate_limit::insert_headers(response.headers_mut(), rate);

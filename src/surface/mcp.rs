@@ -43,10 +43,13 @@ pub fn service(state: &AppState) -> StreamableHttpService<TollgateMcp, NeverSess
     )
 }
 
-/// The MCP form of each registry entry: input schema and annotations (built once).
+/// The MCP form of each tool of the registry: input schema and annotations (built once).
 pub(super) static MCP_TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
     TOOLS
         .iter()
+        // The REST endpoints answer what the analytics tools answer, shaped for the API:
+        // listing them too would give a model two of everything.
+        .filter(|t| t.path.is_none())
         .map(|t| {
             let schema = match t.schema() {
                 Value::Object(map) => map.clone(),

@@ -1,5 +1,6 @@
-//! The tool surfaces: MCP (`/mcp`) and plain HTTP (`/v1/tools`, described by
-//! `/v1/openapi.json`), both over the one registry and the one enforcement pipeline.
+//! The tool surfaces: MCP (`/mcp`), plain HTTP (`/v1/tools`) and the REST endpoints (`GET
+//! /v1/…`), described by `/v1/openapi.json`, all over the one registry and the one enforcement
+//! pipeline.
 //! Bearer-authenticated: no cookies, no sessions, no CSRF.
 
 #[cfg(feature = "bench")]
@@ -8,6 +9,7 @@ pub mod http;
 pub mod mcp;
 mod openapi;
 mod rate_limit;
+mod rest;
 mod step_up;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/tools", routing::get(http::catalog))
         .route("/v1/openapi.json", routing::get(openapi::document))
         .route("/v1/tools/{name}", routing::post(http::call_tool))
+        .merge(rest::routes())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // rmcp reads the body itself and stops at the same limit.
         .nest_service("/mcp", mcp::service(&state))

@@ -29,6 +29,12 @@ pub fn build() -> Value {
     paths.insert("/v1/tools".into(), catalog_path());
     for tool in TOOLS {
         let input = component_schema(tool, &mut schemas);
+        if let Some(path) = tool.path {
+            paths.insert(
+                path.into(),
+                json!({ "get": rest_operation(tool, input.clone()) }),
+            );
+        }
         paths.insert(
             format!("/v1/tools/{}", tool.name),
             json!({ "post": operation(tool, input) }),
@@ -38,11 +44,12 @@ pub fn build() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "Tollgate tools over HTTP",
+            "title": "Tollgate tools and REST API over HTTP",
             "version": env!("CARGO_PKG_VERSION"),
             "description": format!(
                 "Every MCP tool of this server as `POST /v1/tools/{{name}}` with the same \
-                 arguments, token, scopes, limits and metering. Each call costs the tool's units \
+                 arguments, token, scopes, limits and metering, and the REST endpoints (`GET \
+                 /v1/campaigns`, …) with their arguments in the query. Each call costs the tool's units \
                  (`x-tollgate-units`) against the token's cap of {UNITS_PER_MINUTE} units a \
                  minute and the organization's plan allowance; tools with their own limit \
                  (`x-tollgate-limit-per-minute`) also count calls a minute. Responses carry \
@@ -172,6 +179,41 @@ fn operation(tool: &ToolSpec, input: Value) -> Value {
     operation
 }
 
+/// A REST endpoint's `GET`: the tool's operation with its arguments as query parameters (path
+/// parameters where its path names them) instead of a body.
+fn rest_operation(tool: &ToolSpec, input: Value) -> Value {
+    let mut operation = operation(tool, input);
+    let path = tool.path.unwrap_or_default();
+    let properties = tool.schema()["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let parameters: Vec<Value> = properties
+        .into_iter()
+        .map(|(name, mut schema)| {
+            let description = schema.as_object_mut().and_then(|s| s.remove("description"));
+            let in_path = path.contains(&format!("{{{name}}}"));
+            json!({
+                "name": name,
+                "in": if in_path { "path" } else { "query" },
+                "required": in_path,
+                "description": description.unwrap_or_default(),
+                "schema": schema,
+            })
+        })
+        .collect();
+    if let Some(op) = operation.as_object_mut() {
+        op.remove("requestBody");
+        op.insert("operationId".into(), json!(format!("{}_get", tool.name)));
+        op.insert("parameters".into(), json!(parameters));
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            responses.remove("413");
+            responses.remove("415");
+        }
+    }
+    operation
+}
+
 fn catalog_path() -> Value {
     json!({ "get": {
         "operationId": "list_tools",
@@ -290,6 +332,18 @@ mod tests {
             assert_eq!(op["operationId"], tool.name);
             let scopes: Vec<&str> = tool.scope.iter().map(|s| s.as_str()).collect();
             assert_eq!(op["security"][0]["bearer"], json!(scopes));
+            if let Some(path) = tool.path {
+                let get = &doc["paths"][path]["get"];
+                assert_eq!(get["security"][0]["bearer"], json!(scopes), "{path}");
+                assert!(get.get("requestBody").is_none());
+                let named: Vec<&str> = get["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                assert!(named.contains(&"workspace_id"), "{path}: {named:?}");
+            }
         }
         let text = doc.to_string();
         assert!(

@@ -222,48 +222,59 @@ pub fn explain_customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture
                 ))
             }
         };
-        let found = match customer_id {
-            Some(id) => analytics::customer(&call.db, workspace_id, id).await?,
-            None => None,
-        };
-        let Some((customer, touches, conversions)) = found else {
-            return Err(ToolError::InvalidParameter(
-                "no such customer in this workspace".into(),
-            ));
-        };
-        let (name, email, phone) = if unmask {
-            (
-                customer.full_name.clone(),
-                customer.email.clone(),
-                customer.phone.clone(),
-            )
-        } else {
-            (
-                analytics::mask_name(&customer.full_name),
-                analytics::mask_email(&customer.email),
-                analytics::mask_phone(&customer.phone),
-            )
-        };
-        let converted: Vec<_> = conversions
-            .iter()
-            .map(|(day, value, source)| json!({ "day": day, "value": *value as f64 / 100.0, "source": source }))
-            .collect();
-        let paid = touches.iter().filter(|t| t.campaign.is_some()).count();
-        let summary = format!(
-            "{} touchpoint{} ({paid} paid) since {}, {} conversion{}.",
-            touches.len(),
-            if touches.len() == 1 { "" } else { "s" },
-            customer.first_seen,
-            conversions.len(),
-            if conversions.len() == 1 { "" } else { "s" }
-        );
-        Ok(json!({
-            "customer": { "id": customer.id, "name": name, "email": email, "phone": phone, "first_seen": customer.first_seen, "pii_masked": !unmask },
-            "touchpoints": touches,
-            "conversions": converted,
-            "summary": summary,
-        }))
+        journey(&call, workspace_id, customer_id, unmask).await
     })
+}
+
+/// A customer's touchpoints and conversions, masked unless `unmask` (the caller checked
+/// `pii:read`); the answer of `explain_customer_journey` and of the REST `customer_journey`.
+pub(super) async fn journey(
+    call: &ToolCall,
+    workspace_id: i64,
+    customer_id: Option<i64>,
+    unmask: bool,
+) -> Result<Value, ToolError> {
+    let found = match customer_id {
+        Some(id) => analytics::customer(&call.db, workspace_id, id).await?,
+        None => None,
+    };
+    let Some((customer, touches, conversions)) = found else {
+        return Err(ToolError::InvalidParameter(
+            "no such customer in this workspace".into(),
+        ));
+    };
+    let (name, email, phone) = if unmask {
+        (
+            customer.full_name.clone(),
+            customer.email.clone(),
+            customer.phone.clone(),
+        )
+    } else {
+        (
+            analytics::mask_name(&customer.full_name),
+            analytics::mask_email(&customer.email),
+            analytics::mask_phone(&customer.phone),
+        )
+    };
+    let converted: Vec<_> = conversions
+        .iter()
+        .map(|(day, value, source)| json!({ "day": day, "value": *value as f64 / 100.0, "source": source }))
+        .collect();
+    let paid = touches.iter().filter(|t| t.campaign.is_some()).count();
+    let summary = format!(
+        "{} touchpoint{} ({paid} paid) since {}, {} conversion{}.",
+        touches.len(),
+        if touches.len() == 1 { "" } else { "s" },
+        customer.first_seen,
+        conversions.len(),
+        if conversions.len() == 1 { "" } else { "s" }
+    );
+    Ok(json!({
+        "customer": { "id": customer.id, "name": name, "email": email, "phone": phone, "first_seen": customer.first_seen, "pii_masked": !unmask },
+        "touchpoints": touches,
+        "conversions": converted,
+        "summary": summary,
+    }))
 }
 
 async fn journeys(call: &ToolCall, q: &Query) -> Result<Vec<analytics::Journey>, ToolError> {

@@ -6,6 +6,7 @@ mod credits;
 mod discovery;
 mod error;
 mod reports;
+mod rest;
 mod scopes;
 mod write_back;
 
@@ -80,6 +81,9 @@ pub struct ToolSpec {
     pub limit_per_minute: Option<i64>,
     /// Credits the tool bills (checked before it runs; charged by the tool itself).
     pub credits: Option<i64>,
+    /// The `GET` path of a REST endpoint (the Atribu API of spec §12), whose query and path
+    /// parameters are its arguments; None for a tool called by name.
+    pub path: Option<&'static str>,
     pub handler: Handler,
 }
 
@@ -244,6 +248,7 @@ pub static TOOLS: &[ToolSpec] = &[
         write_back: true,
         limit_per_minute: Some(20),
         credits: None,
+        path: None,
         handler: typed!(write_back::SendConversionsArgs => write_back::send_meta_conversions),
     },
     ToolSpec {
@@ -259,6 +264,7 @@ pub static TOOLS: &[ToolSpec] = &[
         write_back: false,
         limit_per_minute: Some(10),
         credits: Some(crate::services::jobs::REPORT_CREDITS),
+        path: None,
         handler: typed!(reports::JobArgs => reports::generate_report),
     },
     ToolSpec {
@@ -274,6 +280,7 @@ pub static TOOLS: &[ToolSpec] = &[
         write_back: false,
         limit_per_minute: Some(5),
         credits: Some(crate::services::jobs::EXPORT_CREDITS),
+        path: None,
         handler: typed!(reports::ExportArgs => reports::export_audience),
     },
     ToolSpec::read_only(
@@ -284,6 +291,60 @@ pub static TOOLS: &[ToolSpec] = &[
         0,
         Target::Workspace,
         typed!(reports::StatusArgs => reports::get_report_status),
+    ),
+    ToolSpec::endpoint(
+        "campaigns_performance",
+        "Campaign performance",
+        "Every campaign's spend, impressions, clicks, conversions and revenue with CTR, CPC, CPA and ROAS over a date range, by spend.",
+        Scope::CampaignsRead,
+        1,
+        "/v1/campaigns",
+        typed!(rest::CampaignArgs => rest::campaigns_performance),
+    ),
+    ToolSpec::endpoint(
+        "campaigns_ad_sets",
+        "Ad set breakdown",
+        "Every ad set's results over a date range (optionally of one campaign), by spend.",
+        Scope::CampaignsRead,
+        1,
+        "/v1/campaigns/ad-sets",
+        typed!(rest::CampaignArgs => rest::campaigns_ad_sets),
+    ),
+    ToolSpec::endpoint(
+        "campaigns_daily",
+        "Daily campaign trends",
+        "Spend, clicks, conversions, revenue and ROAS day by day over a date range (optionally of one campaign); every day of the range is listed.",
+        Scope::CampaignsRead,
+        1,
+        "/v1/campaigns/daily",
+        typed!(rest::CampaignArgs => rest::campaigns_daily),
+    ),
+    ToolSpec::endpoint(
+        "conversions_summary",
+        "Conversions",
+        "Conversion count and revenue over a date range, by source, with a daily series (every day of the range).",
+        Scope::ConversionsRead,
+        1,
+        "/v1/conversions",
+        typed!(rest::RestRange => rest::conversions_summary),
+    ),
+    ToolSpec::endpoint(
+        "customers_list",
+        "Customers",
+        "Customers first seen in a date range, newest first, with their conversions and revenue; names and emails masked unless the token holds pii:read and include_sensitive=true. Heavy: 3 units.",
+        Scope::CustomersRead,
+        3,
+        "/v1/customers",
+        typed!(rest::CustomersArgs => rest::customers_list),
+    ),
+    ToolSpec::endpoint(
+        "customer_journey",
+        "Customer journey",
+        "One customer's touchpoints and conversions, masked as customers_list. Heavy: 3 units.",
+        Scope::CustomersRead,
+        3,
+        "/v1/customers/{customer_id}/journey",
+        typed!(rest::JourneyArgs => rest::customer_journey),
     ),
 ];
 
@@ -312,7 +373,33 @@ impl ToolSpec {
             write_back: false,
             limit_per_minute: None,
             credits: None,
+            path: None,
             handler,
+        }
+    }
+
+    /// A REST endpoint: a read-only entry reached by `GET path` (and by name like any tool).
+    const fn endpoint(
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        scope: Scope,
+        units: i64,
+        path: &'static str,
+        handler: Handler,
+    ) -> ToolSpec {
+        let tool = ToolSpec::read_only(
+            name,
+            title,
+            description,
+            Some(scope),
+            units,
+            Target::Workspace,
+            handler,
+        );
+        ToolSpec {
+            path: Some(path),
+            ..tool
         }
     }
 

@@ -16,6 +16,7 @@ mod limits;
 mod oauth;
 mod operations;
 mod overload;
+mod rest;
 mod storage;
 mod support;
 mod surface;

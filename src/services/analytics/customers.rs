@@ -65,6 +65,46 @@ pub async fn customer(
     )))
 }
 
+/// A customer in a list: who, since when, and what they bought (money in cents).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct ListedCustomer {
+    pub id: i64,
+    pub profile_id: i64,
+    pub full_name: String,
+    pub email: String,
+    pub first_seen: String,
+    pub conversions: i64,
+    pub revenue_cents: i64,
+}
+
+/// Up to `limit` customers of a workspace (or one profile) first seen from `start` to `end`,
+/// newest id first, those below `before` only (the list's cursor).
+pub async fn customers_page(
+    db: &Db,
+    workspace_id: i64,
+    profile_id: Option<i64>,
+    (start, end): (&str, &str),
+    before: Option<i64>,
+    limit: i64,
+) -> ServiceResult<Vec<ListedCustomer>> {
+    Ok(sqlx::query_as::<_, ListedCustomer>(
+        "SELECT c.id, c.profile_id, c.full_name, c.email, c.first_seen, \
+         CAST(COUNT(cv.id) AS BIGINT) AS conversions, CAST(COALESCE(SUM(cv.value_cents), 0) AS BIGINT) AS revenue_cents \
+         FROM customers c JOIN profiles p ON p.id = c.profile_id LEFT JOIN conversions cv ON cv.customer_id = c.id \
+         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND c.first_seen >= $3 AND c.first_seen <= $4 \
+         AND ($5 = 0 OR c.id < $5) \
+         GROUP BY c.id, c.profile_id, c.full_name, c.email, c.first_seen ORDER BY c.id DESC LIMIT $6",
+    )
+    .bind(workspace_id)
+    .bind(profile_id.unwrap_or_default())
+    .bind(start)
+    .bind(end)
+    .bind(before.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 pub async fn customer_id_by_email(
     db: &Db,
     workspace_id: i64,

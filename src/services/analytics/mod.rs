@@ -16,7 +16,10 @@ mod customers;
 mod signals;
 
 pub use attribution::{attribute, converted_journeys, Journey, Model, Touch};
-pub use customers::{customer, customer_id_by_email, mask_email, mask_name, mask_phone, Customer};
+pub use customers::{
+    customer, customer_id_by_email, customers_page, mask_email, mask_name, mask_phone, Customer,
+    ListedCustomer,
+};
 pub use signals::{anomalies, fatigue, Anomaly, Fatigue};
 
 /// One ad's metrics on one day, with what it belongs to.
@@ -157,6 +160,28 @@ pub async fn metrics(
 
 /// A workspace's metrics over a day range, summed by the database: one row back, not one per
 /// ad and day.
+/// Conversions per day and source over a day range: (day, source, count, value in cents).
+pub async fn conversions_by_day(
+    db: &Db,
+    workspace_id: i64,
+    profile_id: Option<i64>,
+    start: &str,
+    end: &str,
+) -> ServiceResult<Vec<(String, String, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT cv.day, cv.source, CAST(COUNT(*) AS BIGINT), CAST(SUM(cv.value_cents) AS BIGINT) \
+         FROM conversions cv JOIN profiles p ON p.id = cv.profile_id \
+         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND cv.day >= $3 AND cv.day <= $4 \
+         GROUP BY cv.day, cv.source ORDER BY cv.day, cv.source",
+    )
+    .bind(workspace_id)
+    .bind(profile_id.unwrap_or_default())
+    .bind(start)
+    .bind(end)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 pub async fn summed_metrics(
     db: &Db,
     workspace_id: i64,
