@@ -8,7 +8,6 @@ use axum::Router;
 use serde_json::Value;
 use tollgate::model::{Binding, Scope};
 use tollgate::storage::Db;
-use tower::ServiceExt;
 
 use crate::support::{count, first_workspace, founder, issue_token, on_each_engine, ORIGIN};
 
@@ -20,20 +19,7 @@ async fn get(app: &Router, token: Option<&str>, path: &str) -> (StatusCode, Head
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    crate::support::answer(app, request.body(Body::empty()).unwrap()).await
 }
 
 fn money(value: &Value) -> f64 {

@@ -115,7 +115,6 @@ pub async fn post_json(
     axum::http::HeaderMap,
     serde_json::Value,
 ) {
-    use tower::ServiceExt;
     let mut request = axum::http::Request::post(path)
         .header(axum::http::header::HOST, "127.0.0.1:3999")
         .header(axum::http::header::CONTENT_TYPE, "application/json");
@@ -125,15 +124,26 @@ pub async fn post_json(
     for (name, value) in extra {
         request = request.header(*name, *value);
     }
-    let response = app
-        .clone()
-        .oneshot(
-            request
-                .body(axum::body::Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    answer(
+        app,
+        request
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// The router's answer to `request`: status, headers and the body as JSON (null if not JSON).
+pub async fn answer(
+    app: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (
+    axum::http::StatusCode,
+    axum::http::HeaderMap,
+    serde_json::Value,
+) {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(request).await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
         .await

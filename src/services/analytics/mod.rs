@@ -158,8 +158,6 @@ pub async fn metrics(
     .await?)
 }
 
-/// A workspace's metrics over a day range, summed by the database: one row back, not one per
-/// ad and day.
 /// Conversions per day and source over a day range: (day, source, count, value in cents).
 pub async fn conversions_by_day(
     db: &Db,
@@ -182,6 +180,8 @@ pub async fn conversions_by_day(
     .await?)
 }
 
+/// A workspace's metrics over a day range, summed by the database: one row back, not one per
+/// ad and day.
 pub async fn summed_metrics(
     db: &Db,
     workspace_id: i64,
