@@ -40,6 +40,15 @@ pub async fn get_tokens() -> Result<TokensPage, AppError> {
     let (personal_remaining, organization_remaining) =
         tokens::remaining(ctx.db(), &actor, now).await?;
     let workspaces = crate::services::workspaces::workspaces(ctx.db(), &actor).await?;
+    // API keys for one profile are an admin's to make.
+    let mut profiles = Vec::new();
+    if actor.role.is_admin() {
+        for w in &workspaces.workspaces {
+            for p in crate::services::analytics::profiles(ctx.db(), w.id).await? {
+                profiles.push((p.id, format!("{} ({})", p.name, w.name)));
+            }
+        }
+    }
     let settings = organizations::settings(ctx.db(), &actor).await?;
     Ok(TokensPage {
         my_role: actor.role,
@@ -50,6 +59,7 @@ pub async fn get_tokens() -> Result<TokensPage, AppError> {
             .into_iter()
             .map(|w| (w.id, w.name))
             .collect(),
+        profiles,
         personal_remaining,
         organization_remaining: actor
             .role
@@ -122,6 +132,7 @@ pub async fn create_token(
         scopes,
         binding: reach.binding(),
         workspace_id: reach.workspace_id(),
+        profile_id: reach.profile_id(),
         expires_at,
     };
     let issued = tokens::create(

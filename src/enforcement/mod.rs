@@ -137,6 +137,16 @@ pub async fn authenticate(
 
 /// The per-token cap of weighted units per minute (spec §7).
 pub const UNITS_PER_MINUTE: i64 = 120;
+/// The cap of a profile key (spec §12: the REST API's 60 a minute, heavy endpoints 3 units).
+pub const PROFILE_KEY_UNITS_PER_MINUTE: i64 = 60;
+
+/// The weighted units a token may spend a minute.
+pub fn units_per_minute(binding: Binding) -> i64 {
+    match binding {
+        Binding::Profile => PROFILE_KEY_UNITS_PER_MINUTE,
+        _ => UNITS_PER_MINUTE,
+    }
+}
 
 /// What a call produced, and the rate-limit state for the `X-RateLimit-*` headers.
 pub struct Outcome {
@@ -252,6 +262,7 @@ async fn run(
         .record(token.id, now, caller.client.as_deref());
 
     // Step 2: target, binding and membership.
+    pin_profile(token, tool, &mut args)?;
     let reach = resolve_target(enforcer, token, tool, &args).await?;
     *acted_on = reach.org_id;
     let result = authorize_and_run(
@@ -362,7 +373,7 @@ async fn charge_and_run(
         token_id: token.id,
         workspace_id: reach.workspace_id,
         units: tool.units,
-        cap: UNITS_PER_MINUTE,
+        cap: units_per_minute(token.binding),
         tool: tool.name,
         tool_limit: tool.limit_per_minute,
         org_id: billed_org,
@@ -422,6 +433,31 @@ async fn charge_and_run(
     result
 }
 
+/// Step 2 for a profile key: a call that names a profile gets the key's own, filled in when it
+/// names none; a tool that takes no profile acts on more than one, and is refused.
+fn pin_profile(token: &VerifiedToken, tool: &ToolSpec, args: &mut Value) -> Result<(), ToolError> {
+    let Some(pinned) = token
+        .profile_id
+        .filter(|_| token.binding == Binding::Profile)
+    else {
+        return Ok(());
+    };
+    if tool.target == Target::None {
+        return Ok(()); // discovery shows what the key reaches
+    }
+    if tool.schema()["properties"].get("profile_id").is_none() {
+        return Err(ToolError::ProfileNotAccessible { pinned });
+    }
+    match args.get("profile_id") {
+        None | Some(Value::Null) => {
+            args["profile_id"] = Value::from(pinned);
+            Ok(())
+        }
+        Some(named) if named.as_i64() == Some(pinned) => Ok(()),
+        Some(_) => Err(ToolError::ProfileNotAccessible { pinned }),
+    }
+}
+
 /// Where a call acts (step 2): its organization and workspace, and for a personal token the
 /// user's current role in that organization.
 struct Reach {
@@ -459,8 +495,9 @@ async fn resolve_target(
             )),
         };
     };
-    // A workspace token's own workspace is in its organization: nothing to look up.
-    if token.binding == Binding::Workspace && token.workspace_id == Some(workspace_id) {
+    // A workspace (or profile) token's own workspace is in its organization: nothing to look up.
+    let pinned = matches!(token.binding, Binding::Workspace | Binding::Profile);
+    if pinned && token.workspace_id == Some(workspace_id) {
         return Ok(reach(token.org_id, Some(workspace_id), None));
     }
     let Some(org_id) = crate::services::workspaces::org_of(&enforcer.db, workspace_id).await?
@@ -468,7 +505,7 @@ async fn resolve_target(
         return Err(ToolError::WorkspaceNotAccessible(workspace_id));
     };
     let (reachable, role) = match token.binding {
-        Binding::Workspace => (token.workspace_id == Some(workspace_id), None),
+        Binding::Workspace | Binding::Profile => (token.workspace_id == Some(workspace_id), None),
         Binding::Organization => (token.org_id == org_id, None),
         Binding::User => {
             let user_id = token.user_id.unwrap_or_default();

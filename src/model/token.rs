@@ -54,6 +54,8 @@ pub enum Binding {
     User,
     Organization,
     Workspace,
+    /// One profile of one workspace (spec §12's API keys).
+    Profile,
 }
 
 impl Binding {
@@ -62,13 +64,30 @@ impl Binding {
             Binding::User => "user",
             Binding::Organization => "organization",
             Binding::Workspace => "workspace",
+            Binding::Profile => "profile",
         }
     }
 
-    pub fn parse(value: &str) -> Option<Binding> {
-        [Binding::User, Binding::Organization, Binding::Workspace]
+    /// What the tokens table's `binding` column holds: a profile key is a workspace token
+    /// that also names its profile (`profile_id`).
+    pub fn column(self) -> &'static str {
+        match self {
+            Binding::Profile => Binding::Workspace.as_str(),
+            other => other.as_str(),
+        }
+    }
+
+    /// The binding of a stored token, from its `binding` and `profile_id` columns.
+    pub fn stored(column: &str, profile_id: Option<i64>) -> Option<Binding> {
+        let binding = [Binding::User, Binding::Organization, Binding::Workspace]
             .into_iter()
-            .find(|b| b.as_str() == value)
+            .find(|b| b.as_str() == column)?;
+        match (binding, profile_id) {
+            (Binding::Workspace, Some(_)) => Some(Binding::Profile),
+            (binding, None) => Some(binding),
+            // A profile on anything but a workspace token is not a token this server made.
+            (_, Some(_)) => None,
+        }
     }
 }
 
@@ -80,6 +99,8 @@ pub struct VerifiedToken {
     pub binding: Binding,
     pub user_id: Option<i64>,
     pub workspace_id: Option<i64>,
+    /// The profile a profile key is bound to (its workspace is `workspace_id`).
+    pub profile_id: Option<i64>,
     pub scopes: Vec<Scope>,
     /// The resource an OAuth client's token was issued for (RFC 8707): it is good there only.
     /// None: a pasted token, good on every surface.
@@ -93,6 +114,7 @@ pub enum Reach {
     Personal,
     Organization,
     Workspace(i64),
+    Profile(i64),
 }
 
 impl Reach {
@@ -101,12 +123,14 @@ impl Reach {
             Reach::Personal => "user".into(),
             Reach::Organization => "organization".into(),
             Reach::Workspace(id) => format!("workspace:{id}"),
+            Reach::Profile(id) => format!("profile:{id}"),
         }
     }
 
     pub fn parse(value: &str) -> Option<Reach> {
         match value.split_once(':') {
             Some(("workspace", id)) => id.parse().ok().map(Reach::Workspace),
+            Some(("profile", id)) => id.parse().ok().map(Reach::Profile),
             None if value == "user" => Some(Reach::Personal),
             None if value == "organization" => Some(Reach::Organization),
             _ => None,
@@ -118,6 +142,7 @@ impl Reach {
             Reach::Personal => Binding::User,
             Reach::Organization => Binding::Organization,
             Reach::Workspace(_) => Binding::Workspace,
+            Reach::Profile(_) => Binding::Profile,
         }
     }
 
@@ -126,6 +151,28 @@ impl Reach {
             Reach::Workspace(id) => Some(id),
             _ => None,
         }
+    }
+
+    pub fn profile_id(self) -> Option<i64> {
+        match self {
+            Reach::Profile(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// An admin's choices of one profile (`profiles`: id and "Brand (Workspace)"), for keys of
+    /// the REST API; offered after [`Reach::choices`] on Developer › Tokens.
+    pub fn profile_choices(profiles: &[(i64, String)]) -> Vec<(Reach, String, String)> {
+        profiles
+            .iter()
+            .map(|(id, name)| {
+                (
+                    Reach::Profile(*id),
+                    format!("One profile (API key): {name}"),
+                    format!("for the profile {name} only"),
+                )
+            })
+            .collect()
     }
 
     /// What a user may choose, narrowest first (the default): an admin's workspaces, then the
@@ -231,8 +278,10 @@ pub struct TokenView {
     pub hint: String,
     pub scopes: Vec<Scope>,
     pub binding: Binding,
-    /// The workspace of a workspace-bound token.
+    /// The workspace of a workspace-bound token (and of a profile key).
     pub workspace: Option<String>,
+    /// The profile of a profile key.
+    pub profile: Option<String>,
     pub created_by: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
@@ -252,6 +301,7 @@ impl TokenView {
             Binding::Workspace => {
                 format!("Workspace: {}", self.workspace.clone().unwrap_or_default())
             }
+            Binding::Profile => format!("Profile: {}", self.profile.clone().unwrap_or_default()),
         }
     }
 
@@ -262,6 +312,11 @@ impl TokenView {
             Binding::Organization => "Every workspace of this organization.".into(),
             Binding::Workspace => format!(
                 "Only the workspace {}.",
+                self.workspace.clone().unwrap_or_default()
+            ),
+            Binding::Profile => format!(
+                "Only the profile {} of the workspace {}: calls name no other profile, and tools that are not about one profile are refused.",
+                self.profile.clone().unwrap_or_default(),
                 self.workspace.clone().unwrap_or_default()
             ),
         }
@@ -304,6 +359,8 @@ pub struct TokensPage {
     pub now: i64,
     pub tokens: Vec<TokenView>,
     pub workspaces: Vec<(i64, String)>,
+    /// The organization's profiles, "Brand (Workspace)", for API keys (admins).
+    pub profiles: Vec<(i64, String)>,
     pub personal_remaining: Option<i64>,
     pub organization_remaining: Option<i64>,
     pub default_grace: RotationGrace,

@@ -73,7 +73,7 @@ pub async fn reachable(db: &Db, token: &VerifiedToken) -> ServiceResult<Vec<Reac
             .fetch_all(&db.pool)
             .await?
         }
-        Binding::Organization | Binding::Workspace => {
+        Binding::Organization | Binding::Workspace | Binding::Profile => {
             sqlx::query_as(&format!(
                 "{COLUMNS} WHERE o.id = $1 AND ($2 = 0 OR w.id = $2) ORDER BY w.name"
             ))

@@ -247,6 +247,7 @@ mod tests {
             binding: Binding::Organization,
             user_id: None,
             workspace_id: None,
+            profile_id: None,
             scopes: vec![],
             audience: None,
         }

@@ -74,6 +74,7 @@ impl ServerHandler for BareMcp {
             binding: Binding::Workspace,
             user_id: None,
             workspace_id: Some(self.workspace_id),
+            profile_id: None,
             scopes: Scope::ALL.to_vec(),
             audience: None,
         };

@@ -222,7 +222,7 @@ pub fn explain_customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture
                 ))
             }
         };
-        journey(&call, workspace_id, customer_id, unmask).await
+        journey(&call, workspace_id, None, customer_id, unmask).await
     })
 }
 
@@ -231,11 +231,12 @@ pub fn explain_customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture
 pub(super) async fn journey(
     call: &ToolCall,
     workspace_id: i64,
+    profile_id: Option<i64>,
     customer_id: Option<i64>,
     unmask: bool,
 ) -> Result<Value, ToolError> {
     let found = match customer_id {
-        Some(id) => analytics::customer(&call.db, workspace_id, id).await?,
+        Some(id) => analytics::customer(&call.db, workspace_id, profile_id, id).await?,
         None => None,
     };
     let Some((customer, touches, conversions)) = found else {

@@ -16,6 +16,8 @@ pub enum ToolError {
         "workspace {0} does not belong to this organization or is not reachable with this token"
     )]
     WorkspaceNotAccessible(i64),
+    #[error("this key is bound to profile {pinned}: name that profile or none, and use tools about one profile")]
+    ProfileNotAccessible { pinned: i64 },
     #[error("{}", missing_scope_message(scope, *.limited_by))]
     MissingScope {
         scope: &'static str,
@@ -76,7 +78,9 @@ impl ToolError {
         match self {
             ToolError::MissingToken => "missing_token",
             ToolError::InvalidToken(_) => "invalid_token",
-            ToolError::WorkspaceNotAccessible(_) => "workspace_not_accessible",
+            ToolError::WorkspaceNotAccessible(_) | ToolError::ProfileNotAccessible { .. } => {
+                "workspace_not_accessible"
+            }
             ToolError::MissingScope { .. } => "missing_scope",
             ToolError::WriteBackDisabled => "write_back_disabled",
             ToolError::InvalidParameter(_) => "invalid_parameter",
@@ -97,6 +101,7 @@ impl ToolError {
         match self {
             ToolError::MissingToken | ToolError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ToolError::WorkspaceNotAccessible(_)
+            | ToolError::ProfileNotAccessible { .. }
             | ToolError::MissingScope { .. }
             | ToolError::WriteBackDisabled => StatusCode::FORBIDDEN,
             ToolError::InvalidParameter(_) | ToolError::InvalidDateRange(_) => {

@@ -241,6 +241,8 @@ pub fn customers_list(call: ToolCall, args: CustomersArgs) -> ToolFuture {
 pub struct JourneyArgs {
     /// The customer (see customers_list).
     pub customer_id: i64,
+    /// The customer's profile (a profile key's own, when left out).
+    pub profile_id: Option<i64>,
     /// Unmask email, phone and full name (needs the pii:read scope).
     pub include_sensitive: Option<bool>,
 }
@@ -251,6 +253,8 @@ pub fn customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture {
         if unmask {
             call.scopes.require(Scope::PiiRead)?;
         }
-        super::analytics::journey(&call, call.workspace()?, Some(args.customer_id), unmask).await
+        let workspace_id = call.workspace()?;
+        let customer = Some(args.customer_id);
+        super::analytics::journey(&call, workspace_id, args.profile_id, customer, unmask).await
     })
 }

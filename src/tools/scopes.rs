@@ -52,6 +52,7 @@ mod tests {
             binding,
             user_id: Some(1),
             workspace_id: None,
+            profile_id: None,
             scopes,
             audience: None,
         }

@@ -92,6 +92,7 @@ async fn token(db: &Db, owner: &Actor, scopes: Vec<Scope>) -> String {
         scopes,
         binding: Binding::Organization,
         workspace_id: None,
+        profile_id: None,
         expires_at: None,
     };
     tokens::create(db, owner, Environment::Live, new, None, T0)

@@ -290,6 +290,7 @@ async fn dashboard_pages(db: &tollgate::storage::Db) -> Vec<String> {
         scopes: vec![Scope::AnalyticsRead],
         binding: Binding::Organization,
         workspace_id: None,
+        profile_id: None,
         expires_at: None,
     };
     let env = tollgate::config::Environment::Live;
@@ -446,6 +447,7 @@ async fn user_provided_text_is_rendered_inert_on_every_page() {
             scopes: vec![Scope::AnalyticsRead],
             binding: Binding::Organization,
             workspace_id: None,
+            profile_id: None,
             expires_at: None,
         };
         tokens::create(

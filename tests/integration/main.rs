@@ -16,6 +16,7 @@ mod limits;
 mod oauth;
 mod operations;
 mod overload;
+mod profile_keys;
 mod rest;
 mod storage;
 mod support;

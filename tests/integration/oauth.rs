@@ -806,6 +806,20 @@ async fn the_consent_page_grants_only_what_the_users_role_may() {
         )
         .await;
         assert!(back.ends_with("refused=not_allowed"), "{back}");
+        // Nor one profile: API keys are made on Developer › Tokens.
+        let (_, back) = decide(
+            &app,
+            &cookie,
+            &id,
+            &[
+                ("decision", "approve"),
+                ("reach", "profile:1"),
+                ("scope", "analytics:read"),
+                ("expiry", "30"),
+            ],
+        )
+        .await;
+        assert!(back.ends_with("refused=invalid"), "{back}");
         // Nor a scope the client did not ask for.
         let (_, back) = decide(
             &app,

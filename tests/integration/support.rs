@@ -53,6 +53,7 @@ pub async fn issue_token(
         scopes,
         binding,
         workspace_id,
+        profile_id: None,
         expires_at: None,
     };
     tollgate::services::tokens::create(

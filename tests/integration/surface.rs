@@ -38,6 +38,7 @@ async fn personal_token(
         scopes,
         binding: Binding::User,
         workspace_id: None,
+        profile_id: None,
         expires_at: None,
     };
     tokens::create(db, actor, Environment::Live, new, None, T0)
@@ -240,6 +241,7 @@ async fn organization_and_workspace_tokens_reach_only_their_own() {
             scopes: scopes.clone(),
             binding: Binding::Organization,
             workspace_id: None,
+            profile_id: None,
             expires_at: None,
         };
         let org = tokens::create(&db, &owner, Environment::Live, org, None, T0)
@@ -251,6 +253,7 @@ async fn organization_and_workspace_tokens_reach_only_their_own() {
             scopes,
             binding: Binding::Workspace,
             workspace_id: Some(second),
+            profile_id: None,
             expires_at: None,
         };
         let ws = tokens::create(&db, &owner, Environment::Live, ws, None, T0)

@@ -16,6 +16,7 @@ fn personal(label: &str) -> NewToken {
         scopes: Scope::ALL.into_iter().filter(|s| s.is_default()).collect(),
         binding: Binding::User,
         workspace_id: None,
+        profile_id: None,
         expires_at: None,
     }
 }
@@ -342,6 +343,7 @@ async fn permission_matrix_role_by_action_by_binding() {
             NewToken {
                 binding: Binding::Workspace,
                 workspace_id: Some(workspace_id),
+                profile_id: None,
                 ..personal("ws")
             },
             None,
@@ -354,6 +356,7 @@ async fn permission_matrix_role_by_action_by_binding() {
         let foreign = NewToken {
             binding: Binding::Workspace,
             workspace_id: Some(foreign_ws),
+            profile_id: None,
             ..personal("x")
         };
         assert!(matches!(

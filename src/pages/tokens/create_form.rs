@@ -54,7 +54,8 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
         Some(n) => format!("{n} more can be active"),
     };
     // The narrowest reach is the default: an admin's first workspace; a member's only choice.
-    let reaches = Reach::choices(admin, &page.workspaces);
+    let mut reaches = Reach::choices(admin, &page.workspaces);
+    reaches.extend(Reach::profile_choices(&page.profiles));
     let default_reach = reaches[0].0.value();
     let default_scopes: Vec<Scope> = Scope::ALL
         .into_iter()

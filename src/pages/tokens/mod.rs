@@ -16,8 +16,8 @@ use crate::components::{
     StatusLine,
 };
 use crate::model::{
-    ago, format_time, from_now, iso_time, RevealedToken, RotationGrace, TokenStatus, TokenView,
-    TokensPage,
+    ago, format_time, from_now, iso_time, Binding, RevealedToken, RotationGrace, TokenStatus,
+    TokenView, TokensPage,
 };
 use create_form::CreateForm;
 pub use detail::TokenPage;
@@ -147,7 +147,11 @@ fn TokenDialogs(
             }.into_any());
         }
         let t = token("rotate").filter(|t| t.status == TokenStatus::Active)?;
-        let default_grace = page.default_grace;
+        // The REST API's keys keep the source document's 48 hours of overlap by default.
+        let default_grace = match t.binding {
+            Binding::Profile => RotationGrace::FortyEightHours,
+            _ => page.default_grace,
+        };
         Some(view! {
             <UrlDialog title=format!("Rotate “{}”?", t.label) close_href=back done=rotated>
                 <p>"A new token with the same scopes, reach and expiry replaces it. You see the new one once."</p>

@@ -16,17 +16,21 @@ pub struct Customer {
     pub first_seen: String,
 }
 
+/// A customer of the workspace (of one profile, when given), with their touchpoints and
+/// conversions.
 pub async fn customer(
     db: &Db,
     workspace_id: i64,
+    profile_id: Option<i64>,
     customer_id: i64,
 ) -> ServiceResult<Option<(Customer, Vec<Touch>, Vec<(String, i64, String)>)>> {
     let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
         "SELECT c.id, c.full_name, c.email, c.phone, c.first_seen FROM customers c JOIN profiles p ON p.id = c.profile_id \
-         WHERE c.id = $1 AND p.workspace_id = $2",
+         WHERE c.id = $1 AND p.workspace_id = $2 AND ($3 = 0 OR p.id = $3)",
     )
     .bind(customer_id)
     .bind(workspace_id)
+    .bind(profile_id.unwrap_or_default())
     .fetch_optional(&db.pool)
     .await?;
     let Some((id, full_name, email, phone, first_seen)) = row else {

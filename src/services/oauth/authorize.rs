@@ -294,6 +294,11 @@ pub async fn approve(
     ip: Option<&str>,
     now: i64,
 ) -> ServiceResult<String> {
+    if decision.reach.profile_id().is_some() {
+        return Err(ServiceError::Invalid(
+            "A connected app reaches a workspace, an organization or your own: keys for one profile are made on Developer › Tokens.".into(),
+        ));
+    }
     let code = random_base62(43);
     let mut tx = db.pool.begin().await?;
     // Claim the request first: of two approvals only one gets it.
@@ -332,6 +337,7 @@ pub async fn approve(
         scopes: decision.scopes,
         binding: decision.reach.binding(),
         workspace_id: decision.reach.workspace_id(),
+        profile_id: None,
         expires_at: decision.expires_at,
     };
     let to = GrantTo {

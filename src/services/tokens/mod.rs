@@ -26,6 +26,8 @@ pub struct NewToken {
     pub scopes: Vec<Scope>,
     pub binding: Binding,
     pub workspace_id: Option<i64>,
+    /// The profile of a profile key (its workspace is looked up).
+    pub profile_id: Option<i64>,
     pub expires_at: Option<i64>,
 }
 
@@ -222,6 +224,24 @@ async fn create_in(
             })?;
             Some(id)
         }
+        Binding::Profile => {
+            lock_org(tx, actor.org_id).await?;
+            let id = new.profile_id.ok_or_else(|| {
+                ServiceError::Invalid("Choose the profile the key is for.".into())
+            })?;
+            let found: Option<(i64,)> = sqlx::query_as(
+                "SELECT p.workspace_id FROM profiles p JOIN workspaces w ON w.id = p.workspace_id \
+                 WHERE p.id = $1 AND w.org_id = $2",
+            )
+            .bind(id)
+            .bind(actor.org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (workspace_id,) = found.ok_or_else(|| {
+                ServiceError::NotFound("No such profile in this organization.".into())
+            })?;
+            Some(workspace_id)
+        }
     };
     let cap = plan_of(tx, actor.org_id).await?.token_cap();
     let counted_user = (new.binding == Binding::User).then_some(actor.user_id);
@@ -242,6 +262,7 @@ async fn create_in(
         binding: new.binding,
         user_id: counted_user,
         workspace_id,
+        profile_id: new.profile_id.filter(|_| new.binding == Binding::Profile),
         label,
         scopes: new.scopes,
         expires_at: new.expires_at,
@@ -274,6 +295,7 @@ struct TokenSpec {
     binding: Binding,
     user_id: Option<i64>,
     workspace_id: Option<i64>,
+    profile_id: Option<i64>,
     label: String,
     scopes: Vec<Scope>,
     expires_at: Option<i64>,
@@ -294,11 +316,11 @@ async fn issue(
     let token = generate(env);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO tokens (org_id, binding, user_id, workspace_id, label, scopes, environment, token_hash, hint, \
-         created_by, created_at, expires_at, client_id, audience, access_expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+         created_by, created_at, expires_at, client_id, audience, access_expires_at, profile_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
     )
     .bind(spec.org_id)
-    .bind(spec.binding.as_str())
+    .bind(spec.binding.column())
     .bind(spec.user_id)
     .bind(spec.workspace_id)
     .bind(&spec.label)
@@ -312,6 +334,7 @@ async fn issue(
     .bind(grant.map(|g| g.client_id))
     .bind(grant.map(|g| g.audience))
     .bind(grant.map(|_| now))
+    .bind(spec.profile_id)
     .fetch_one(conn)
     .await?;
     Ok(Issued {
@@ -327,48 +350,52 @@ async fn load_manageable(
     actor: &Actor,
     token_id: i64,
 ) -> ServiceResult<(TokenSpec, String)> {
-    type Row = (
-        i64,
-        String,
-        Option<i64>,
-        Option<i64>,
-        String,
-        String,
-        String,
-        Option<i64>,
-        Option<String>,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        org_id: i64,
+        binding: String,
+        user_id: Option<i64>,
+        workspace_id: Option<i64>,
+        profile_id: Option<i64>,
+        label: String,
+        scopes: String,
+        hint: String,
+        expires_at: Option<i64>,
+        client_id: Option<String>,
+    }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at, client_id \
+        "SELECT org_id, binding, user_id, workspace_id, profile_id, label, scopes, hint, expires_at, client_id \
          FROM tokens WHERE id = $1",
     )
     .bind(token_id)
     .fetch_optional(conn)
     .await?;
-    let (org_id, binding, user_id, workspace_id, label, scopes, hint, expires_at, client_id) =
-        row.ok_or_else(not_found)?;
-    let binding = Binding::parse(&binding).ok_or_else(not_found)?;
+    let row = row.ok_or_else(not_found)?;
+    let binding = Binding::stored(&row.binding, row.profile_id).ok_or_else(not_found)?;
     // Members manage their own personal tokens; admins of the token's organization manage its
-    // organization and workspace tokens. Anything else looks like a token that does not exist.
+    // organization, workspace and profile tokens. Anything else looks like a token that does
+    // not exist.
     let allowed = match binding {
-        Binding::User => user_id == Some(actor.user_id),
-        Binding::Organization | Binding::Workspace => {
-            org_id == actor.org_id && actor.role.is_admin()
+        Binding::User => row.user_id == Some(actor.user_id),
+        Binding::Organization | Binding::Workspace | Binding::Profile => {
+            row.org_id == actor.org_id && actor.role.is_admin()
         }
     };
     if !allowed {
         return Err(not_found());
     }
     let spec = TokenSpec {
-        org_id,
+        org_id: row.org_id,
         binding,
-        user_id,
-        workspace_id,
-        label,
-        scopes: scopes_from_text(&scopes),
-        expires_at,
-        client_id,
+        user_id: row.user_id,
+        workspace_id: row.workspace_id,
+        profile_id: row.profile_id,
+        label: row.label,
+        scopes: scopes_from_text(&row.scopes),
+        expires_at: row.expires_at,
+        client_id: row.client_id,
     };
+    let hint = row.hint;
     Ok((spec, hint))
 }
 
@@ -476,6 +503,8 @@ struct ListedToken {
     scopes: String,
     binding: String,
     workspace: Option<String>,
+    profile_id: Option<i64>,
+    profile: Option<String>,
     created_by: String,
     created_at: i64,
     last_used_at: Option<i64>,
@@ -494,8 +523,9 @@ impl ListedToken {
             label: self.label,
             hint: self.hint,
             scopes: scopes_from_text(&self.scopes),
-            binding: Binding::parse(&self.binding)?,
+            binding: Binding::stored(&self.binding, self.profile_id)?,
             workspace: self.workspace,
+            profile: self.profile,
             created_by: self.created_by,
             created_at: self.created_at,
             last_used_at: self.last_used_at,
@@ -530,9 +560,10 @@ async fn visible(
         }
     };
     Ok(sqlx::query_as(&format!(
-        "SELECT t.id, t.label, t.hint, t.scopes, t.binding, w.name AS workspace, u.email AS created_by, \
-         t.created_at, t.last_used_at, t.last_client, t.expires_at, t.revoked_at, t.grace_until, t.successor_id, \
-         t.client_id FROM tokens t JOIN users u ON u.id = t.created_by LEFT JOIN workspaces w ON w.id = t.workspace_id \
+        "SELECT t.id, t.label, t.hint, t.scopes, t.binding, w.name AS workspace, t.profile_id, pr.name AS profile, \
+         u.email AS created_by, t.created_at, t.last_used_at, t.last_client, t.expires_at, t.revoked_at, t.grace_until, \
+         t.successor_id, t.client_id FROM tokens t JOIN users u ON u.id = t.created_by \
+         LEFT JOIN workspaces w ON w.id = t.workspace_id LEFT JOIN profiles pr ON pr.id = t.profile_id \
          WHERE ((t.binding = 'user' AND t.user_id = $1) OR (t.binding <> 'user' AND t.org_id = $2 AND $3 = 1)) \
          AND ($4 = 0 OR t.id = $5) AND {kind} \
          ORDER BY t.created_at DESC, t.id DESC"

@@ -61,6 +61,7 @@ pub async fn verify(
         binding: String,
         user_id: Option<i64>,
         workspace_id: Option<i64>,
+        profile_id: Option<i64>,
         scopes: String,
         audience: Option<String>,
         expires_at: Option<i64>,
@@ -70,7 +71,7 @@ pub async fn verify(
     }
     let generation = db.token_cache.generation();
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT id, org_id, binding, user_id, workspace_id, scopes, audience, expires_at, \
+        "SELECT id, org_id, binding, user_id, workspace_id, profile_id, scopes, audience, expires_at, \
          {STOPS_AT} AS stops_at, revoked_at, grace_until FROM tokens WHERE token_hash = $1"
     ))
     .bind(crate::secrets::hex(&hash))
@@ -82,9 +83,11 @@ pub async fn verify(
             let verified = VerifiedToken {
                 id: row.id,
                 org_id: row.org_id,
-                binding: Binding::parse(&row.binding).ok_or(VerifyError::Unknown)?,
+                binding: Binding::stored(&row.binding, row.profile_id)
+                    .ok_or(VerifyError::Unknown)?,
                 user_id: row.user_id,
                 workspace_id: row.workspace_id,
+                profile_id: row.profile_id,
                 scopes: scopes_from_text(&row.scopes),
                 audience: row.audience.map(Into::into),
             };
