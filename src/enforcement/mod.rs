@@ -434,7 +434,7 @@ async fn charge_and_run(
 }
 
 /// Step 2 for a profile key: a call that names a profile gets the key's own, filled in when it
-/// names none; a tool that takes no profile acts on more than one, and is refused.
+/// names none; a tool that is not for profile keys is refused.
 fn pin_profile(token: &VerifiedToken, tool: &ToolSpec, args: &mut Value) -> Result<(), ToolError> {
     let Some(pinned) = token
         .profile_id
@@ -445,7 +445,7 @@ fn pin_profile(token: &VerifiedToken, tool: &ToolSpec, args: &mut Value) -> Resu
     if tool.target == Target::None {
         return Ok(()); // discovery shows what the key reaches
     }
-    if tool.schema()["properties"].get("profile_id").is_none() {
+    if !tool.for_profile_keys() {
         return Err(ToolError::ProfileNotAccessible { pinned });
     }
     match args.get("profile_id") {

@@ -162,6 +162,11 @@ impl ServerHandler for TollgateMcp {
         if let Some(client) = self.state.enforcer.last_used.client_of(caller.token.id) {
             caller.client = Some(client);
         }
+        // The REST endpoints are not MCP tools (tools/list does not show them either).
+        if crate::tools::find(&request.name).is_some_and(|t| t.path.is_some()) {
+            let err = ToolError::UnknownTool(request.name.to_string());
+            return Ok(error_result(&err, None).into());
+        }
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let outcome =
             enforcement::call(&self.state.enforcer, &caller, &request.name, args, None).await;

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::enforcement::UNITS_PER_MINUTE;
+use crate::enforcement::{PROFILE_KEY_UNITS_PER_MINUTE, UNITS_PER_MINUTE};
 use crate::state::AppState;
 use crate::tools::{ToolSpec, TOOLS};
 
@@ -51,7 +51,8 @@ pub fn build() -> Value {
                  arguments, token, scopes, limits and metering, and the REST endpoints (`GET \
                  /v1/campaigns`, …) with their arguments in the query. Each call costs the tool's units \
                  (`x-tollgate-units`) against the token's cap of {UNITS_PER_MINUTE} units a \
-                 minute and the organization's plan allowance; tools with their own limit \
+                 minute ({PROFILE_KEY_UNITS_PER_MINUTE} for keys bound to one profile) and the \
+                 organization's plan allowance; tools with their own limit \
                  (`x-tollgate-limit-per-minute`) also count calls a minute. Responses carry \
                  `X-RateLimit-*` and the IETF `RateLimit-Policy`/`RateLimit` fields with the \
                  policies \"units\", \"tool\" and \"allowance\" (the first and the last count \

@@ -49,7 +49,13 @@ async fn endpoint(
         Err(err) => return error_response(&err, &request_id),
     };
     let outcome = enforcement::call(&state.enforcer, &caller, tool.name, args, None).await;
-    super::http::respond(outcome, &request_id)
+    let mut response = super::http::respond(outcome, &request_id);
+    // Answers may hold customers' details: no cache keeps them.
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// The parameters as the entry's JSON arguments: integers and booleans where its schema says

@@ -69,12 +69,19 @@ async fn summed(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListProfilesArgs {}
+pub struct ListProfilesArgs {
+    /// Only this profile (a profile key lists its own).
+    pub profile_id: Option<i64>,
+}
 
-pub fn list_profiles(call: ToolCall, _: ListProfilesArgs) -> ToolFuture {
+pub fn list_profiles(call: ToolCall, args: ListProfilesArgs) -> ToolFuture {
     Box::pin(async move {
         let workspace_id = call.workspace()?;
-        Ok(json!({ "profiles": analytics::profiles(&call.db, workspace_id).await? }))
+        let mut profiles = analytics::profiles(&call.db, workspace_id).await?;
+        if let Some(only) = args.profile_id {
+            profiles.retain(|p| p.id == only);
+        }
+        Ok(json!({ "profiles": profiles }))
     })
 }
 

@@ -331,7 +331,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec::endpoint(
         "customers_list",
         "Customers",
-        "Customers first seen in a date range, newest first, with their conversions and revenue; names and emails masked unless the token holds pii:read and include_sensitive=true. Heavy: 3 units.",
+        "Customers first seen in a date range, newest first, with their conversions and revenue to date; names and emails masked unless the token holds pii:read and include_sensitive=true. Heavy: 3 units.",
         Scope::CustomersRead,
         3,
         "/v1/customers",
@@ -403,6 +403,15 @@ impl ToolSpec {
         }
     }
 
+    /// Whether a key bound to one profile may call it: it reads, bills no credits, and takes a
+    /// `profile_id` that limits everything it reads (the pipeline fills in the key's own). A
+    /// tool that also takes another id must check that id against the profile.
+    pub fn for_profile_keys(&self) -> bool {
+        self.read_only
+            && self.credits.is_none()
+            && self.schema()["properties"].get("profile_id").is_some()
+    }
+
     /// The input schema, with the `workspace_id` the pipeline resolves for targeted tools;
     /// built once per tool.
     pub fn schema(&self) -> &'static Value {
@@ -465,5 +474,41 @@ pub fn workspace_arg(args: &Value) -> Result<Option<i64>, ToolError> {
             .as_i64()
             .map(Some)
             .ok_or_else(|| ToolError::InvalidParameter("workspace_id must be an integer".into())),
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    /// The tools a profile key may call, named: a tool that starts taking `profile_id` must be
+    /// checked to limit every row it reads by it (and any other id it takes) before it joins.
+    #[test]
+    fn profile_keys_call_exactly_these_tools() {
+        let allowed: Vec<&str> = TOOLS
+            .iter()
+            .filter(|t| t.for_profile_keys())
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                "list_profiles",
+                "get_performance_summary",
+                "compare_periods",
+                "top_campaigns",
+                "top_creatives",
+                "creative_fatigue_check",
+                "find_anomalies",
+                "whatsapp_attribution_summary",
+                "compare_attribution_models",
+                "campaigns_performance",
+                "campaigns_ad_sets",
+                "campaigns_daily",
+                "conversions_summary",
+                "customers_list",
+                "customer_journey",
+            ]
+        );
     }
 }

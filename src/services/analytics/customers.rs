@@ -69,7 +69,7 @@ pub async fn customer(
     )))
 }
 
-/// A customer in a list: who, since when, and what they bought (money in cents).
+/// A customer in a list: who, since when, and what they bought to date (money in cents).
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct ListedCustomer {
     pub id: i64,
@@ -94,7 +94,8 @@ pub async fn customers_page(
     Ok(sqlx::query_as::<_, ListedCustomer>(
         "SELECT c.id, c.profile_id, c.full_name, c.email, c.first_seen, \
          CAST(COUNT(cv.id) AS BIGINT) AS conversions, CAST(COALESCE(SUM(cv.value_cents), 0) AS BIGINT) AS revenue_cents \
-         FROM customers c JOIN profiles p ON p.id = c.profile_id LEFT JOIN conversions cv ON cv.customer_id = c.id \
+         FROM customers c JOIN profiles p ON p.id = c.profile_id \
+         LEFT JOIN conversions cv ON cv.customer_id = c.id AND cv.profile_id = c.profile_id \
          WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND c.first_seen >= $3 AND c.first_seen <= $4 \
          AND ($5 = 0 OR c.id < $5) \
          GROUP BY c.id, c.profile_id, c.full_name, c.email, c.first_seen ORDER BY c.id DESC LIMIT $6",
