@@ -312,6 +312,7 @@ async fn seed(db: &Db) -> Fixture {
             scopes: vec![Scope::AnalyticsRead],
             binding: Binding::Workspace,
             workspace_id: Some(workspace_id),
+            profile_id: None,
             expires_at: None,
         };
         let token = tokens::create(db, &owner, Environment::Live, new, None, now)
