@@ -145,6 +145,9 @@ pub async fn rename_workspace(
     require_admin(actor)?;
     let name = clean_name(name, "workspace", 60)?;
     let mut tx = db.pool.begin().await?;
+    // Write first: on SQLite a transaction that reads and then writes fails at once ("database
+    // is locked") when another connection wrote or checkpointed meanwhile; a first write waits.
+    super::organizations::lock_org(&mut tx, actor.org_id).await?;
     // The org_id condition keeps an id from another organization from matching at all.
     let old: Option<(String,)> =
         sqlx::query_as("SELECT name FROM workspaces WHERE id = $1 AND org_id = $2")
