@@ -126,6 +126,9 @@ pub async fn redeliver_failed(
 ) -> ServiceResult<u64> {
     require_admin(actor)?;
     let mut tx = db.pool.begin().await?;
+    // Write first: on SQLite a read followed by a write fails at once when another connection
+    // (the delivery loop, the checkpointer) wrote in between; a first write waits its turn.
+    crate::services::organizations::lock_org(&mut tx, actor.org_id).await?;
     let found: Option<(String,)> =
         sqlx::query_as("SELECT name FROM workspaces WHERE id = $1 AND org_id = $2")
             .bind(workspace_id)
