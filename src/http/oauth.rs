@@ -88,21 +88,15 @@ fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The one value of `name` in `pairs`; a repeat is `invalid_request` (RFC 6749 §3.2).
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, OAuthError> {
-    let mut values = pairs
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str());
-    let first = values.next();
-    match values.next() {
-        None => Ok(first),
-        Some(_) => Err(OAuthError::InvalidRequest(format!(
-            "{name} was given more than once"
-        ))),
-    }
+fn single<'a>(
+    pairs: &'a [(String, String)],
+    name: &'static str,
+) -> Result<Option<&'a str>, OAuthError> {
+    oauth::single_param(pairs, name)
+        .map_err(|name| OAuthError::InvalidRequest(format!("{name} was given more than once")))
 }
 
-fn required<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, OAuthError> {
+fn required<'a>(pairs: &'a [(String, String)], name: &'static str) -> Result<&'a str, OAuthError> {
     single(pairs, name)?.ok_or_else(|| OAuthError::InvalidRequest(format!("{name} is required")))
 }
 
@@ -285,7 +279,7 @@ pub async fn decide(State(state): State<AppState>, request: Request) -> Response
         Err(err) => return err.into_response(),
     };
     let pairs = form_pairs(&body);
-    let field = |name: &str| single(&pairs, name).ok().flatten().unwrap_or_default();
+    let field = |name: &'static str| single(&pairs, name).ok().flatten().unwrap_or_default();
     let id = field("id");
     let back = |code: &str| Redirect::to(&format!("/consent/{id}?refused={code}")).into_response();
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {

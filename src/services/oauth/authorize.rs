@@ -3,8 +3,6 @@
 //! the page's form carries no copy of the request), then answered on the redirect URI it named
 //! with a one-time code, or an error, always with `state` and `iss` (RFC 9207).
 
-use std::collections::HashMap;
-
 use url::Url;
 
 use super::clients::{self, Client};
@@ -114,17 +112,7 @@ pub async fn begin(
     ip: &str,
     now: i64,
 ) -> Result<String, AuthorizeError> {
-    let mut seen: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (name, value) in params {
-        seen.entry(name.as_str()).or_default().push(value.as_str());
-    }
-    let one = |name: &'static str| -> Result<Option<&str>, &'static str> {
-        match seen.get(name).map(Vec::as_slice) {
-            None => Ok(None),
-            Some([value]) => Ok(Some(*value)),
-            Some(_) => Err(name),
-        }
-    };
+    let one = |name: &'static str| super::single_param(params, name);
     let show = |p: Problem| AuthorizeError::Show(p);
     let client_id = one("client_id")
         .map_err(|n| show(Problem::RepeatedParameter(n)))?

@@ -73,6 +73,23 @@ pub async fn sweep(db: &crate::storage::Db, now: i64) -> Result<(), sqlx::Error>
     grants::sweep(db, now).await
 }
 
+/// The one value of parameter `name` among a request's `pairs` (a query or a form, in order);
+/// `Err(name)` when it is given more than once (RFC 6749 §3.1, §3.2).
+pub fn single_param<'a>(
+    pairs: &'a [(String, String)],
+    name: &'static str,
+) -> Result<Option<&'a str>, &'static str> {
+    let mut values = pairs
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str());
+    let first = values.next();
+    match values.next() {
+        None => Ok(first),
+        Some(_) => Err(name),
+    }
+}
+
 /// What a client gets when it asks for no scope: the read scopes a new token gets by default.
 pub fn default_scopes() -> Vec<Scope> {
     Scope::ALL.into_iter().filter(|s| s.is_default()).collect()
