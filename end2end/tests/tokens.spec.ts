@@ -50,8 +50,8 @@ test("create a token shown once, copy it, rotate with grace, revoke, read the au
   await expect(row).toContainText(hint);
   await expect(row).toContainText("Active");
   // Compact: the scopes counted, risks named; each scope on hover.
-  await expect(row).toContainText("6 scopes · PII");
-  await expect(row.getByText("6 scopes · PII")).toHaveAttribute("title", /pii:read/);
+  await expect(row).toContainText("7 scopes · PII");
+  await expect(row.getByText("7 scopes · PII")).toHaveAttribute("title", /pii:read/);
   await expect(row).toContainText("Never");
   await page.goBack();
   expect(await page.content()).not.toContain(token);

@@ -16,6 +16,8 @@ pub enum Scope {
     ReportsRead,
     ReportsWrite,
     ConversionsWrite,
+    VisitorsRead,
+    RealtimeRead,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,11 +38,13 @@ impl ScopeGroup {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 11] = [
         Scope::AnalyticsRead,
         Scope::CampaignsRead,
         Scope::ConversionsRead,
         Scope::CustomersRead,
+        Scope::VisitorsRead,
+        Scope::RealtimeRead,
         Scope::PiiRead,
         Scope::CreditsRead,
         Scope::ReportsRead,
@@ -59,6 +63,8 @@ impl Scope {
             Scope::ReportsRead => "reports:read",
             Scope::ReportsWrite => "reports:write",
             Scope::ConversionsWrite => "conversions:write",
+            Scope::VisitorsRead => "visitors:read",
+            Scope::RealtimeRead => "realtime:read",
         }
     }
 
@@ -68,10 +74,14 @@ impl Scope {
 
     pub fn grants(self) -> &'static str {
         match self {
-            Scope::AnalyticsRead => "Performance summaries, period comparisons, anomalies",
+            Scope::AnalyticsRead => {
+                "Performance summaries, period comparisons, anomalies; website traffic"
+            }
             Scope::CampaignsRead => "Campaigns, creatives, fatigue, attribution models",
             Scope::ConversionsRead => "Conversions, WhatsApp attribution",
             Scope::CustomersRead => "Customer journeys, PII masked",
+            Scope::VisitorsRead => "Website visitors and their sessions, PII masked",
+            Scope::RealtimeRead => "Visitors on the website in the last 5 minutes",
             Scope::PiiRead => {
                 "Unmask email, phone and full name when a call passes include_sensitive=true"
             }
@@ -99,6 +109,8 @@ impl Scope {
             Scope::CampaignsRead => "reads campaigns",
             Scope::ConversionsRead => "reads conversions",
             Scope::CustomersRead => "reads customer journeys (PII masked)",
+            Scope::VisitorsRead => "reads visitors (PII masked)",
+            Scope::RealtimeRead => "reads live visitors",
             Scope::PiiRead => "may unmask PII",
             Scope::CreditsRead => "reads credits",
             Scope::ReportsRead => "reads reports",
@@ -110,7 +122,7 @@ impl Scope {
     /// The mark spec §4 puts beside the scope.
     pub fn mark(self) -> Option<&'static str> {
         match self {
-            Scope::CustomersRead => Some("PII (masked)"),
+            _ if self.reads_people() => Some("PII (masked)"),
             Scope::PiiRead => Some("sensitive"),
             Scope::ReportsWrite => Some("spends credits"),
             Scope::ConversionsWrite => Some("external effect"),
@@ -118,10 +130,24 @@ impl Scope {
         }
     }
 
-    /// New tokens start with the read scopes that hold no customer data (least privilege:
-    /// `customers:read` is a click away, `pii:read` is not a read scope at all).
+    /// New tokens start with the read scopes that hold no personal data (least privilege:
+    /// `customers:read` and `visitors:read` are a click away, `pii:read` is not a read scope).
     pub fn is_default(self) -> bool {
-        self.group() == ScopeGroup::Read && self != Scope::CustomersRead
+        self.group() == ScopeGroup::Read && !self.reads_people()
+    }
+
+    /// Whether a key bound to one profile can use it: what the endpoints and tools of one
+    /// profile need (`tools::ToolSpec::for_profile_keys`, tested to agree), and `pii:read`.
+    pub fn for_profile_keys(self) -> bool {
+        !matches!(
+            self,
+            Scope::CreditsRead | Scope::ReportsRead | Scope::ReportsWrite | Scope::ConversionsWrite
+        )
+    }
+
+    /// Whether it reads records of people (masked unless `pii:read` unmasks them).
+    pub fn reads_people(self) -> bool {
+        matches!(self, Scope::CustomersRead | Scope::VisitorsRead)
     }
 
     /// Members may grant read scopes only; `pii:read` and write scopes need an admin or owner.

@@ -413,5 +413,7 @@ mod tests {
         assert!(Scope::ALL.into_iter().all(|s| s.grantable_by(Role::Admin)));
         assert!(!Scope::PiiRead.is_default());
         assert!(!Scope::CustomersRead.is_default());
+        assert!(!Scope::VisitorsRead.is_default());
+        assert!(Scope::RealtimeRead.is_default());
     }
 }

@@ -142,7 +142,7 @@ async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    super::demo::load(&mut tx, workspace_id, crate::model::day_of(now)).await?;
+    super::demo::load(&mut tx, workspace_id, now).await?;
     sqlx::query(
         "INSERT INTO credit_ledger (org_id, kind, amount, balance_after, note, actor_user_id, created_at) \
          VALUES ($1, 'grant', $2, $2, 'Trial credits', NULL, $3)",

@@ -193,6 +193,7 @@ fn rest_operation(tool: &ToolSpec, input: Value) -> Value {
         .into_iter()
         .map(|(name, mut schema)| {
             let description = schema.as_object_mut().and_then(|s| s.remove("description"));
+            rewrite_refs(&mut schema);
             let in_path = path.contains(&format!("{{{name}}}"));
             json!({
                 "name": name,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::ToolError;
 use super::{ToolCall, ToolFuture};
-use crate::model::{day_string, DateRange, Scope};
+use crate::model::{day_string, DateRange};
 use crate::services::analytics::{self, Model};
 
 /// The arguments every range tool shares.
@@ -213,10 +213,7 @@ pub struct JourneyArgs {
 
 pub fn explain_customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture {
     Box::pin(async move {
-        let unmask = args.include_sensitive.unwrap_or(false);
-        if unmask {
-            call.scopes.require(Scope::PiiRead)?;
-        }
+        let unmask = call.unmasked(args.include_sensitive)?;
         let workspace_id = call.workspace()?;
         let customer_id = match (args.customer_id, args.email.as_deref()) {
             (Some(id), _) => Some(id),

@@ -8,6 +8,7 @@ mod error;
 mod reports;
 mod rest;
 mod scopes;
+mod web;
 mod write_back;
 
 use std::collections::HashMap;
@@ -59,6 +60,15 @@ impl ToolCall {
     /// The organization the pipeline resolved (tools with a target always have it).
     pub fn organization(&self) -> Result<i64, ToolError> {
         self.org_id.ok_or(ToolError::Internal)
+    }
+
+    /// Whether to show people's details unmasked: `include_sensitive`, which needs `pii:read`.
+    pub fn unmasked(&self, include_sensitive: Option<bool>) -> Result<bool, ToolError> {
+        let unmask = include_sensitive.unwrap_or(false);
+        if unmask {
+            self.scopes.require(Scope::PiiRead)?;
+        }
+        Ok(unmask)
     }
 }
 
@@ -311,6 +321,15 @@ pub static TOOLS: &[ToolSpec] = &[
         typed!(rest::CampaignArgs => rest::campaigns_ad_sets),
     ),
     ToolSpec::endpoint(
+        "campaigns_ads",
+        "Ad breakdown",
+        "Every ad's results (ad set and creative) over a date range (optionally of one campaign), by spend.",
+        Scope::CampaignsRead,
+        1,
+        "/v1/campaigns/ads",
+        typed!(rest::CampaignArgs => rest::campaigns_ads),
+    ),
+    ToolSpec::endpoint(
         "campaigns_daily",
         "Daily campaign trends",
         "Spend, clicks, conversions, revenue and ROAS day by day over a date range (optionally of one campaign); every day of the range is listed.",
@@ -322,7 +341,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec::endpoint(
         "conversions_summary",
         "Conversions",
-        "Conversion count and revenue over a date range, by source, with a daily series (every day of the range).",
+        "Conversion count, revenue and cash collected (what of the revenue has been paid) over a date range, by source, with a daily series (every day of the range).",
         Scope::ConversionsRead,
         1,
         "/v1/conversions",
@@ -335,7 +354,7 @@ pub static TOOLS: &[ToolSpec] = &[
         Scope::CustomersRead,
         3,
         "/v1/customers",
-        typed!(rest::CustomersArgs => rest::customers_list),
+        typed!(rest::ListArgs => rest::customers_list),
     ),
     ToolSpec::endpoint(
         "customer_journey",
@@ -345,6 +364,78 @@ pub static TOOLS: &[ToolSpec] = &[
         3,
         "/v1/customers/{customer_id}/journey",
         typed!(rest::JourneyArgs => rest::customer_journey),
+    ),
+    ToolSpec::endpoint(
+        "analytics_overview",
+        "Website overview",
+        "Visitors, sessions, pageviews, bounce rate, average session duration, pages per session and returning rate over a date range, with the conversions and revenue of the range.",
+        Scope::AnalyticsRead,
+        1,
+        "/v1/analytics/overview",
+        typed!(rest::RestRange => web::analytics_overview),
+    ),
+    ToolSpec::endpoint(
+        "analytics_timeseries",
+        "Website traffic over time",
+        "The overview's figures per day or per week (Monday to Sunday) over a date range; every day or week of the range is listed.",
+        Scope::AnalyticsRead,
+        1,
+        "/v1/analytics/timeseries",
+        typed!(web::TimeseriesArgs => web::analytics_timeseries),
+    ),
+    ToolSpec::endpoint(
+        "analytics_breakdown",
+        "Website traffic breakdown",
+        "Sessions, their share, visitors, pageviews and bounce rate per channel, landing page, country, device, browser, OS, referrer or keyword over a date range, most sessions first.",
+        Scope::AnalyticsRead,
+        1,
+        "/v1/analytics/breakdowns/{dimension}",
+        typed!(web::BreakdownArgs => web::analytics_breakdown),
+    ),
+    ToolSpec::endpoint(
+        "analytics_quality",
+        "Traffic quality",
+        "Bounce rate, average session duration, pages per session and returning rate, overall and per channel, over a date range.",
+        Scope::AnalyticsRead,
+        1,
+        "/v1/analytics/quality",
+        typed!(rest::RestRange => web::analytics_quality),
+    ),
+    ToolSpec::endpoint(
+        "analytics_keywords",
+        "Search keywords",
+        "The search keywords that brought sessions (organic and paid search) over a date range, with their share of search sessions.",
+        Scope::AnalyticsRead,
+        1,
+        "/v1/analytics/keywords",
+        typed!(rest::RestRange => web::analytics_keywords),
+    ),
+    ToolSpec::endpoint(
+        "visitors_list",
+        "Visitors",
+        "Visitors with a session in a date range, newest first, with their sessions and pageviews in it; a known customer's name and email masked unless the token holds pii:read and include_sensitive=true. Heavy: 3 units.",
+        Scope::VisitorsRead,
+        3,
+        "/v1/visitors",
+        typed!(rest::ListArgs => web::visitors_list),
+    ),
+    ToolSpec::endpoint(
+        "visitor_sessions",
+        "Visitor sessions",
+        "One visitor's sessions, newest first (landing page, channel, referrer, keyword, pageviews, duration), masked as visitors_list. Heavy: 3 units.",
+        Scope::VisitorsRead,
+        3,
+        "/v1/visitors/{visitor_id}/sessions",
+        typed!(web::VisitorSessionsArgs => web::visitor_sessions),
+    ),
+    ToolSpec::endpoint(
+        "realtime_visitors",
+        "Realtime visitors",
+        "Visitors active on the website in the last 5 minutes, with their landing pages, countries and devices.",
+        Scope::RealtimeRead,
+        1,
+        "/v1/realtime",
+        typed!(web::RealtimeArgs => web::realtime_visitors),
     ),
 ];
 
@@ -481,6 +572,25 @@ pub fn workspace_arg(args: &Value) -> Result<Option<i64>, ToolError> {
 mod registry_tests {
     use super::*;
 
+    /// The scopes a profile key may hold are those its tools need, and `pii:read` to unmask.
+    #[test]
+    fn profile_keys_hold_the_scopes_of_their_tools() {
+        let mut needed: Vec<Scope> = TOOLS
+            .iter()
+            .filter(|t| t.for_profile_keys())
+            .filter_map(|t| t.scope)
+            .chain([Scope::PiiRead])
+            .collect();
+        needed.sort();
+        needed.dedup();
+        let mut allowed: Vec<Scope> = Scope::ALL
+            .into_iter()
+            .filter(|s| s.for_profile_keys())
+            .collect();
+        allowed.sort();
+        assert_eq!(needed, allowed);
+    }
+
     /// The tools a profile key may call, named: a tool that starts taking `profile_id` must be
     /// checked to limit every row it reads by it (and any other id it takes) before it joins.
     #[test]
@@ -504,10 +614,19 @@ mod registry_tests {
                 "compare_attribution_models",
                 "campaigns_performance",
                 "campaigns_ad_sets",
+                "campaigns_ads",
                 "campaigns_daily",
                 "conversions_summary",
                 "customers_list",
                 "customer_journey",
+                "analytics_overview",
+                "analytics_timeseries",
+                "analytics_breakdown",
+                "analytics_quality",
+                "analytics_keywords",
+                "visitors_list",
+                "visitor_sessions",
+                "realtime_visitors",
             ]
         );
     }

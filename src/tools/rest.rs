@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ToolCall, ToolError, ToolFuture};
-use crate::model::{day_string, DateRange, Scope};
+use crate::model::{day_string, DateRange};
 use crate::services::analytics::{self, MetricRow, Totals};
 
 const LIST_DEFAULT: i64 = 25;
@@ -28,12 +28,15 @@ pub struct RestRange {
 }
 
 impl RestRange {
-    fn range(&self) -> Result<DateRange, ToolError> {
+    pub(super) fn range(&self) -> Result<DateRange, ToolError> {
         range_of(&self.start, &self.end)
     }
 }
 
-fn range_of(start: &Option<String>, end: &Option<String>) -> Result<DateRange, ToolError> {
+pub(super) fn range_of(
+    start: &Option<String>,
+    end: &Option<String>,
+) -> Result<DateRange, ToolError> {
     let (start, end) = (start.as_deref(), end.as_deref());
     Ok(DateRange::parse_named(
         start,
@@ -102,6 +105,14 @@ pub fn campaigns_ad_sets(call: ToolCall, args: CampaignArgs) -> ToolFuture {
     })
 }
 
+pub fn campaigns_ads(call: ToolCall, args: CampaignArgs) -> ToolFuture {
+    Box::pin(async move {
+        let (range, rows) = metric_rows(&call, &args).await?;
+        let ads = analytics::group(&rows, |r| (r.ad_id, format!("{} · {}", r.ad_set, r.ad)));
+        Ok(json!({ "range": range.json(), "ads": by_spend(ads, "ad") }))
+    })
+}
+
 pub fn campaigns_daily(call: ToolCall, args: CampaignArgs) -> ToolFuture {
     Box::pin(async move {
         let (range, rows) = metric_rows(&call, &args).await?;
@@ -121,56 +132,86 @@ pub fn campaigns_daily(call: ToolCall, args: CampaignArgs) -> ToolFuture {
     })
 }
 
+/// Conversions, their value and the cash collected of it, added up.
+#[derive(Clone, Copy, Default)]
+struct ConversionSums {
+    conversions: i64,
+    value_cents: i64,
+    cash_cents: i64,
+}
+
+impl ConversionSums {
+    fn add(&mut self, row: &analytics::ConversionDay) {
+        self.conversions += row.conversions;
+        self.value_cents += row.value_cents;
+        self.cash_cents += row.cash_cents;
+    }
+
+    fn json(self) -> Value {
+        json!({
+            "conversions": self.conversions,
+            "revenue": self.value_cents as f64 / 100.0,
+            "cash_collected": self.cash_cents as f64 / 100.0,
+        })
+    }
+}
+
+/// A range's conversions per day, every day of the range listed.
+pub(super) async fn conversion_days(
+    call: &ToolCall,
+    profile_id: Option<i64>,
+    range: DateRange,
+) -> Result<Vec<analytics::ConversionDay>, ToolError> {
+    let (start, end) = (day_string(range.start), day_string(range.end));
+    Ok(
+        analytics::conversions_by_day(&call.db, call.workspace()?, profile_id, &start, &end)
+            .await?,
+    )
+}
+
 pub fn conversions_summary(call: ToolCall, args: RestRange) -> ToolFuture {
     Box::pin(async move {
         let range = args.range()?;
-        let (start, end) = (day_string(range.start), day_string(range.end));
-        let rows = analytics::conversions_by_day(
-            &call.db,
-            call.workspace()?,
-            args.profile_id,
-            &start,
-            &end,
-        )
-        .await?;
-        let mut days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        let mut sources: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        for (day, source, count, cents) in &rows {
-            for (total, key) in [(&mut days, day), (&mut sources, source)] {
-                let entry = total.entry(key.clone()).or_default();
-                entry.0 += count;
-                entry.1 += cents;
-            }
+        let rows = conversion_days(&call, args.profile_id, range).await?;
+        let mut total = ConversionSums::default();
+        let mut days: BTreeMap<&str, ConversionSums> = BTreeMap::new();
+        let mut sources: BTreeMap<&str, ConversionSums> = BTreeMap::new();
+        for row in &rows {
+            total.add(row);
+            days.entry(&row.day).or_default().add(row);
+            sources.entry(&row.source).or_default().add(row);
         }
-        let money = |cents: i64| cents as f64 / 100.0;
-        let (count, cents) = rows.iter().fold((0, 0), |(n, c), r| (n + r.2, c + r.3));
         let series: Vec<Value> = (range.start..=range.end)
             .map(day_string)
             .map(|day| {
-                let (n, c) = days.get(&day).copied().unwrap_or_default();
-                json!({ "day": day, "conversions": n, "revenue": money(c) })
+                let mut entry = days.get(day.as_str()).copied().unwrap_or_default().json();
+                entry["day"] = json!(day);
+                entry
             })
             .collect();
         let by_source: Vec<Value> = sources
             .into_iter()
-            .map(|(source, (n, c))| json!({ "source": source, "conversions": n, "revenue": money(c) }))
+            .map(|(source, sums)| {
+                let mut entry = sums.json();
+                entry["source"] = json!(source);
+                entry
+            })
             .collect();
-        Ok(json!({
-            "range": range.json(),
-            "conversions": count,
-            "revenue": money(cents),
-            "by_source": by_source,
-            "days": series,
-        }))
+        let mut answer = total.json();
+        answer["range"] = range.json();
+        answer["by_source"] = json!(by_source);
+        answer["days"] = json!(series);
+        Ok(answer)
     })
 }
 
+/// The arguments of a list: a range, a page size and where the previous page ended.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CustomersArgs {
+pub struct ListArgs {
     /// Limit to one profile (see list_profiles).
     pub profile_id: Option<i64>,
-    /// First day customers were first seen, YYYY-MM-DD (default: 30 days before `end`).
+    /// First day, YYYY-MM-DD (default: 30 days before `end`).
     pub start: Option<String>,
     /// Last day, YYYY-MM-DD (default: yesterday). At most 366 days in all.
     pub end: Option<String>,
@@ -182,23 +223,39 @@ pub struct CustomersArgs {
     pub include_sensitive: Option<bool>,
 }
 
-pub fn customers_list(call: ToolCall, args: CustomersArgs) -> ToolFuture {
+/// A list's page size: `limit`, 1 to 100, 25 when left out.
+pub(super) fn page_size(limit: Option<i64>) -> Result<i64, ToolError> {
+    let limit = limit.unwrap_or(LIST_DEFAULT);
+    if !(1..=LIST_MAX).contains(&limit) {
+        return Err(ToolError::InvalidParameter(format!(
+            "limit must be between 1 and {LIST_MAX}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// A page of rows read one beyond `limit`: the page, and the cursor of the next one if the
+/// extra row shows there is one.
+pub(super) fn paged<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    id: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<i64>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| rows.last().map(id)).flatten();
+    (rows, next_cursor)
+}
+
+pub fn customers_list(call: ToolCall, args: ListArgs) -> ToolFuture {
     Box::pin(async move {
         let range = range_of(&args.start, &args.end)?;
-        let limit = args.limit.unwrap_or(LIST_DEFAULT);
-        if !(1..=LIST_MAX).contains(&limit) {
-            return Err(ToolError::InvalidParameter(format!(
-                "limit must be between 1 and {LIST_MAX}"
-            )));
-        }
-        let unmask = args.include_sensitive.unwrap_or(false);
-        if unmask {
-            call.scopes.require(Scope::PiiRead)?;
-        }
+        let limit = page_size(args.limit)?;
+        let unmask = call.unmasked(args.include_sensitive)?;
         let (start, end) = (day_string(range.start), day_string(range.end));
         let workspace_id = call.workspace()?;
         // One more than asked: whether there is a next page.
-        let mut found = analytics::customers_page(
+        let found = analytics::customers_page(
             &call.db,
             workspace_id,
             args.profile_id,
@@ -207,9 +264,7 @@ pub fn customers_list(call: ToolCall, args: CustomersArgs) -> ToolFuture {
             limit + 1,
         )
         .await?;
-        let more = found.len() as i64 > limit;
-        found.truncate(limit as usize);
-        let next_cursor = more.then(|| found.last().map(|c| c.id)).flatten();
+        let (found, next_cursor) = paged(found, limit, |c| c.id);
         let customers: Vec<Value> = found
             .into_iter()
             .map(|c| {
@@ -249,10 +304,7 @@ pub struct JourneyArgs {
 
 pub fn customer_journey(call: ToolCall, args: JourneyArgs) -> ToolFuture {
     Box::pin(async move {
-        let unmask = args.include_sensitive.unwrap_or(false);
-        if unmask {
-            call.scopes.require(Scope::PiiRead)?;
-        }
+        let unmask = call.unmasked(args.include_sensitive)?;
         let workspace_id = call.workspace()?;
         let customer = Some(args.customer_id);
         super::analytics::journey(&call, workspace_id, args.profile_id, customer, unmask).await

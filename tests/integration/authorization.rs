@@ -384,6 +384,8 @@ async fn every_tool_by_binding_and_organization_relation() {
         Scope::CampaignsRead,
         Scope::ConversionsRead,
         Scope::CustomersRead,
+        Scope::VisitorsRead,
+        Scope::RealtimeRead,
         Scope::CreditsRead,
         Scope::ReportsRead,
     ];
@@ -391,6 +393,36 @@ async fn every_tool_by_binding_and_organization_relation() {
     let org = token(owner, all.clone(), Binding::Organization, None).await;
     let bound = token(owner, all.clone(), Binding::Workspace, Some(a2)).await;
     let credits_only = token(owner, vec![Scope::CreditsRead], Binding::Organization, None).await;
+    // A key for one profile of A1, with every scope such a key may hold.
+    let (profile,): (i64,) =
+        sqlx::query_as("SELECT id FROM profiles WHERE workspace_id = $1 LIMIT 1")
+            .bind(a1)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let new = tollgate::services::tokens::NewToken {
+        label: "api key".into(),
+        scopes: all
+            .iter()
+            .copied()
+            .filter(|s| s.for_profile_keys())
+            .collect(),
+        binding: Binding::Profile,
+        workspace_id: None,
+        profile_id: Some(profile),
+        expires_at: None,
+    };
+    let profile_key = tollgate::services::tokens::create(
+        &db,
+        &owner,
+        tollgate::config::Environment::Live,
+        new,
+        None,
+        T0,
+    )
+    .await
+    .unwrap()
+    .token;
 
     let call = |token: String, tool: &'static str, ws: i64| {
         let app = app.clone();
@@ -440,6 +472,18 @@ async fn every_tool_by_binding_and_organization_relation() {
                     &body,
                 );
             }
+        }
+        // A profile key: its profile's workspace, with the tools about one profile only.
+        for ws in [a1, a2, b1] {
+            let (_, code, body) = call(profile_key.clone(), tool.name, ws).await;
+            let expected =
+                (ws != a1 || !tool.for_profile_keys()).then_some("workspace_not_accessible");
+            check(
+                format!("{} by profile key on {ws}", tool.name),
+                code,
+                expected,
+                &body,
+            );
         }
         let (_, code, body) = call(credits_only.clone(), tool.name, a1).await;
         let expected = match tool.scope {

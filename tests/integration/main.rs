@@ -22,4 +22,5 @@ mod storage;
 mod support;
 mod surface;
 mod tokens;
+mod web_analytics;
 mod write_back;

@@ -253,7 +253,7 @@ async fn discovery_starts_from_the_401_of_mcp() {
         assert_eq!(
             challenge,
             "Bearer realm=\"tollgate\", error=\"invalid_token\", resource_metadata=\"http://127.0.0.1:3999/.well-known/oauth-protected-resource/mcp\", \
-             scope=\"analytics:read campaigns:read conversions:read credits:read reports:read\""
+             scope=\"analytics:read campaigns:read conversions:read realtime:read credits:read reports:read\""
         );
         // `/v1` keeps the plain challenge: OAuth tokens are not for it.
         let (status, headers, _) = crate::support::post_json(&app, "/v1/tools/list_workspaces", None, &[], json!({})).await;

@@ -1,15 +1,14 @@
 //! Keys bound to one profile (spec §12's API keys): the profile is theirs on every surface, no
 //! other; 60 units a minute; rotation keeps the pin; only admins make them.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
 use tollgate::config::Environment;
 use tollgate::model::{Binding, Role, RotationGrace, Scope};
 use tollgate::services::tokens::{self, NewToken};
 
 use crate::support::{
-    answer, first_workspace, founder, issue_token, join, on_each_engine, ORIGIN, T0,
+    first_workspace, founder, issue_token, join, on_each_engine, DEMO, ORIGIN, T0,
 };
 
 fn key_for(profile_id: i64) -> NewToken {
@@ -32,15 +31,8 @@ async fn get(
     token: &str,
     path: &str,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let request = Request::get(path)
-        .header(header::HOST, "127.0.0.1:3999")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    answer(app, request).await
+    crate::support::rest_get(app, Some(token), path).await
 }
-
-const DEMO: &str = "start=2026-08-25&end=2026-11-22";
 
 /// A stateless (2026-07-28) `tools/call` of `tool`, its arguments to be set.
 fn call_json(tool: &str) -> Value {
@@ -299,6 +291,71 @@ async fn a_profile_key_spends_sixty_units_a_minute() {
             .unwrap();
         assert!(retry >= 1, "{retry}");
         assert_eq!(headers["x-ratelimit-remaining"], "0");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_profile_key_sees_its_own_visitors_and_starts_with_the_apis_scopes() {
+    on_each_engine(|db| async move {
+        let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+        let owner = founder(&db, "owner@example.com").await;
+        let ws = first_workspace(&db, &owner).await;
+        let profiles: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM profiles WHERE workspace_id = $1 ORDER BY id")
+                .bind(ws)
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        let (a, b) = (profiles[0].0, profiles[1].0);
+        let mut new = key_for(a);
+        new.scopes = vec![Scope::AnalyticsRead, Scope::VisitorsRead, Scope::RealtimeRead];
+        let key = tokens::create(&db, &owner, Environment::Live, new, None, T0)
+            .await
+            .unwrap()
+            .token;
+
+        // Traffic and visitors of profile A only.
+        let (status, _, overview) = get(&app, &key, &format!("/v1/analytics/overview?{DEMO}")).await;
+        assert_eq!(status, StatusCode::OK, "{overview}");
+        let a_sessions = crate::support::count(
+            &db,
+            &format!("SELECT COUNT(*) FROM web_sessions WHERE profile_id = {a} AND day >= '2026-08-25' AND day <= '2026-11-22'"),
+        )
+        .await;
+        assert_eq!(overview["sessions"], a_sessions);
+        let (_, _, listed) = get(&app, &key, &format!("/v1/visitors?{DEMO}&limit=100")).await;
+        let visitors = listed["visitors"].as_array().unwrap();
+        assert!(!visitors.is_empty() && visitors.iter().all(|v| v["profile_id"] == a), "{listed}");
+        let (b_visitor,): (i64,) =
+            sqlx::query_as("SELECT id FROM web_visitors WHERE profile_id = $1 LIMIT 1")
+                .bind(b)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        let (status, _, _) = get(&app, &key, &format!("/v1/visitors/{b_visitor}/sessions")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "another profile's visitor is not found");
+        for path in [
+            format!("/v1/analytics/breakdowns/country?profile_id={b}"),
+            format!("/v1/realtime?profile_id={b}"),
+            format!("/v1/visitors?profile_id={b}"),
+        ] {
+            let (status, _, body) = get(&app, &key, &path).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (StatusCode::FORBIDDEN, Some("workspace_not_accessible")),
+                "{path}"
+            );
+        }
+
+        // A key for one profile cannot hold scopes no endpoint of one profile needs.
+        for scope in [Scope::CreditsRead, Scope::ReportsRead, Scope::ReportsWrite, Scope::ConversionsWrite] {
+            let mut new = key_for(a);
+            new.scopes.push(scope);
+            let refused = tokens::create(&db, &owner, Environment::Live, new, None, T0).await;
+            let message = refused.expect_err("refused").to_string();
+            assert!(message.contains(scope.as_str()), "{message}");
+        }
     })
     .await;
 }

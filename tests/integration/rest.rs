@@ -2,31 +2,15 @@
 //! their numbers against independent SQL over the demo data, their consistency, their costs,
 //! headers and errors.
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use axum::Router;
+use axum::http::{header, StatusCode};
 use serde_json::Value;
 use tollgate::model::{Binding, Scope};
 use tollgate::storage::Db;
 
-use crate::support::{count, first_workspace, founder, issue_token, on_each_engine, ORIGIN};
-
-/// The demo data's 90 days for an organization made at `T0`.
-const DEMO: &str = "start=2026-08-25&end=2026-11-22";
-
-async fn get(app: &Router, token: Option<&str>, path: &str) -> (StatusCode, HeaderMap, Value) {
-    let mut request = Request::get(path).header(header::HOST, "127.0.0.1:3999");
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    crate::support::answer(app, request.body(Body::empty()).unwrap()).await
-}
-
-fn money(value: &Value) -> f64 {
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("{value} is a number"))
-}
+use crate::support::{
+    close, count, first_workspace, founder, issue_token, money, on_each_engine, rest_get as get,
+    DEMO, ORIGIN,
+};
 
 /// Cents of `sql` (one sum) over the demo period of `workspace`, in currency units.
 async fn sum_of(db: &Db, sql: &str, workspace: i64) -> f64 {
@@ -38,10 +22,6 @@ async fn sum_of(db: &Db, sql: &str, workspace: i64) -> f64 {
         .await
         .unwrap();
     cents as f64 / 100.0
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 0.005
 }
 
 #[tokio::test]
@@ -84,6 +64,10 @@ async fn campaign_and_conversion_endpoints_answer_from_the_data() {
         let (_, _, ad_sets) = get(&app, Some(&token), &format!("/v1/campaigns/ad-sets?{DEMO}")).await;
         let ad_set_spend: f64 = ad_sets["ad_sets"].as_array().unwrap().iter().map(|s| money(&s["totals"]["spend"])).sum();
         assert!(close(ad_set_spend, spend));
+        let (_, _, ads) = get(&app, Some(&token), &format!("/v1/campaigns/ads?{DEMO}")).await;
+        let ads = ads["ads"].as_array().unwrap();
+        assert_eq!(ads.len(), 24, "2 brands × 3 campaigns × 2 ad sets × 2 creatives");
+        assert!(close(ads.iter().map(|a| money(&a["totals"]["spend"])).sum(), spend));
 
         // Conversions: the count and revenue of the table, the same again by day and by source.
         let conversions = count(
@@ -101,9 +85,19 @@ async fn campaign_and_conversion_endpoints_answer_from_the_data() {
             ws,
         )
         .await;
+        let cash = sum_of(
+            &db,
+            "SELECT CAST(SUM(cv.cash_cents) AS BIGINT) FROM conversions cv JOIN profiles p ON p.id = cv.profile_id \
+             WHERE p.workspace_id = $1 AND cv.day >= $2 AND cv.day <= $3",
+            ws,
+        )
+        .await;
         let (status, _, body) = get(&app, Some(&token), &format!("/v1/conversions?{DEMO}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(conversions > 50);
+        // Cash collected: what has been paid, some WhatsApp orders not yet.
+        assert!(close(money(&body["cash_collected"]), cash));
+        assert!(cash > 0.0 && cash < revenue, "{cash} of {revenue}");
         assert_eq!(body["conversions"], conversions);
         assert!(close(money(&body["revenue"]), revenue));
         let days = body["days"].as_array().unwrap();
@@ -112,6 +106,9 @@ async fn campaign_and_conversion_endpoints_answer_from_the_data() {
         let sources = body["by_source"].as_array().unwrap();
         assert_eq!(sources.iter().map(|s| s["conversions"].as_i64().unwrap()).sum::<i64>(), conversions);
         assert!(close(sources.iter().map(|s| money(&s["revenue"])).sum(), revenue));
+        assert!(close(days.iter().map(|d| money(&d["cash_collected"])).sum(), cash));
+        let website = sources.iter().find(|s| s["source"] == "website").unwrap();
+        assert!(close(money(&website["cash_collected"]), money(&website["revenue"])), "paid at checkout");
 
         // The same endpoint by name, as a tool: the same answer.
         let (_, _, by_name) = crate::support::post_json(

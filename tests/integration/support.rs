@@ -516,3 +516,36 @@ pub async fn sign_in_cookie(app: &axum::Router, email: &str, forwarded_for: &str
         .unwrap_or_else(|| panic!("{email} signed in ({})", response.status()));
     cookie.split(';').next().unwrap().to_string()
 }
+
+/// The demo data's 90 days for an organization made at `T0`, as REST query parameters.
+pub const DEMO: &str = "start=2026-08-25&end=2026-11-22";
+
+/// `GET path` of the REST API, with `token` when given.
+pub async fn rest_get(
+    app: &axum::Router,
+    token: Option<&str>,
+    path: &str,
+) -> (
+    axum::http::StatusCode,
+    axum::http::HeaderMap,
+    serde_json::Value,
+) {
+    use axum::http::header;
+    let mut request = axum::http::Request::get(path).header(header::HOST, "127.0.0.1:3999");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    answer(app, request.body(axum::body::Body::empty()).unwrap()).await
+}
+
+/// An amount of an answer, which must be a number.
+pub fn money(value: &serde_json::Value) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{value} is a number"))
+}
+
+/// Whether two amounts are the same to the cent.
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 0.005
+}

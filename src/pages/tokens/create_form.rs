@@ -57,10 +57,17 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
     let mut reaches = Reach::choices(admin, &page.workspaces);
     reaches.extend(Reach::profile_choices(&page.profiles));
     let default_reach = reaches[0].0.value();
-    let default_scopes: Vec<Scope> = Scope::ALL
-        .into_iter()
-        .filter(|s| s.is_default() && s.grantable_by(role))
-        .collect();
+    // A key for one profile starts with the API's defaults (spec §12) and cannot hold the
+    // scopes no endpoint of one profile needs.
+    let for_profile = |value: &str| matches!(Reach::parse(value), Some(Reach::Profile(_)));
+    let defaults = move |profile: bool| -> Vec<Scope> {
+        Scope::ALL
+            .into_iter()
+            .filter(|s| s.is_default() && s.grantable_by(role))
+            .filter(|s| !profile || s.for_profile_keys())
+            .collect()
+    };
+    let default_scopes = defaults(for_profile(&default_reach));
     let reach = RwSignal::new(default_reach.clone());
     let scopes = RwSignal::new(default_scopes.clone());
     let expiry = RwSignal::new("90".to_string());
@@ -110,7 +117,13 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                 </label>
                 <label>
                     "Reach"
-                    <select name="reach" on:change=move |ev| reach.set(event_target_value(&ev))>
+                    <select name="reach" on:change=move |ev| {
+                        let chosen = event_target_value(&ev);
+                        if for_profile(&chosen) != for_profile(&reach.get_untracked()) {
+                            scopes.set(defaults(for_profile(&chosen)));
+                        }
+                        reach.set(chosen);
+                    }>
                         <ReachOptions reaches=reaches.clone()/>
                     </select>
                     <span class="hint">
@@ -134,6 +147,9 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                                     .filter(|(_, s)| s.group() == group)
                                     .map(|(i, s)| {
                                         let allowed = s.grantable_by(role);
+                                        let unusable = move || {
+                                            for_profile(&reach.get()) && !s.for_profile_keys()
+                                        };
                                         let toggle = move |ev| {
                                             let on = event_target_checked(&ev);
                                             scopes.update(|list| {
@@ -150,10 +166,14 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                                                     name=format!("scopes[{i}]")
                                                     value=s.as_str()
                                                     checked=s.is_default() && allowed
-                                                    disabled=!allowed
+                                                    prop:checked=move || scopes.get().contains(&s)
+                                                    disabled=move || !allowed || unusable()
                                                     on:change=toggle
                                                 />
                                                 <ScopeLabel scope=s allowed/>
+                                                {move || unusable().then(|| view! {
+                                                    <span class="hint">" (not for one profile's key)"</span>
+                                                })}
                                             </label>
                                         }
                                     })

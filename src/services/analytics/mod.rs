@@ -14,6 +14,7 @@ use super::ServiceResult;
 mod attribution;
 mod customers;
 mod signals;
+pub mod web;
 
 pub use attribution::{attribute, converted_journeys, Journey, Model, Touch};
 pub use customers::{
@@ -30,6 +31,8 @@ pub struct MetricRow {
     pub channel: String,
     pub ad_set_id: i64,
     pub ad_set: String,
+    pub ad_id: i64,
+    pub ad: String,
     pub creative_id: i64,
     pub creative: String,
     pub day: String,
@@ -143,7 +146,7 @@ pub async fn metrics(
 ) -> ServiceResult<Vec<MetricRow>> {
     Ok(sqlx::query_as::<_, MetricRow>(
         "SELECT c.id AS campaign_id, c.name AS campaign, c.channel, s.id AS ad_set_id, s.name AS ad_set, \
-         cr.id AS creative_id, cr.name AS creative, m.day, m.impressions, m.clicks, m.spend_cents, m.conversions, \
+         a.id AS ad_id, a.name AS ad, cr.id AS creative_id, cr.name AS creative, m.day, m.impressions, m.clicks, m.spend_cents, m.conversions, \
          m.revenue_cents \
          FROM daily_metrics m JOIN ads a ON a.id = m.ad_id JOIN ad_sets s ON s.id = a.ad_set_id \
          JOIN creatives cr ON cr.id = a.creative_id JOIN campaigns c ON c.id = s.campaign_id \
@@ -158,16 +161,28 @@ pub async fn metrics(
     .await?)
 }
 
-/// Conversions per day and source over a day range: (day, source, count, value in cents).
+/// Conversions of one day and source, money in cents.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct ConversionDay {
+    pub day: String,
+    pub source: String,
+    pub conversions: i64,
+    pub value_cents: i64,
+    /// What of the value has been paid.
+    pub cash_cents: i64,
+}
+
+/// Conversions per day and source over a day range.
 pub async fn conversions_by_day(
     db: &Db,
     workspace_id: i64,
     profile_id: Option<i64>,
     start: &str,
     end: &str,
-) -> ServiceResult<Vec<(String, String, i64, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT cv.day, cv.source, CAST(COUNT(*) AS BIGINT), CAST(SUM(cv.value_cents) AS BIGINT) \
+) -> ServiceResult<Vec<ConversionDay>> {
+    Ok(sqlx::query_as::<_, ConversionDay>(
+        "SELECT cv.day, cv.source, CAST(COUNT(*) AS BIGINT) AS conversions, \
+         CAST(SUM(cv.value_cents) AS BIGINT) AS value_cents, CAST(SUM(cv.cash_cents) AS BIGINT) AS cash_cents \
          FROM conversions cv JOIN profiles p ON p.id = cv.profile_id \
          WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND cv.day >= $3 AND cv.day <= $4 \
          GROUP BY cv.day, cv.source ORDER BY cv.day, cv.source",
@@ -246,6 +261,8 @@ mod tests {
             channel: "meta".into(),
             ad_set_id: campaign_id * 100,
             ad_set: format!("Ad set {campaign_id}"),
+            ad_id: campaign_id * 1000,
+            ad: format!("Ad {campaign_id}"),
             creative_id: campaign_id * 10,
             creative: format!("Creative {campaign_id}"),
             day: day.into(),

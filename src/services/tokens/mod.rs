@@ -180,6 +180,14 @@ async fn create_in(
         return Err(ServiceError::Invalid("Choose at least one scope.".into()));
     }
     check_grant(actor.role, &new.scopes)?;
+    if new.binding == Binding::Profile {
+        if let Some(unusable) = new.scopes.iter().find(|s| !s.for_profile_keys()) {
+            return Err(ServiceError::Invalid(format!(
+                "A key for one profile cannot use {}: leave it out, or choose a workspace or organization reach.",
+                unusable.as_str()
+            )));
+        }
+    }
     if new.binding != Binding::User {
         super::organizations::require_admin(actor).map_err(|_| {
             ServiceError::Forbidden(

@@ -1,10 +1,14 @@
 //! The deterministic demo dataset (spec §9): 90 days of believable marketing data for two
 //! brands, loaded into a new organization's first workspace so every tool answers with real
-//! numbers. The same day always yields the same data.
+//! numbers. The same day always yields the same data (and the same moment the same website
+//! traffic: `web`).
 
-use crate::model::day_string;
+use crate::model::{day_of, day_string};
+use crate::storage::{push_placeholders, Engine};
 
 use super::ServiceResult;
+
+mod web;
 
 pub const DAYS: i64 = 90;
 
@@ -39,6 +43,10 @@ struct Brand {
     domain: &'static str,
     aov: f64,
     campaigns: [(&'static str, &'static str, &'static str); 3],
+    /// The website's landing pages, search keywords and referring sites, with weights.
+    pages: [(&'static str, u64); 6],
+    keywords: [(&'static str, u64); 5],
+    referrers: [(&'static str, u64); 3],
 }
 
 const BRANDS: [Brand; 2] = [
@@ -51,6 +59,26 @@ const BRANDS: [Brand; 2] = [
             ("Brand Search", "google", "conversions"),
             ("Cold Brew Retargeting", "meta", "retargeting"),
         ],
+        pages: [
+            ("/", 40),
+            ("/shop", 18),
+            ("/products/spring-roast", 14),
+            ("/products/cold-brew-kit", 12),
+            ("/subscribe", 9),
+            ("/blog/brewing-guide", 7),
+        ],
+        keywords: [
+            ("northwind coffee", 35),
+            ("specialty coffee beans", 22),
+            ("cold brew kit", 18),
+            ("coffee subscription", 15),
+            ("light roast coffee", 10),
+        ],
+        referrers: [
+            ("coffeereview.com", 50),
+            ("producthunt.com", 30),
+            ("medium.com", 20),
+        ],
     },
     Brand {
         name: "Lumen Skincare",
@@ -60,6 +88,26 @@ const BRANDS: [Brand; 2] = [
             ("Glow Serum Prospecting", "meta", "conversions"),
             ("Skincare Search", "google", "conversions"),
             ("Creator Collabs", "tiktok", "awareness"),
+        ],
+        pages: [
+            ("/", 36),
+            ("/products/glow-serum", 22),
+            ("/shop", 16),
+            ("/routine-quiz", 12),
+            ("/products/night-cream", 8),
+            ("/journal/skin-barrier", 6),
+        ],
+        keywords: [
+            ("lumen skincare", 30),
+            ("vitamin c serum", 25),
+            ("glow serum", 20),
+            ("skincare routine", 15),
+            ("night cream sensitive skin", 10),
+        ],
+        referrers: [
+            ("beautyjournal.com", 45),
+            ("allure.com", 35),
+            ("medium.com", 20),
         ],
     },
 ];
@@ -73,29 +121,13 @@ const LAST: [&str; 12] = [
     "Smith", "Dubois", "Costa",
 ];
 
-/// A batch INSERT of `rows` (each `width` values) as one statement with `$n` placeholders.
-fn batch_sql(table_and_columns: &str, width: usize, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..width {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", r * width + c + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
+/// A value to bind. Nulls are typed: PostgreSQL keeps the parameter types of the statement's
+/// first use, and a batch's next chunk must bind the same.
 enum Cell {
     Int(i64),
-    Null,
+    NullInt,
     Text(String),
+    NullText,
 }
 
 async fn insert_rows(
@@ -104,14 +136,17 @@ async fn insert_rows(
     width: usize,
     rows: Vec<Vec<Cell>>,
 ) -> ServiceResult<()> {
+    let engine = Engine::of(conn);
     for chunk in rows.chunks(400) {
-        let sql = batch_sql(table_and_columns, width, chunk.len());
+        let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
+        push_placeholders(&mut sql, chunk.len(), width, 1, engine);
         let mut query = sqlx::query(&sql);
         for cell in chunk.iter().flatten() {
             query = match cell {
                 Cell::Int(v) => query.bind(*v),
-                Cell::Null => query.bind(None::<i64>),
+                Cell::NullInt => query.bind(None::<i64>),
                 Cell::Text(v) => query.bind(v.clone()),
+                Cell::NullText => query.bind(None::<String>),
             };
         }
         query.execute(&mut *conn).await?;
@@ -128,20 +163,25 @@ async fn insert_returning(
     for cell in values {
         query = match cell {
             Cell::Int(v) => query.bind(*v),
-            Cell::Null => query.bind(None::<i64>),
+            Cell::NullInt => query.bind(None::<i64>),
             Cell::Text(v) => query.bind(v.clone()),
+            Cell::NullText => query.bind(None::<String>),
         };
     }
     Ok(query.fetch_one(&mut *conn).await?.0)
 }
 
-/// Fills `workspace_id` with the 90 days before `today` (a day number).
+/// Fills `workspace_id` with the 90 days before the day of `now` (milliseconds), and the
+/// website traffic up to `now`.
 pub async fn load(
     conn: &mut sqlx::AnyConnection,
     workspace_id: i64,
-    today: i64,
+    now: i64,
 ) -> ServiceResult<()> {
+    let today = day_of(now);
     let mut rng = Rng(0x7011_6A7E);
+    // Its own stream, so that the marketing data stays what it was before the traffic came.
+    let mut web_rng = Rng(0x3EB_7124_FF1C);
     let first_day = today - DAYS;
     for brand in &BRANDS {
         let profile_id = insert_returning(
@@ -256,6 +296,7 @@ pub async fn load(
         // Customers, their journeys and conversions.
         let mut touchpoints = Vec::new();
         let mut conversions = Vec::new();
+        let mut customers = Vec::new();
         for n in 0..120 {
             let first = rng.pick(&FIRST);
             let last = rng.pick(&LAST);
@@ -272,6 +313,7 @@ pub async fn load(
                 &[Cell::Int(profile_id), Cell::Text(format!("{first} {last}")), Cell::Text(email), Cell::Text(phone), Cell::Text(day_string(seen))],
             )
             .await?;
+            customers.push((customer_id, seen));
             let touches = 1 + rng.below(4) as i64;
             let mut day = seen;
             let mut last_channel = "organic";
@@ -293,7 +335,7 @@ pub async fn load(
                 };
                 touchpoints.push(vec![
                     Cell::Int(customer_id),
-                    campaign.map(Cell::Int).unwrap_or(Cell::Null),
+                    campaign.map(Cell::Int).unwrap_or(Cell::NullInt),
                     Cell::Text(channel),
                     Cell::Text(day_string(day)),
                 ]);
@@ -301,11 +343,14 @@ pub async fn load(
             }
             if rng.below(10) < 6 {
                 let value = ((brand.aov * (0.6 + 0.9 * rng.unit())) * 100.0).round() as i64;
+                // Website orders are paid at checkout; a WhatsApp order is paid on delivery.
+                let paid = last_channel == "website" || web_rng.below(4) > 0;
                 conversions.push(vec![
                     Cell::Int(customer_id),
                     Cell::Int(profile_id),
                     Cell::Text(day_string(day)),
                     Cell::Int(value),
+                    Cell::Int(if paid { value } else { 0 }),
                     Cell::Text(last_channel.into()),
                 ]);
             }
@@ -319,11 +364,12 @@ pub async fn load(
         .await?;
         insert_rows(
             conn,
-            "conversions (customer_id, profile_id, day, value_cents, source)",
-            5,
+            "conversions (customer_id, profile_id, day, value_cents, cash_cents, source)",
+            6,
             conversions,
         )
         .await?;
+        web::load(conn, &mut web_rng, profile_id, brand, &customers, now).await?;
     }
     Ok(())
 }
