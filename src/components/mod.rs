@@ -158,18 +158,31 @@ where
 }
 
 /// A scope as a checkbox's label: its name, its mark (PII, spends credits…), what it grants,
-/// and whether the user's role keeps it from them.
+/// whether the user's role keeps it from them, and any note of the form's (`children`).
 #[component]
-pub fn ScopeLabel(scope: crate::model::Scope, allowed: bool) -> impl IntoView {
+pub fn ScopeLabel(
+    scope: crate::model::Scope,
+    allowed: bool,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
         <span>
             <code>{scope.as_str()}</code>
-            {scope.mark().map(|m| view! { <span class=format!("mark mark-{}", scope.as_str().replace(':', "-"))>{m}</span> })}
+            <ScopeMark scope/>
             <br/>
             <span class="hint">{scope.grants()}</span>
             {(!allowed).then(|| view! { <span class="hint">" (admins and owners only)"</span> })}
+            {children.map(|note| note())}
         </span>
     }
+}
+
+/// The risk mark beside a scope, if it has one.
+#[component]
+pub fn ScopeMark(scope: crate::model::Scope) -> impl IntoView {
+    scope
+        .mark()
+        .map(|m| view! { <span class=m.class()>{m.label()}</span> })
 }
 
 /// A list row's scopes cell: the summary, every scope in its title.

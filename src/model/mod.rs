@@ -18,7 +18,7 @@ pub use date_range::{DateRange, DateRangeError, MAX_RANGE_DAYS};
 pub use number::Grouping;
 pub use oauth::{ConnectedApp, ConnectedAppsPage, ConsentRequest};
 pub use plan::{Period, Plan};
-pub use scope::{Scope, ScopeGroup};
+pub use scope::{Mark, Scope, ScopeGroup};
 pub use time::*;
 pub use token::{
     chosen_expiry, Binding, Reach, RevealedToken, RotationGrace, TokenDetail, TokenStatus,

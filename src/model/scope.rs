@@ -27,6 +27,36 @@ pub enum ScopeGroup {
     Write,
 }
 
+/// A risk spec §4 marks scopes with; each has its own look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    PiiMasked,
+    Sensitive,
+    SpendsCredits,
+    ExternalEffect,
+}
+
+impl Mark {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mark::PiiMasked => "PII (masked)",
+            Mark::Sensitive => "sensitive",
+            Mark::SpendsCredits => "spends credits",
+            Mark::ExternalEffect => "external effect",
+        }
+    }
+
+    /// Its CSS classes (style/main.css gives each its colour and symbol).
+    pub fn class(self) -> &'static str {
+        match self {
+            Mark::PiiMasked => "mark mark-pii-masked",
+            Mark::Sensitive => "mark mark-sensitive",
+            Mark::SpendsCredits => "mark mark-spends-credits",
+            Mark::ExternalEffect => "mark mark-external-effect",
+        }
+    }
+}
+
 impl ScopeGroup {
     pub fn label(self) -> &'static str {
         match self {
@@ -120,12 +150,12 @@ impl Scope {
     }
 
     /// The mark spec §4 puts beside the scope.
-    pub fn mark(self) -> Option<&'static str> {
+    pub fn mark(self) -> Option<Mark> {
         match self {
-            _ if self.reads_people() => Some("PII (masked)"),
-            Scope::PiiRead => Some("sensitive"),
-            Scope::ReportsWrite => Some("spends credits"),
-            Scope::ConversionsWrite => Some("external effect"),
+            _ if self.reads_people() => Some(Mark::PiiMasked),
+            Scope::PiiRead => Some(Mark::Sensitive),
+            Scope::ReportsWrite => Some(Mark::SpendsCredits),
+            Scope::ConversionsWrite => Some(Mark::ExternalEffect),
             _ => None,
         }
     }

@@ -170,10 +170,11 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                                                     disabled=move || !allowed || unusable()
                                                     on:change=toggle
                                                 />
-                                                <ScopeLabel scope=s allowed/>
-                                                {move || unusable().then(|| view! {
-                                                    <span class="hint">" (not for one profile's key)"</span>
-                                                })}
+                                                <ScopeLabel scope=s allowed>
+                                                    {move || unusable().then(|| view! {
+                                                        <span class="hint">" (not for one profile's key)"</span>
+                                                    })}
+                                                </ScopeLabel>
                                             </label>
                                         }
                                     })

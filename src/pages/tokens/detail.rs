@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::tokens::get_token;
-use crate::components::{grouping, Loaded, PageHeader};
+use crate::components::{grouping, Loaded, PageHeader, ScopeMark};
 use crate::model::{format_time, short_date, TokenDetail, TokenStatus};
 use crate::pages::audit::AuditTable;
 
@@ -68,7 +68,7 @@ fn Detail(d: TokenDetail) -> impl IntoView {
                     .map(|s| view! {
                         <li>
                             <code>{s.as_str()}</code>
-                            {s.mark().map(|m| view! { <span class=format!("mark mark-{}", s.as_str().replace(':', "-"))>{m}</span> })}
+                            <ScopeMark scope=*s/>
                             <br/><span class="hint">{s.grants()}</span>
                         </li>
                     })
