@@ -223,52 +223,67 @@ pub struct ListArgs {
     pub include_sensitive: Option<bool>,
 }
 
-/// A list's page size: `limit`, 1 to 100, 25 when left out.
-pub(super) fn page_size(limit: Option<i64>) -> Result<i64, ToolError> {
-    let limit = limit.unwrap_or(LIST_DEFAULT);
-    if !(1..=LIST_MAX).contains(&limit) {
-        return Err(ToolError::InvalidParameter(format!(
-            "limit must be between 1 and {LIST_MAX}"
-        )));
-    }
-    Ok(limit)
+/// A page of a list, checked: its size (`limit`, 1 to 100, 25 when left out) and whether to
+/// show people's details (`include_sensitive`, which needs `pii:read`).
+pub(super) struct Page {
+    limit: i64,
+    pub unmask: bool,
 }
 
-/// A page of rows read one beyond `limit`: the page, and the cursor of the next one if the
-/// extra row shows there is one.
-pub(super) fn paged<T>(
-    mut rows: Vec<T>,
-    limit: i64,
-    id: impl Fn(&T) -> i64,
-) -> (Vec<T>, Option<i64>) {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more.then(|| rows.last().map(id)).flatten();
-    (rows, next_cursor)
+impl Page {
+    pub(super) fn checked(
+        call: &ToolCall,
+        limit: Option<i64>,
+        include_sensitive: Option<bool>,
+    ) -> Result<Page, ToolError> {
+        let limit = limit.unwrap_or(LIST_DEFAULT);
+        if !(1..=LIST_MAX).contains(&limit) {
+            return Err(ToolError::InvalidParameter(format!(
+                "limit must be between 1 and {LIST_MAX}"
+            )));
+        }
+        let unmask = call.unmasked(include_sensitive)?;
+        Ok(Page { limit, unmask })
+    }
+
+    /// How many rows to read: one beyond the page shows whether there is a next one.
+    pub(super) fn rows_to_read(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The page of the rows read, and the cursor of the next page if there is one.
+    pub(super) fn cut<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = more.then(|| rows.last().map(id)).flatten();
+        (rows, next_cursor)
+    }
+
+    /// The answer: the items under `key`, whether they are masked, the next cursor.
+    pub(super) fn answer(&self, key: &str, items: Vec<Value>, next_cursor: Option<i64>) -> Value {
+        json!({ key: items, "pii_masked": !self.unmask, "next_cursor": next_cursor })
+    }
 }
 
 pub fn customers_list(call: ToolCall, args: ListArgs) -> ToolFuture {
     Box::pin(async move {
         let range = range_of(&args.start, &args.end)?;
-        let limit = page_size(args.limit)?;
-        let unmask = call.unmasked(args.include_sensitive)?;
+        let page = Page::checked(&call, args.limit, args.include_sensitive)?;
         let (start, end) = (day_string(range.start), day_string(range.end));
-        let workspace_id = call.workspace()?;
-        // One more than asked: whether there is a next page.
         let found = analytics::customers_page(
             &call.db,
-            workspace_id,
+            call.workspace()?,
             args.profile_id,
             (&start, &end),
             args.cursor,
-            limit + 1,
+            page.rows_to_read(),
         )
         .await?;
-        let (found, next_cursor) = paged(found, limit, |c| c.id);
+        let (found, next_cursor) = page.cut(found, |c| c.id);
         let customers: Vec<Value> = found
             .into_iter()
             .map(|c| {
-                let (name, email) = match unmask {
+                let (name, email) = match page.unmask {
                     true => (c.full_name, c.email),
                     false => (
                         analytics::mask_name(&c.full_name),
@@ -282,12 +297,9 @@ pub fn customers_list(call: ToolCall, args: ListArgs) -> ToolFuture {
                 })
             })
             .collect();
-        Ok(json!({
-            "range": range.json(),
-            "customers": customers,
-            "pii_masked": !unmask,
-            "next_cursor": next_cursor,
-        }))
+        let mut answer = page.answer("customers", customers, next_cursor);
+        answer["range"] = range.json();
+        Ok(answer)
     })
 }
 

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::rest::{conversion_days, page_size, paged, range_of, ListArgs, RestRange};
+use super::rest::{conversion_days, range_of, ListArgs, Page, RestRange};
 use super::{ToolCall, ToolError, ToolFuture};
 use crate::model::{day_string, iso_time, parse_day, DateRange};
 use crate::services::analytics::web::{self, Dimension, SessionRow, Traffic};
@@ -223,28 +223,25 @@ fn visitor_json(visitor: web::ListedVisitor, unmask: bool) -> Value {
 pub fn visitors_list(call: ToolCall, args: ListArgs) -> ToolFuture {
     Box::pin(async move {
         let range = range_of(&args.start, &args.end)?;
-        let limit = page_size(args.limit)?;
-        let unmask = call.unmasked(args.include_sensitive)?;
+        let page = Page::checked(&call, args.limit, args.include_sensitive)?;
         let (start, end) = (day_string(range.start), day_string(range.end));
-        let workspace_id = call.workspace()?;
-        // One more than asked: whether there is a next page.
         let found = web::visitors_page(
             &call.db,
-            workspace_id,
+            call.workspace()?,
             args.profile_id,
             (&start, &end),
             args.cursor,
-            limit + 1,
+            page.rows_to_read(),
         )
         .await?;
-        let (found, next_cursor) = paged(found, limit, |v| v.id);
-        let visitors: Vec<Value> = found.into_iter().map(|v| visitor_json(v, unmask)).collect();
-        Ok(json!({
-            "range": range.json(),
-            "visitors": visitors,
-            "pii_masked": !unmask,
-            "next_cursor": next_cursor,
-        }))
+        let (found, next_cursor) = page.cut(found, |v| v.id);
+        let visitors = found
+            .into_iter()
+            .map(|v| visitor_json(v, page.unmask))
+            .collect();
+        let mut answer = page.answer("visitors", visitors, next_cursor);
+        answer["range"] = range.json();
+        Ok(answer)
     })
 }
 
@@ -265,15 +262,14 @@ pub struct VisitorSessionsArgs {
 
 pub fn visitor_sessions(call: ToolCall, args: VisitorSessionsArgs) -> ToolFuture {
     Box::pin(async move {
-        let limit = page_size(args.limit)?;
-        let unmask = call.unmasked(args.include_sensitive)?;
+        let page = Page::checked(&call, args.limit, args.include_sensitive)?;
         let found = web::visitor_sessions(
             &call.db,
             call.workspace()?,
             args.profile_id,
             args.visitor_id,
             args.cursor,
-            limit + 1,
+            page.rows_to_read(),
         )
         .await?;
         let Some((visitor, sessions)) = found else {
@@ -281,8 +277,8 @@ pub fn visitor_sessions(call: ToolCall, args: VisitorSessionsArgs) -> ToolFuture
                 "no such visitor in this workspace".into(),
             ));
         };
-        let (sessions, next_cursor) = paged(sessions, limit, |s| s.id);
-        let sessions: Vec<Value> = sessions
+        let (sessions, next_cursor) = page.cut(sessions, |s| s.id);
+        let sessions = sessions
             .into_iter()
             .map(|s| {
                 json!({
@@ -292,12 +288,9 @@ pub fn visitor_sessions(call: ToolCall, args: VisitorSessionsArgs) -> ToolFuture
                 })
             })
             .collect();
-        Ok(json!({
-            "visitor": visitor_json(visitor, unmask),
-            "sessions": sessions,
-            "pii_masked": !unmask,
-            "next_cursor": next_cursor,
-        }))
+        let mut answer = page.answer("sessions", sessions, next_cursor);
+        answer["visitor"] = visitor_json(visitor, page.unmask);
+        Ok(answer)
     })
 }
 
