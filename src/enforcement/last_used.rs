@@ -96,7 +96,7 @@ const TOKENS_PER_STATEMENT: usize = 500;
 /// A few statements per flush, not two per token: each of those committed on its own, and on
 /// SQLite every commit to the main file empties the page cache of every pooled connection.
 async fn write(db: &Db, batch: &[Use]) -> crate::services::ServiceResult<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     for uses in batch.chunks(TOKENS_PER_STATEMENT) {
         let mut values = String::new();
         crate::storage::push_placeholders(&mut values, uses.len(), 3, 1, db.engine);

@@ -36,7 +36,7 @@ pub async fn change_plan(
             ServiceError::Invalid("Choose Starter, Growth, Agency or Enterprise.".into())
         })?
         .as_str();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE organizations SET plan = $1 WHERE id = $2")
         .bind(plan)
         .bind(actor.org_id)
@@ -67,7 +67,7 @@ pub async fn grant_credits(
         "" => "Granted by an owner".to_string(),
         n => n.chars().take(120).collect(),
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let (balance,): (i64,) =
         sqlx::query_as("UPDATE organizations SET credit_balance = credit_balance + $1 WHERE id = $2 RETURNING credit_balance")
             .bind(amount)

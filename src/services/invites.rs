@@ -42,7 +42,7 @@ pub async fn create(
         )));
     }
     let code = random_base62(32);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // A new invite replaces an open one for the same address, so only the newest link works.
     sqlx::query(
         "UPDATE invites SET revoked_at = $1 WHERE org_id = $2 AND email = $3 \
@@ -201,7 +201,7 @@ pub async fn accept(
             row.email
         )));
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Claim the invite first: of two concurrent accepts only one updates a row.
     let claimed = sqlx::query(
         "UPDATE invites SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -252,7 +252,7 @@ pub async fn revoke(
     now: i64,
 ) -> ServiceResult<String> {
     super::organizations::require_admin(actor)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let withdrawn: Option<(String, String)> = sqlx::query_as(
         "UPDATE invites SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL \
          RETURNING email, role",

@@ -54,7 +54,7 @@ pub async fn dispatch(
     args: &Value,
     now: i64,
 ) -> ServiceResult<Result<i64, Insufficient>> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if kind.billed_at_dispatch() {
         if let Err(short) = credits::charge(&mut tx, org_id, kind.credits(), "Report", now).await? {
             return Ok(Err(short));
@@ -187,7 +187,7 @@ pub async fn run(db: &Db, job: &Claimed, now: i64) -> ServiceResult<bool> {
         "report" => report(db, job.workspace_id, &args).await,
         _ => audience(db, job.workspace_id, &args).await,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if !hold(&mut tx, job).await? {
         return Ok(false);
     }

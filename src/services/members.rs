@@ -87,7 +87,7 @@ pub async fn change_role(
     now: i64,
 ) -> ServiceResult<String> {
     require_admin(actor)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let (current, email) = member_role(&mut tx, actor.org_id, target_user).await?;
     check_role_assignment(actor, Some(current), new_role)?;
@@ -125,7 +125,7 @@ pub async fn remove_member(
     if target_user != actor.user_id {
         require_admin(actor)?;
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let (current, email) = member_role(&mut tx, actor.org_id, target_user).await?;
     if target_user != actor.user_id && current == Role::Owner && actor.role != Role::Owner {

@@ -97,7 +97,7 @@ async fn create(
     max_owned: Option<i64>,
     now: i64,
 ) -> ServiceResult<i64> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if let Some(max) = max_owned {
         // The user's row is the lock: concurrent creations count one after the other.
         sqlx::query("UPDATE users SET email = email WHERE id = $1")
@@ -251,7 +251,7 @@ pub async fn update_settings(
 ) -> ServiceResult<()> {
     require_admin(actor)?;
     let name = clean_name(name, "organization", 80)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE organizations SET name = $1, default_rotation_grace = $2 WHERE id = $3")
         .bind(&name)
         .bind(grace.as_str())

@@ -114,7 +114,7 @@ pub async fn create_workspace(
 ) -> ServiceResult<i64> {
     require_admin(actor)?;
     let name = clean_name(name, "workspace", 60)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO workspaces (org_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -144,7 +144,7 @@ pub async fn rename_workspace(
 ) -> ServiceResult<()> {
     require_admin(actor)?;
     let name = clean_name(name, "workspace", 60)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Write first: on SQLite a transaction that reads and then writes fails at once ("database
     // is locked") when another connection wrote or checkpointed meanwhile; a first write waits.
     super::organizations::lock_org(&mut tx, actor.org_id).await?;

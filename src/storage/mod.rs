@@ -63,6 +63,17 @@ pub enum StorageError {
 }
 
 impl Db {
+    /// A transaction that writes. On SQLite it takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`, waiting as `busy_timeout` says): a deferred transaction that reads first
+    /// fails at once with "database is locked" when its first write finds another writer or a
+    /// checkpoint in the way, since SQLite cannot let a reader wait for a lock (deadlock).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Connects, creating the SQLite file (and its folder) on first start, and applies migrations.
     pub async fn connect(url: &str) -> Result<Db, StorageError> {
         sqlx::any::install_default_drivers();

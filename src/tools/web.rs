@@ -212,7 +212,9 @@ fn visitor_json(visitor: web::ListedVisitor, unmask: bool) -> Value {
         ),
     };
     json!({
-        "id": visitor.id, "profile_id": visitor.profile_id, "anonymous_id": visitor.anonymous_id,
+        "id": visitor.id, "profile_id": visitor.profile_id,
+        // The tracker's cookie id is an online identifier: shown only unmasked.
+        "anonymous_id": unmask.then_some(visitor.anonymous_id),
         "customer_id": visitor.customer_id, "name": name, "email": email,
         "first_seen": visitor.first_seen, "last_seen_at": iso_time(visitor.last_seen_at),
         "country": visitor.country, "device": visitor.device, "browser": visitor.browser,

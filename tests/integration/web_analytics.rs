@@ -328,6 +328,7 @@ async fn visitors_are_listed_masked_and_cost_three_units() {
             assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
             for visitor in page["visitors"].as_array().unwrap() {
                 assert!(seen.insert(int(&visitor["id"])), "listed once");
+                assert!(visitor["anonymous_id"].is_null(), "the cookie id is masked too");
                 if let Some(email) = visitor["email"].as_str() {
                     assert!(email.contains("***@"), "masked: {email}");
                     identified.get_or_insert_with(|| visitor.clone());
@@ -361,6 +362,7 @@ async fn visitors_are_listed_masked_and_cost_three_units() {
         let (email,): (String,) = sqlx::query_as("SELECT c.email FROM web_visitors v JOIN customers c ON c.id = v.customer_id WHERE v.id = $1")
             .bind(id).fetch_one(&db.pool).await.unwrap();
         assert_eq!(open["visitor"]["email"], email.as_str());
+        assert!(open["visitor"]["anonymous_id"].as_str().is_some_and(|id| id.len() == 16));
 
         // Another organization's visitor is not here; analytics alone does not read visitors.
         let other = founder(&db, "other@example.com").await;

@@ -288,7 +288,7 @@ pub async fn approve(
         ));
     }
     let code = random_base62(43);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Claim the request first: of two approvals only one gets it.
     let claimed = sqlx::query(
         "UPDATE oauth_authorizations SET code_hash = $1, code_expires_at = $2 \

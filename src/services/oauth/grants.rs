@@ -123,7 +123,7 @@ async fn mint(
 /// Revokes grant `token_id` (its access and refresh tokens) with `why` in the audit log, when
 /// a code or a refresh token turned up a second time.
 async fn revoke_grant(db: &Db, token_id: i64, why: &str, now: i64) -> Result<(), OAuthError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let row: Option<(i64, String)> = sqlx::query_as(
         "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING org_id, label",
     )
@@ -179,7 +179,7 @@ pub async fn exchange_code(
 ) -> Result<TokenResponse, OAuthError> {
     super::clients::require(db, request.client_id).await?;
     let code_hash = sha256_hex(request.code);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Spend the code first (the write takes the lock): of two exchanges only one gets it.
     type Row = (String, String, String, String, i64, i64);
     let spent: Option<Row> = sqlx::query_as(
@@ -255,7 +255,7 @@ pub async fn refresh(
 ) -> Result<TokenResponse, OAuthError> {
     super::clients::require(db, client_id).await?;
     let hash = sha256_hex(refresh_token);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let spent: Option<(i64, i64)> = sqlx::query_as(
         "UPDATE oauth_refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
          RETURNING token_id, created_at",

@@ -138,7 +138,7 @@ pub async fn create(
     ip: Option<&str>,
     now: i64,
 ) -> ServiceResult<Issued> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let issued = create_in(&mut tx, actor, env, new, None, ip, now).await?;
     tx.commit().await?;
     Ok(issued)
@@ -418,7 +418,7 @@ pub async fn rotate(
     ip: Option<&str>,
     now: i64,
 ) -> ServiceResult<Issued> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Claim the token first (the write takes the lock): of two concurrent rotations only one
     // matches, and an ended token matches none.
     let claimed = sqlx::query(
@@ -473,7 +473,7 @@ pub async fn revoke(
     ip: Option<&str>,
     now: i64,
 ) -> ServiceResult<String> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let updated =
         sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)

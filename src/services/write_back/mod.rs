@@ -95,7 +95,7 @@ pub async fn configure(
             "Write-back needs an endpoint URL and a signing secret.".into(),
         ));
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE workspaces SET write_back_enabled = $1, write_back_url = $2, write_back_secret = $3 WHERE id = $4",
     )
@@ -125,7 +125,7 @@ pub async fn redeliver_failed(
     now: i64,
 ) -> ServiceResult<u64> {
     require_admin(actor)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Write first: on SQLite a read followed by a write fails at once when another connection
     // (the delivery loop, the checkpointer) wrote in between; a first write waits its turn.
     crate::services::organizations::lock_org(&mut tx, actor.org_id).await?;
@@ -179,7 +179,7 @@ pub async fn enqueue(
     now: i64,
 ) -> ServiceResult<(usize, usize)> {
     let mut queued = 0;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     for (event_id, event) in events {
         let payload = json!({ "workspace_id": workspace_id, "event_id": event_id, "event": event })
             .to_string();
