@@ -31,9 +31,9 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_profile_day ON web_sessions (profile_id, day);
 CREATE INDEX web_sessions_profile_started ON web_sessions (profile_id, started_at);
-CREATE INDEX web_sessions_visitor ON web_sessions (visitor_id, started_at);
+CREATE INDEX web_sessions_visitor ON web_sessions (visitor_id, id);
 
 -- What of a conversion's value has been paid (a WhatsApp order may still be awaiting payment);
--- conversions recorded before this column are taken as paid.
+-- conversions recorded before this column are taken as paid, one recorded without it as not yet.
 ALTER TABLE conversions ADD COLUMN cash_cents BIGINT NOT NULL DEFAULT 0;
 UPDATE conversions SET cash_cents = value_cents;

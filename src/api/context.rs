@@ -127,7 +127,7 @@ impl RequestContext {
             .await
             .map_err(session_error)?;
         if let Some(org_id) = chosen {
-            if organizations::role_in(self.db(), org_id, user_id)
+            if organizations::role_in(&self.db().pool, org_id, user_id)
                 .await?
                 .is_some()
             {

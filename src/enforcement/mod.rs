@@ -510,7 +510,7 @@ async fn resolve_target(
         Binding::User => {
             let user_id = token.user_id.unwrap_or_default();
             let role =
-                crate::services::organizations::role_in(&enforcer.db, org_id, user_id).await?;
+                crate::services::organizations::role_in(&enforcer.db.pool, org_id, user_id).await?;
             (role.is_some(), role)
         }
     };

@@ -189,19 +189,23 @@ pub async fn orgs_of_user(db: &Db, user_id: i64) -> ServiceResult<Vec<OrgSummary
         .collect())
 }
 
-pub async fn role_in(db: &Db, org_id: i64, user_id: i64) -> ServiceResult<Option<Role>> {
+pub async fn role_in<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    org_id: i64,
+    user_id: i64,
+) -> ServiceResult<Option<Role>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
-            .fetch_optional(&db.pool)
+            .fetch_optional(conn)
             .await?;
     Ok(row.and_then(|(role,)| Role::parse(&role)))
 }
 
 /// The user acting in `org_id`, refused when they are not (or no longer) a member.
 pub async fn actor(db: &Db, user_id: i64, org_id: i64) -> ServiceResult<Actor> {
-    match role_in(db, org_id, user_id).await? {
+    match role_in(&db.pool, org_id, user_id).await? {
         Some(role) => Ok(Actor {
             user_id,
             org_id,

@@ -63,15 +63,19 @@ pub enum StorageError {
 }
 
 impl Db {
-    /// A transaction that writes. On SQLite it takes the write lock at its start (`BEGIN
-    /// IMMEDIATE`, waiting as `busy_timeout` says): a deferred transaction that reads first
-    /// fails at once with "database is locked" when its first write finds another writer or a
-    /// checkpoint in the way, since SQLite cannot let a reader wait for a lock (deadlock).
+    /// A transaction that writes. On SQLite it takes the main file's write lock first,
+    /// waiting as `busy_timeout` says: a transaction that reads first fails at once with
+    /// "database is locked" when its first write finds another writer or a checkpoint in the
+    /// way (SQLite cannot let a reader wait for a lock). Not `BEGIN IMMEDIATE`, which would
+    /// lock the attached meter file too and stall the writer's admissions behind every write.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.pool.begin().await,
+        let mut tx = self.pool.begin().await?;
+        if self.engine == Engine::Sqlite {
+            sqlx::query("UPDATE main.organizations SET id = id WHERE 0")
+                .execute(&mut *tx)
+                .await?;
         }
+        Ok(tx)
     }
 
     /// Connects, creating the SQLite file (and its folder) on first start, and applies migrations.

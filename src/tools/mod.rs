@@ -368,7 +368,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec::endpoint(
         "analytics_overview",
         "Website overview",
-        "Visitors, sessions, pageviews, bounce rate, average session duration, pages per session and returning rate over a date range, with the conversions and revenue of the range.",
+        "Visitors, sessions, pageviews, bounce rate, average session duration, pages per session and returning rate over a date range, with the conversions, revenue and cash collected of the range.",
         Scope::AnalyticsRead,
         1,
         "/v1/analytics/overview",
@@ -422,7 +422,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec::endpoint(
         "visitor_sessions",
         "Visitor sessions",
-        "One visitor's sessions, newest first (landing page, channel, referrer, keyword, pageviews, duration), masked as visitors_list. Heavy: 3 units.",
+        "One visitor with their sessions and pageviews to date, and their sessions, newest first (landing page, channel, referrer, keyword, pageviews, duration); masked as visitors_list. Heavy: 3 units.",
         Scope::VisitorsRead,
         3,
         "/v1/visitors/{visitor_id}/sessions",

@@ -134,20 +134,21 @@ pub fn campaigns_daily(call: ToolCall, args: CampaignArgs) -> ToolFuture {
 
 /// Conversions, their value and the cash collected of it, added up.
 #[derive(Clone, Copy, Default)]
-struct ConversionSums {
+pub(super) struct ConversionSums {
     conversions: i64,
     value_cents: i64,
     cash_cents: i64,
 }
 
 impl ConversionSums {
-    fn add(&mut self, row: &analytics::ConversionDay) {
+    pub(super) fn add(&mut self, row: &analytics::ConversionDay) {
         self.conversions += row.conversions;
         self.value_cents += row.value_cents;
         self.cash_cents += row.cash_cents;
     }
 
-    fn json(self) -> Value {
+    /// `conversions`, `revenue` and `cash_collected`, money in currency units.
+    pub(super) fn json(self) -> Value {
         json!({
             "conversions": self.conversions,
             "revenue": self.value_cents as f64 / 100.0,
@@ -156,7 +157,7 @@ impl ConversionSums {
     }
 }
 
-/// A range's conversions per day, every day of the range listed.
+/// A range's conversions per day and source (days without any are not there).
 pub(super) async fn conversion_days(
     call: &ToolCall,
     profile_id: Option<i64>,

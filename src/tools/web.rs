@@ -1,6 +1,7 @@
 //! The REST endpoints over the website's traffic (spec §12): analytics (overview, series,
-//! breakdowns, quality, keywords), visitors and realtime. Figures of one range come from the
-//! same session rows, so an overview is the sum of its series.
+//! breakdowns, quality, keywords), visitors and realtime. The figures of a range come from the
+//! same session rows and conversion days, so a series' sessions, pageviews and conversions add
+//! up to the overview's (its visitors and rates are each point's own).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -8,14 +9,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::rest::{conversion_days, range_of, ListArgs, Page, RestRange};
+use super::rest::{conversion_days, range_of, ConversionSums, ListArgs, Page, RestRange};
 use super::{ToolCall, ToolError, ToolFuture};
 use crate::model::{day_string, iso_time, parse_day, DateRange};
 use crate::services::analytics::web::{self, Dimension, SessionRow, Traffic};
 use crate::services::analytics::{mask_email, mask_name};
-
-/// The window realtime counts as "now".
-const REALTIME_WINDOW_MINUTES: i64 = 5;
 
 async fn session_rows(
     call: &ToolCall,
@@ -24,10 +22,6 @@ async fn session_rows(
 ) -> Result<Vec<SessionRow>, ToolError> {
     let (start, end) = (day_string(range.start), day_string(range.end));
     Ok(web::sessions(&call.db, call.workspace()?, profile_id, (&start, &end)).await?)
-}
-
-fn money(cents: i64) -> f64 {
-    cents as f64 / 100.0
 }
 
 /// A traffic figure set as JSON, with `extra` fields beside it.
@@ -43,14 +37,13 @@ pub fn analytics_overview(call: ToolCall, args: RestRange) -> ToolFuture {
     Box::pin(async move {
         let range = args.range()?;
         let sessions = session_rows(&call, args.profile_id, range).await?;
-        let conversions = conversion_days(&call, args.profile_id, range).await?;
-        let (count, cents) = conversions
-            .iter()
-            .fold((0, 0), |(n, c), r| (n + r.conversions, c + r.value_cents));
-        Ok(traffic_json(
-            &web::traffic(&sessions),
-            json!({ "range": range.json(), "conversions": count, "revenue": money(cents) }),
-        ))
+        let mut conversions = ConversionSums::default();
+        for row in conversion_days(&call, args.profile_id, range).await? {
+            conversions.add(&row);
+        }
+        let mut extra = conversions.json();
+        extra["range"] = range.json();
+        Ok(traffic_json(&web::traffic(&sessions), extra))
     })
 }
 
@@ -82,17 +75,22 @@ pub fn analytics_timeseries(call: ToolCall, args: TimeseriesArgs) -> ToolFuture 
             Interval::Day => day,
             Interval::Week => web::week_start(day).max(range.start),
         };
-        let day_number = |day: &str| parse_day(day).unwrap_or_default();
+        // A stored day that is not a date is the server's fault, not a point of 1970.
+        let bucket_of = |day: &str| parse_day(day).map(bucket).ok_or(ToolError::Internal);
         let sessions = session_rows(&call, args.profile_id, range).await?;
-        let mut traffic: BTreeMap<i64, Traffic> =
-            web::traffic_by(&sessions, |s| bucket(day_number(&s.day)))
+        let mut traffic: BTreeMap<Option<i64>, Traffic> =
+            web::traffic_by(&sessions, |s| bucket_of(&s.day).ok())
                 .into_iter()
                 .collect();
-        let mut conversions: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        if traffic.contains_key(&None) {
+            return Err(ToolError::Internal);
+        }
+        let mut conversions: BTreeMap<i64, ConversionSums> = BTreeMap::new();
         for row in conversion_days(&call, args.profile_id, range).await? {
-            let entry = conversions.entry(bucket(day_number(&row.day))).or_default();
-            entry.0 += row.conversions;
-            entry.1 += row.value_cents;
+            conversions
+                .entry(bucket_of(&row.day)?)
+                .or_default()
+                .add(&row);
         }
         let starts: Vec<i64> = (range.start..=range.end)
             .filter(|day| bucket(*day) == *day)
@@ -102,14 +100,10 @@ pub fn analytics_timeseries(call: ToolCall, args: TimeseriesArgs) -> ToolFuture 
             .enumerate()
             .map(|(i, &start)| {
                 let end = starts.get(i + 1).map_or(range.end, |next| next - 1);
-                let (count, cents) = conversions.remove(&start).unwrap_or_default();
-                traffic_json(
-                    &traffic.remove(&start).unwrap_or_default(),
-                    json!({
-                        "start": day_string(start), "end": day_string(end),
-                        "conversions": count, "revenue": money(cents),
-                    }),
-                )
+                let mut extra = conversions.remove(&start).unwrap_or_default().json();
+                extra["start"] = json!(day_string(start));
+                extra["end"] = json!(day_string(end));
+                traffic_json(&traffic.remove(&Some(start)).unwrap_or_default(), extra)
             })
             .collect();
         let interval = match interval {
@@ -326,13 +320,13 @@ fn visitors_per<'a>(
 pub fn realtime_visitors(call: ToolCall, args: RealtimeArgs) -> ToolFuture {
     Box::pin(async move {
         let now = crate::storage::now_ms();
-        let since = now - REALTIME_WINDOW_MINUTES * 60_000;
+        let since = now - web::REALTIME_WINDOW_MS;
         let sessions =
             web::active_sessions(&call.db, call.workspace()?, args.profile_id, since, now).await?;
         let visitors: HashSet<i64> = sessions.iter().map(|s| s.visitor_id).collect();
         Ok(json!({
             "as_of": iso_time(now),
-            "window_minutes": REALTIME_WINDOW_MINUTES,
+            "window_minutes": web::REALTIME_WINDOW_MS / 60_000,
             "active_visitors": visitors.len(),
             "active_sessions": sessions.len(),
             "pages": visitors_per(&sessions, |s| s.landing_page.as_str()),

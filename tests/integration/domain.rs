@@ -215,7 +215,7 @@ async fn members_cannot_manage_and_admins_cannot_touch_owners() {
         .await
         .unwrap();
         assert_eq!(
-            organizations::role_in(&db, owner.org_id, member.user_id)
+            organizations::role_in(&db.pool, owner.org_id, member.user_id)
                 .await
                 .unwrap(),
             Some(Role::Admin)
@@ -377,7 +377,7 @@ async fn invites_join_only_the_invited_email_once_before_expiry() {
             owner.org_id
         );
         assert_eq!(
-            organizations::role_in(&db, owner.org_id, newcomer)
+            organizations::role_in(&db.pool, owner.org_id, newcomer)
                 .await
                 .unwrap(),
             Some(Role::Admin)

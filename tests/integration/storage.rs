@@ -211,3 +211,31 @@ async fn the_meter_files_log_stays_short_while_commits_never_pause() {
         .unwrap();
     assert_eq!(count, commits, "every commit is readable");
 }
+
+/// A service's write transaction (`Db::begin_write`) holds the main file's lock only: calls
+/// are still admitted and metered while it is open (a lock on the meter file too would stall
+/// every call behind every dashboard write, and fail them after `busy_timeout`).
+#[tokio::test]
+async fn a_write_transaction_leaves_the_meter_file_to_the_writer() {
+    let test_db = TestDb::sqlite().await;
+    let db = test_db.db().clone();
+    let app = tollgate::http::router(crate::support::app_state(&db, ORIGIN));
+    let owner = founder(&db, "owner@example.com").await;
+    let token = org_token(&db, &owner).await;
+    let mut tx = db.begin_write().await.unwrap();
+    sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+        .bind(owner.org_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (status, _, body) = post_json(
+        &app,
+        "/v1/tools/get_performance_summary",
+        Some(&token),
+        &[],
+        json!({ "workspace_id": crate::support::first_workspace(&db, &owner).await }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tx.rollback().await.unwrap();
+}

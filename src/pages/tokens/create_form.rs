@@ -68,6 +68,7 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
             .collect()
     };
     let default_scopes = defaults(for_profile(&default_reach));
+    let initially_checked = default_scopes.clone();
     let reach = RwSignal::new(default_reach.clone());
     let scopes = RwSignal::new(default_scopes.clone());
     let expiry = RwSignal::new("90".to_string());
@@ -165,7 +166,7 @@ pub fn CreateForm(page: TokensPage, create: ServerAction<CreateToken>) -> impl I
                                                     type="checkbox"
                                                     name=format!("scopes[{i}]")
                                                     value=s.as_str()
-                                                    checked=s.is_default() && allowed
+                                                    checked=initially_checked.contains(&s)
                                                     prop:checked=move || scopes.get().contains(&s)
                                                     disabled=move || !allowed || unusable()
                                                     on:change=toggle

@@ -78,8 +78,10 @@ pub fn traffic_by<K: Ord>(
         .collect()
 }
 
-const SCOPE: &str = "JOIN profiles p ON p.id = s.profile_id \
-     WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2)";
+/// Sessions `s` (with their visitor `v`) of workspace `$1`, of profile `$2` when not 0; the
+/// visitor is checked to be of the session's profile too.
+const IN_REACH: &str = "JOIN profiles p ON p.id = s.profile_id \
+     WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND v.profile_id = s.profile_id";
 
 pub async fn sessions(
     db: &Db,
@@ -89,7 +91,7 @@ pub async fn sessions(
 ) -> ServiceResult<Vec<SessionRow>> {
     Ok(sqlx::query_as::<_, SessionRow>(&format!(
         "SELECT s.visitor_id, s.day, s.pageviews, s.duration_s, s.channel, v.first_seen \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {SCOPE} \
+         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {IN_REACH} \
          AND s.day >= $3 AND s.day <= $4 ORDER BY s.day, s.id"
     ))
     .bind(workspace_id)
@@ -167,9 +169,9 @@ pub async fn breakdown(
          CAST(COUNT(DISTINCT s.visitor_id) AS BIGINT) AS visitors, \
          CAST(SUM(s.pageviews) AS BIGINT) AS pageviews, \
          CAST(SUM(CASE WHEN s.pageviews = 1 THEN 1 ELSE 0 END) AS BIGINT) AS bounces \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {SCOPE} \
+         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {IN_REACH} \
          AND s.day >= $3 AND s.day <= $4 {known} \
-         GROUP BY {column} ORDER BY sessions DESC, value"
+         GROUP BY {column} ORDER BY sessions DESC, {column} IS NULL, {column}"
     ))
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())
@@ -196,6 +198,9 @@ pub struct ActiveSession {
     pub device: String,
 }
 
+/// What realtime counts as "now": activity in the last five minutes.
+pub const REALTIME_WINDOW_MS: i64 = 5 * 60 * 1000;
+
 /// How far back a session may have started and still be going: sessions end after 30 minutes
 /// without a page view, and few last longer than a day; it lets the index bound the search.
 const LONGEST_SESSION_MS: i64 = 24 * 60 * 60 * 1000;
@@ -210,7 +215,7 @@ pub async fn active_sessions(
 ) -> ServiceResult<Vec<ActiveSession>> {
     Ok(sqlx::query_as::<_, ActiveSession>(&format!(
         "SELECT s.visitor_id, s.landing_page, v.country, v.device \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {SCOPE} \
+         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {IN_REACH} \
          AND s.started_at >= $3 AND s.started_at <= $4 AND s.started_at + s.duration_s * 1000 >= $5 \
          ORDER BY s.id"
     ))
@@ -243,9 +248,16 @@ pub struct ListedVisitor {
     pub last_seen_at: i64,
 }
 
+/// What a visitor is (and is grouped by).
 const VISITOR_COLUMNS: &str =
     "v.id, v.profile_id, v.anonymous_id, v.customer_id, c.full_name, c.email, \
      v.first_seen, v.country, v.device, v.browser, v.os";
+/// The figures of a visitor's sessions `s` (filtered by the caller), and the name and email of
+/// the customer they are, of their own profile.
+const VISITOR_FIGURES: &str = "CAST(COUNT(*) AS BIGINT) AS sessions, \
+     CAST(SUM(s.pageviews) AS BIGINT) AS pageviews, MAX(s.started_at) AS last_seen_at \
+     FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id \
+     LEFT JOIN customers c ON c.id = v.customer_id AND c.profile_id = v.profile_id";
 
 /// Up to `limit` visitors with a session from `start` to `end`, newest id first, those below
 /// `before` only (the list's cursor).
@@ -258,11 +270,7 @@ pub async fn visitors_page(
     limit: i64,
 ) -> ServiceResult<Vec<ListedVisitor>> {
     Ok(sqlx::query_as::<_, ListedVisitor>(&format!(
-        "SELECT {VISITOR_COLUMNS}, CAST(COUNT(*) AS BIGINT) AS sessions, \
-         CAST(SUM(s.pageviews) AS BIGINT) AS pageviews, MAX(s.started_at) AS last_seen_at \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id \
-         LEFT JOIN customers c ON c.id = v.customer_id {SCOPE} \
-         AND s.day >= $3 AND s.day <= $4 AND ($5 = 0 OR v.id < $5) \
+        "SELECT {VISITOR_COLUMNS}, {VISITOR_FIGURES} {IN_REACH} AND s.day >= $3 AND s.day <= $4 AND ($5 = 0 OR v.id < $5) \
          GROUP BY {VISITOR_COLUMNS} ORDER BY v.id DESC LIMIT $6"
     ))
     .bind(workspace_id)
@@ -288,8 +296,8 @@ pub struct VisitorSession {
     pub keyword: Option<String>,
 }
 
-/// A visitor of the workspace (of one profile, when given) and up to `limit` of their
-/// sessions, newest first, those below `before` only.
+/// A visitor of the workspace (of one profile, when given) with their figures to date, and up
+/// to `limit` of their sessions, newest first, those below `before` only.
 pub async fn visitor_sessions(
     db: &Db,
     workspace_id: i64,
@@ -299,11 +307,7 @@ pub async fn visitor_sessions(
     limit: i64,
 ) -> ServiceResult<Option<(ListedVisitor, Vec<VisitorSession>)>> {
     let visitor = sqlx::query_as::<_, ListedVisitor>(&format!(
-        "SELECT {VISITOR_COLUMNS}, CAST(COUNT(*) AS BIGINT) AS sessions, \
-         CAST(SUM(s.pageviews) AS BIGINT) AS pageviews, MAX(s.started_at) AS last_seen_at \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id \
-         LEFT JOIN customers c ON c.id = v.customer_id {SCOPE} AND v.id = $3 \
-         GROUP BY {VISITOR_COLUMNS}"
+        "SELECT {VISITOR_COLUMNS}, {VISITOR_FIGURES} {IN_REACH} AND v.id = $3 GROUP BY {VISITOR_COLUMNS}"
     ))
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())

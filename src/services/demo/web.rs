@@ -1,19 +1,19 @@
 //! The demo's website traffic: visitors (a customer's own once they are known) and their
-//! sessions, day by day up to the moment the demo is loaded, with a few sessions still going
-//! on so that realtime has someone to show.
+//! sessions, day by day up to the moment the demo is loaded, with a few sessions going on at
+//! that moment (realtime shows them for its five minutes, then the demo is history).
 
 use std::collections::HashMap;
 
 use crate::model::{day_string, DAY_MS};
+use crate::services::analytics::web::REALTIME_WINDOW_MS;
 use crate::services::ServiceResult;
 
 use super::{insert_rows, Brand, Cell, Rng, DAYS};
 
 /// Sessions on an ordinary weekday; weekends see fewer.
 const SESSIONS_PER_DAY: f64 = 30.0;
-/// Sessions started in the last five minutes before the demo is loaded: at least this many.
+/// Sessions started in the realtime window before the demo is loaded: at least this many.
 const LIVE_SESSIONS: u64 = 4;
-const FIVE_MINUTES_MS: i64 = 5 * 60 * 1000;
 
 const CHANNELS: [(&str, u64); 7] = [
     ("direct", 20),
@@ -180,12 +180,12 @@ pub(super) async fn load(
         }
         for (customer_id, _) in customers.iter().filter(|(_, seen)| *seen == day) {
             visitors.push(new_visitor(rng, day, Some(*customer_id)));
-            let started_at = midnight + rng.below(DAY_MS as u64) as i64;
+            let started_at = midnight + rng.below(span.max(1) as u64) as i64;
             sessions.push(new_session(rng, brand, visitors.len() - 1, started_at));
         }
     }
     for _ in 0..LIVE_SESSIONS + rng.below(5) {
-        let started_at = now - rng.below(FIVE_MINUTES_MS as u64) as i64;
+        let started_at = now - rng.below(REALTIME_WINDOW_MS as u64) as i64;
         let mut session = day_session(rng, brand, &mut visitors, today, started_at);
         session.duration_s = session.duration_s.min((now - started_at) / 1000);
         sessions.push(session);

@@ -77,7 +77,7 @@ async fn mint(
     // An organization or workspace grant is renewed only while its approver may still make one
     // (a personal grant's scopes follow its user's role at every call anyway).
     if binding != Binding::User.as_str() {
-        let role = organizations::role_in(db, org_id, approved_by).await?;
+        let role = organizations::role_in(&mut *tx, org_id, approved_by).await?;
         if !role.is_some_and(|r| r.is_admin()) {
             return Err(OAuthError::InvalidGrant(
                 "the user who approved this access is no longer an admin of its organization"
