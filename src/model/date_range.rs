@@ -74,6 +74,11 @@ impl DateRange {
         }
     }
 
+    /// The first and last day as `YYYY-MM-DD`, as the database stores days.
+    pub fn bounds(self) -> (String, String) {
+        (day_string(self.start), day_string(self.end))
+    }
+
     /// `{"start_date", "end_date", "days"}`, as answers show the range they cover.
     pub fn json(self) -> Value {
         json!({ "start_date": day_string(self.start), "end_date": day_string(self.end), "days": self.days() })
@@ -89,10 +94,7 @@ mod tests {
     fn date_ranges_default_and_validate() {
         let today = parse_day("2026-11-23").unwrap();
         let default = DateRange::parse(None, None, today).unwrap();
-        assert_eq!(
-            (day_string(default.start), day_string(default.end)),
-            ("2026-10-24".into(), "2026-11-22".into())
-        );
+        assert_eq!(default.bounds(), ("2026-10-24".into(), "2026-11-22".into()));
         assert_eq!(default.days(), 30);
         let previous = default.previous();
         assert_eq!(previous.end, default.start - 1);

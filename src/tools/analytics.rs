@@ -45,14 +45,8 @@ async fn metrics(
     q: &Query,
     range: DateRange,
 ) -> Result<Vec<analytics::MetricRow>, ToolError> {
-    Ok(analytics::metrics(
-        &call.db,
-        q.workspace_id,
-        q.profile_id,
-        &day_string(range.start),
-        &day_string(range.end),
-    )
-    .await?)
+    let (start, end) = range.bounds();
+    Ok(analytics::metrics(&call.db, q.workspace_id, q.profile_id, &start, &end).await?)
 }
 
 /// The totals of the range, summed by the database.
@@ -61,7 +55,7 @@ async fn summed(
     q: &Query,
     range: DateRange,
 ) -> Result<analytics::Totals, ToolError> {
-    let (start, end) = (day_string(range.start), day_string(range.end));
+    let (start, end) = range.bounds();
     let sums =
         analytics::summed_metrics(&call.db, q.workspace_id, q.profile_id, &start, &end).await?;
     Ok(sums.totals())
@@ -283,7 +277,7 @@ pub(super) async fn journey(
 }
 
 async fn journeys(call: &ToolCall, q: &Query) -> Result<Vec<analytics::Journey>, ToolError> {
-    let (start, end) = (day_string(q.range.start), day_string(q.range.end));
+    let (start, end) = q.range.bounds();
     Ok(analytics::converted_journeys(&call.db, q.workspace_id, q.profile_id, &start, &end).await?)
 }
 
@@ -366,11 +360,10 @@ pub fn explain_campaign(call: ToolCall, args: CampaignArgs) -> ToolFuture {
             .filter(|r| r.campaign_id == args.campaign_id)
             .collect();
         let Some(first) = rows.first() else {
+            let (start, end) = q.range.bounds();
             return Err(ToolError::InvalidParameter(format!(
-                "no data for campaign {} in this workspace between {} and {}",
+                "no data for campaign {} in this workspace between {start} and {end}",
                 args.campaign_id,
-                day_string(q.range.start),
-                day_string(q.range.end)
             )));
         };
         let (name, channel) = (first.campaign.clone(), first.channel.clone());

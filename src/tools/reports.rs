@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::ToolError;
 use super::{ToolCall, ToolFuture};
-use crate::model::{day_string, DateRange};
+use crate::model::DateRange;
 use crate::services::jobs::{self, Kind};
 
 #[derive(Deserialize, JsonSchema)]
@@ -59,8 +59,9 @@ fn dispatch(
     Box::pin(async move {
         let today = super::today();
         let range = DateRange::parse(start.as_deref(), end.as_deref(), today)?;
-        args["start_date"] = json!(day_string(range.start));
-        args["end_date"] = json!(day_string(range.end));
+        let (start, end) = range.bounds();
+        args["start_date"] = json!(start);
+        args["end_date"] = json!(end);
         let (org_id, workspace_id) = (call.organization()?, call.workspace()?);
         match jobs::dispatch(
             &call.db,

@@ -65,7 +65,7 @@ async fn metric_rows(
     args: &CampaignArgs,
 ) -> Result<(DateRange, Vec<MetricRow>), ToolError> {
     let range = range_of(&args.start, &args.end)?;
-    let (start, end) = (day_string(range.start), day_string(range.end));
+    let (start, end) = range.bounds();
     let workspace_id = call.workspace()?;
     let mut rows =
         analytics::metrics(&call.db, workspace_id, args.profile_id, &start, &end).await?;
@@ -163,7 +163,7 @@ pub(super) async fn conversion_days(
     profile_id: Option<i64>,
     range: DateRange,
 ) -> Result<Vec<analytics::ConversionDay>, ToolError> {
-    let (start, end) = (day_string(range.start), day_string(range.end));
+    let (start, end) = range.bounds();
     Ok(
         analytics::conversions_by_day(&call.db, call.workspace()?, profile_id, &start, &end)
             .await?,
@@ -270,7 +270,7 @@ pub fn customers_list(call: ToolCall, args: ListArgs) -> ToolFuture {
     Box::pin(async move {
         let range = range_of(&args.start, &args.end)?;
         let page = Page::checked(&call, args.limit, args.include_sensitive)?;
-        let (start, end) = (day_string(range.start), day_string(range.end));
+        let (start, end) = range.bounds();
         let found = analytics::customers_page(
             &call.db,
             call.workspace()?,

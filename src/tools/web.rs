@@ -20,7 +20,7 @@ async fn session_rows(
     profile_id: Option<i64>,
     range: DateRange,
 ) -> Result<Vec<SessionRow>, ToolError> {
-    let (start, end) = (day_string(range.start), day_string(range.end));
+    let (start, end) = range.bounds();
     Ok(web::sessions(&call.db, call.workspace()?, profile_id, (&start, &end)).await?)
 }
 
@@ -122,7 +122,7 @@ async fn breakdown(
     known_only: bool,
 ) -> Result<Value, ToolError> {
     let range = args.range()?;
-    let (start, end) = (day_string(range.start), day_string(range.end));
+    let (start, end) = range.bounds();
     let workspace_id = call.workspace()?;
     let rows = web::breakdown(
         &call.db,
@@ -220,7 +220,7 @@ pub fn visitors_list(call: ToolCall, args: ListArgs) -> ToolFuture {
     Box::pin(async move {
         let range = range_of(&args.start, &args.end)?;
         let page = Page::checked(&call, args.limit, args.include_sensitive)?;
-        let (start, end) = (day_string(range.start), day_string(range.end));
+        let (start, end) = range.bounds();
         let found = web::visitors_page(
             &call.db,
             call.workspace()?,
