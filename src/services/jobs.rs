@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::storage::Db;
 
-use super::analytics;
+use super::analytics::{self, IN_WORKSPACE};
 use super::credits::{self, Insufficient};
 use super::ServiceResult;
 use crate::secrets::random_base62;
@@ -316,10 +316,10 @@ async fn audience(db: &Db, workspace_id: i64, args: &Value) -> Result<Value, Str
     let (start, end) = range(args);
     let whatsapp_only = args.get("segment").and_then(Value::as_str) == Some("whatsapp_converters");
     let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT c.id, c.email, c.first_seen, COUNT(v.id), CAST(SUM(v.value_cents) AS BIGINT) FROM customers c \
+        &format!("SELECT c.id, c.email, c.first_seen, COUNT(v.id), CAST(SUM(v.value_cents) AS BIGINT) FROM customers c \
          JOIN profiles p ON p.id = c.profile_id JOIN conversions v ON v.customer_id = c.id \
-         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND v.day >= $3 AND v.day <= $4 AND ($5 = 0 OR v.source = 'whatsapp') \
-         GROUP BY c.id, c.email, c.first_seen ORDER BY c.id",
+         WHERE {IN_WORKSPACE} AND v.day >= $3 AND v.day <= $4 AND ($5 = 0 OR v.source = 'whatsapp') \
+         GROUP BY c.id, c.email, c.first_seen ORDER BY c.id"),
     )
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())

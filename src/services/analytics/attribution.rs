@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::services::ServiceResult;
 use crate::storage::Db;
 
-use super::round;
+use super::{round, IN_WORKSPACE};
 
 /// One step on a customer's way: the campaign (if paid) and channel, on a day.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -34,20 +34,21 @@ pub async fn converted_journeys(
     start: &str,
     end: &str,
 ) -> ServiceResult<Vec<Journey>> {
-    let rows: Vec<(i64, String, i64, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT v.customer_id, v.day, v.value_cents, v.source, t.day, t.channel, c.name \
+    let rows: Vec<(i64, String, i64, String, String, String, Option<String>)> =
+        sqlx::query_as(&format!(
+            "SELECT v.customer_id, v.day, v.value_cents, v.source, t.day, t.channel, c.name \
          FROM conversions v JOIN profiles p ON p.id = v.profile_id \
          JOIN touchpoints t ON t.customer_id = v.customer_id AND t.day <= v.day \
          LEFT JOIN campaigns c ON c.id = t.campaign_id \
-         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND v.day >= $3 AND v.day <= $4 \
-         ORDER BY v.id, t.day, t.id",
-    )
-    .bind(workspace_id)
-    .bind(profile_id.unwrap_or_default())
-    .bind(start)
-    .bind(end)
-    .fetch_all(&db.pool)
-    .await?;
+         WHERE {IN_WORKSPACE} AND v.day >= $3 AND v.day <= $4 \
+         ORDER BY v.id, t.day, t.id"
+        ))
+        .bind(workspace_id)
+        .bind(profile_id.unwrap_or_default())
+        .bind(start)
+        .bind(end)
+        .fetch_all(&db.pool)
+        .await?;
     let mut journeys: Vec<Journey> = Vec::new();
     for (customer_id, day, value, source, touch_day, channel, campaign) in rows {
         if journeys.last().map(|j| j.customer_id) != Some(customer_id) {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::services::ServiceResult;
 use crate::storage::Db;
 
-use super::Touch;
+use super::{Touch, IN_WORKSPACE};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Customer {
@@ -92,13 +92,13 @@ pub async fn customers_page(
     limit: i64,
 ) -> ServiceResult<Vec<ListedCustomer>> {
     Ok(sqlx::query_as::<_, ListedCustomer>(
-        "SELECT c.id, c.profile_id, c.full_name, c.email, c.first_seen, \
+        &format!("SELECT c.id, c.profile_id, c.full_name, c.email, c.first_seen, \
          CAST(COUNT(cv.id) AS BIGINT) AS conversions, CAST(COALESCE(SUM(cv.value_cents), 0) AS BIGINT) AS revenue_cents \
          FROM customers c JOIN profiles p ON p.id = c.profile_id \
          LEFT JOIN conversions cv ON cv.customer_id = c.id AND cv.profile_id = c.profile_id \
-         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND c.first_seen >= $3 AND c.first_seen <= $4 \
+         WHERE {IN_WORKSPACE} AND c.first_seen >= $3 AND c.first_seen <= $4 \
          AND ($5 = 0 OR c.id < $5) \
-         GROUP BY c.id, c.profile_id, c.full_name, c.email, c.first_seen ORDER BY c.id DESC LIMIT $6",
+         GROUP BY c.id, c.profile_id, c.full_name, c.email, c.first_seen ORDER BY c.id DESC LIMIT $6"),
     )
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())

@@ -23,6 +23,10 @@ pub use customers::{
 };
 pub use signals::{anomalies, fatigue, Anomaly, Fatigue};
 
+/// The condition on profiles `p` that keeps a query inside a call's reach: of workspace `$1`,
+/// and of profile `$2` only when it is not 0.
+pub(crate) const IN_WORKSPACE: &str = "p.workspace_id = $1 AND ($2 = 0 OR p.id = $2)";
+
 /// One ad's metrics on one day, with what it belongs to.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct MetricRow {
@@ -145,13 +149,13 @@ pub async fn metrics(
     end: &str,
 ) -> ServiceResult<Vec<MetricRow>> {
     Ok(sqlx::query_as::<_, MetricRow>(
-        "SELECT c.id AS campaign_id, c.name AS campaign, c.channel, s.id AS ad_set_id, s.name AS ad_set, \
+        &format!("SELECT c.id AS campaign_id, c.name AS campaign, c.channel, s.id AS ad_set_id, s.name AS ad_set, \
          a.id AS ad_id, a.name AS ad, cr.id AS creative_id, cr.name AS creative, m.day, m.impressions, m.clicks, m.spend_cents, m.conversions, \
          m.revenue_cents \
          FROM daily_metrics m JOIN ads a ON a.id = m.ad_id JOIN ad_sets s ON s.id = a.ad_set_id \
          JOIN creatives cr ON cr.id = a.creative_id JOIN campaigns c ON c.id = s.campaign_id \
          JOIN profiles p ON p.id = c.profile_id \
-         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND m.day >= $3 AND m.day <= $4 ORDER BY m.day, a.id",
+         WHERE {IN_WORKSPACE} AND m.day >= $3 AND m.day <= $4 ORDER BY m.day, a.id"),
     )
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())
@@ -181,11 +185,11 @@ pub async fn conversions_by_day(
     end: &str,
 ) -> ServiceResult<Vec<ConversionDay>> {
     Ok(sqlx::query_as::<_, ConversionDay>(
-        "SELECT cv.day, cv.source, CAST(COUNT(*) AS BIGINT) AS conversions, \
+        &format!("SELECT cv.day, cv.source, CAST(COUNT(*) AS BIGINT) AS conversions, \
          CAST(SUM(cv.value_cents) AS BIGINT) AS value_cents, CAST(SUM(cv.cash_cents) AS BIGINT) AS cash_cents \
          FROM conversions cv JOIN profiles p ON p.id = cv.profile_id \
-         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND cv.day >= $3 AND cv.day <= $4 \
-         GROUP BY cv.day, cv.source ORDER BY cv.day, cv.source",
+         WHERE {IN_WORKSPACE} AND cv.day >= $3 AND cv.day <= $4 \
+         GROUP BY cv.day, cv.source ORDER BY cv.day, cv.source"),
     )
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())
@@ -204,7 +208,7 @@ pub async fn summed_metrics(
     start: &str,
     end: &str,
 ) -> ServiceResult<Sums> {
-    Ok(sqlx::query_as::<_, Sums>(
+    Ok(sqlx::query_as::<_, Sums>(&format!(
         "SELECT CAST(COALESCE(SUM(m.impressions), 0) AS BIGINT) AS impressions, \
          CAST(COALESCE(SUM(m.clicks), 0) AS BIGINT) AS clicks, \
          CAST(COALESCE(SUM(m.spend_cents), 0) AS BIGINT) AS spend_cents, \
@@ -212,8 +216,8 @@ pub async fn summed_metrics(
          CAST(COALESCE(SUM(m.revenue_cents), 0) AS BIGINT) AS revenue_cents \
          FROM daily_metrics m JOIN ads a ON a.id = m.ad_id JOIN ad_sets s ON s.id = a.ad_set_id \
          JOIN campaigns c ON c.id = s.campaign_id JOIN profiles p ON p.id = c.profile_id \
-         WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND m.day >= $3 AND m.day <= $4",
-    )
+         WHERE {IN_WORKSPACE} AND m.day >= $3 AND m.day <= $4"
+    ))
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())
     .bind(start)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::services::ServiceResult;
 use crate::storage::Db;
 
-use super::ratio;
+use super::{ratio, IN_WORKSPACE};
 
 /// One session, as the traffic figures count it.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -78,10 +78,9 @@ pub fn traffic_by<K: Ord>(
         .collect()
 }
 
-/// Sessions `s` (with their visitor `v`) of workspace `$1`, of profile `$2` when not 0; the
-/// visitor is checked to be of the session's profile too.
-const IN_REACH: &str = "JOIN profiles p ON p.id = s.profile_id \
-     WHERE p.workspace_id = $1 AND ($2 = 0 OR p.id = $2) AND v.profile_id = s.profile_id";
+/// Sessions `s` with their profile `p`, their visitor `v` checked to be of the same profile;
+/// followed by `AND {IN_WORKSPACE}` to keep to the call's workspace and profile.
+const OF_PROFILE: &str = "JOIN profiles p ON p.id = s.profile_id WHERE v.profile_id = s.profile_id";
 
 pub async fn sessions(
     db: &Db,
@@ -91,7 +90,7 @@ pub async fn sessions(
 ) -> ServiceResult<Vec<SessionRow>> {
     Ok(sqlx::query_as::<_, SessionRow>(&format!(
         "SELECT s.visitor_id, s.day, s.pageviews, s.duration_s, s.channel, v.first_seen \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {IN_REACH} \
+         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {OF_PROFILE} AND {IN_WORKSPACE} \
          AND s.day >= $3 AND s.day <= $4 ORDER BY s.day, s.id"
     ))
     .bind(workspace_id)
@@ -169,7 +168,7 @@ pub async fn breakdown(
          CAST(COUNT(DISTINCT s.visitor_id) AS BIGINT) AS visitors, \
          CAST(SUM(s.pageviews) AS BIGINT) AS pageviews, \
          CAST(SUM(CASE WHEN s.pageviews = 1 THEN 1 ELSE 0 END) AS BIGINT) AS bounces \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {IN_REACH} \
+         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {OF_PROFILE} AND {IN_WORKSPACE} \
          AND s.day >= $3 AND s.day <= $4 {known} \
          GROUP BY {column} ORDER BY sessions DESC, {column} IS NULL, {column}"
     ))
@@ -215,7 +214,7 @@ pub async fn active_sessions(
 ) -> ServiceResult<Vec<ActiveSession>> {
     Ok(sqlx::query_as::<_, ActiveSession>(&format!(
         "SELECT s.visitor_id, s.landing_page, v.country, v.device \
-         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {IN_REACH} \
+         FROM web_sessions s JOIN web_visitors v ON v.id = s.visitor_id {OF_PROFILE} AND {IN_WORKSPACE} \
          AND s.started_at >= $3 AND s.started_at <= $4 AND s.started_at + s.duration_s * 1000 >= $5 \
          ORDER BY s.id"
     ))
@@ -270,7 +269,7 @@ pub async fn visitors_page(
     limit: i64,
 ) -> ServiceResult<Vec<ListedVisitor>> {
     Ok(sqlx::query_as::<_, ListedVisitor>(&format!(
-        "SELECT {VISITOR_COLUMNS}, {VISITOR_FIGURES} {IN_REACH} AND s.day >= $3 AND s.day <= $4 AND ($5 = 0 OR v.id < $5) \
+        "SELECT {VISITOR_COLUMNS}, {VISITOR_FIGURES} {OF_PROFILE} AND {IN_WORKSPACE} AND s.day >= $3 AND s.day <= $4 AND ($5 = 0 OR v.id < $5) \
          GROUP BY {VISITOR_COLUMNS} ORDER BY v.id DESC LIMIT $6"
     ))
     .bind(workspace_id)
@@ -307,7 +306,7 @@ pub async fn visitor_sessions(
     limit: i64,
 ) -> ServiceResult<Option<(ListedVisitor, Vec<VisitorSession>)>> {
     let visitor = sqlx::query_as::<_, ListedVisitor>(&format!(
-        "SELECT {VISITOR_COLUMNS}, {VISITOR_FIGURES} {IN_REACH} AND v.id = $3 GROUP BY {VISITOR_COLUMNS}"
+        "SELECT {VISITOR_COLUMNS}, {VISITOR_FIGURES} {OF_PROFILE} AND {IN_WORKSPACE} AND v.id = $3 GROUP BY {VISITOR_COLUMNS}"
     ))
     .bind(workspace_id)
     .bind(profile_id.unwrap_or_default())
